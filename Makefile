@@ -1,0 +1,64 @@
+# crowdtest: `make run` serves the app with a demo experiment, `make test` runs the suite.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Local runs: debug on, SQLite and in-process tasks unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
+DEV_ENV := DEBUG=$${DEBUG:-1}
+
+.PHONY: venv run demo test bench lint fmt migrations-check worker ci clean help
+
+help:
+	@echo "make run    create the virtualenv, migrate, load the demo experiment, serve http://$(HOST):$(PORT)"
+	@echo "make test   run the whole test suite"
+	@echo "make bench  run the benchmarks (figures go to docs/benchmarks.md by hand)"
+	@echo "make lint   ruff, mypy and the migrations check"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: venv
+	@mkdir -p var
+	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
+	$(DEV_ENV) $(BIN)/python manage.py load_demo
+	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+demo: venv
+	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
+	$(DEV_ENV) $(BIN)/python manage.py load_demo
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: venv migrations-check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: venv
+	CROWDTEST_INSECURE_DEFAULTS=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+worker: venv
+	$(BIN)/celery -A crowdtest worker -Q default,audio,gpu --loglevel=INFO
+
+ci:
+	.ci/run
+
+clean:
+	rm -rf var/media var/static var/crowdtest.sqlite3

@@ -1,0 +1,63 @@
+"""The Celery application: queues, routing and the delivery guarantees of long tasks.
+
+Queues: `default` (bookkeeping), `audio` (stimulus preparation, features, prompts) and
+`gpu` (training, evaluation, archive scoring). Long tasks acknowledge late and workers
+prefetch one task at a time, so a task whose worker dies is delivered again instead of
+lost; the broker's visibility timeout is longer than the longest time limit, so a task
+that is still running is never handed to a second worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crowdtest.settings")
+
+# Hard time limits, in seconds. A gpu task is one fold or one scoring chunk and resumes
+# from its last checkpoint when delivered again.
+DEFAULT_TIME_LIMIT = 30 * 60
+AUDIO_TIME_LIMIT = 10 * 60
+GPU_TIME_LIMIT = 6 * 60 * 60
+VISIBILITY_TIMEOUT = GPU_TIME_LIMIT + 60 * 60
+
+QUEUES = ("default", "audio", "gpu")
+ROUTES = {
+    "crowdtest.training.tasks.*": {"queue": "gpu"},
+    "crowdtest.corpus.tasks.*": {"queue": "audio"},
+    "crowdtest.design.tasks.*": {"queue": "audio"},
+}
+
+app = Celery("crowdtest")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="default",
+    task_routes=ROUTES,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=DEFAULT_TIME_LIMIT,
+    task_soft_time_limit=DEFAULT_TIME_LIMIT - 60,
+    task_track_started=True,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=7 * 24 * 3600,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_connection_retry_on_startup=True,
+    worker_max_tasks_per_child=200,
+    timezone="UTC",
+)
+app.autodiscover_tasks()
+
+
+@app.task(name="crowdtest.ping")
+def ping(value: str) -> dict[str, str]:
+    """Round-trip check used by health checks and the broker test."""
+    import socket
+
+    return {"echo": value, "host": socket.gethostname(), "pid": str(os.getpid())}

@@ -1,0 +1,51 @@
+"""Send a Celery task once the current transaction commits.
+
+With a broker the task goes to its queue. Without one (the embedded default) it runs in
+this process: in a background thread for the web server (`TASKS_IN_PROCESS=thread`), or
+inline for tests and commands (`sync`), so that rows a request just wrote are visible to
+the task either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import Task
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+logger = logging.getLogger(__name__)
+_executor: ThreadPoolExecutor | None = None
+
+
+def _in_thread(task: Task, kwargs: dict[str, Any]) -> None:
+    try:
+        task.apply(kwargs=kwargs, throw=False)
+    except Exception:  # the task records its own failure on its job
+        logger.exception("in-process task %s failed", task.name)
+    finally:
+        close_old_connections()
+
+
+def _send(task: Task, kwargs: dict[str, Any], mode: str) -> None:
+    global _executor
+    if mode == "sync":
+        task.apply(kwargs=kwargs, throw=True)
+    elif mode == "thread":
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crowdtest-task")
+        _executor.submit(_in_thread, task, kwargs)
+    else:
+        task.apply_async(kwargs=kwargs)
+
+
+def enqueue(task: Task, **kwargs: Any) -> None:
+    """Queue `task(**kwargs)` once the current transaction commits."""
+    mode = "" if settings.CELERY_BROKER_URL else settings.TASKS_IN_PROCESS
+    transaction.on_commit(lambda: _send(task, kwargs, mode))
+
+
+def uses_workers() -> bool:
+    return bool(settings.CELERY_BROKER_URL)

@@ -1,0 +1,89 @@
+"""Writes to jobs. Progress updates are single UPDATE statements so that many workers
+can report on the same job at once without losing counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Job
+
+
+class JobError(Exception):
+    pass
+
+
+def job_create(*, kind: str, scope: str = "", total: int = 0, created_by: Any = None) -> Job:
+    return Job.objects.create(kind=kind, scope=scope, total=total, created_by=created_by)
+
+
+def job_start(*, job_id: int, total: int | None = None, message: str = "") -> None:
+    fields: dict[str, Any] = {"status": Job.Status.RUNNING, "updated_at": timezone.now()}
+    if total is not None:
+        fields["total"] = total
+    if message:
+        fields["message"] = message[:500]
+    Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
+        started_at=timezone.now(), **fields
+    )
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields)
+
+
+def job_advance(*, job_id: int, done: int = 0, failed: int = 0, message: str = "") -> None:
+    """Count finished items; the job succeeds when every item is counted."""
+    fields: dict[str, Any] = {
+        "done": F("done") + done,
+        "failed": F("failed") + failed,
+        "updated_at": timezone.now(),
+    }
+    if message:
+        fields["message"] = message[:500]
+    Job.objects.filter(pk=job_id).update(**fields)
+    now = timezone.now()
+    Job.objects.filter(
+        pk=job_id, status=Job.Status.RUNNING, total__gt=0, total__lte=F("done") + F("failed")
+    ).update(status=Job.Status.SUCCEEDED, finished_at=now)
+
+
+def job_report(*, job_id: int, message: str, detail: dict[str, Any] | None = None) -> None:
+    """Replace the free-text progress line (and structured detail, e.g. losses)."""
+    fields: dict[str, Any] = {"message": message[:500], "updated_at": timezone.now()}
+    if detail is not None:
+        fields["detail"] = detail
+    Job.objects.filter(pk=job_id).update(**fields)
+
+
+def job_finish(*, job_id: int, message: str = "") -> None:
+    fields: dict[str, Any] = {"status": Job.Status.SUCCEEDED, "finished_at": timezone.now()}
+    if message:
+        fields["message"] = message[:500]
+    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(**fields)
+
+
+def job_fail(*, job_id: int, error: str) -> None:
+    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(
+        status=Job.Status.FAILED, error=error[:10_000], finished_at=timezone.now()
+    )
+
+
+def job_request_cancel(*, job_id: int) -> Job:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_finished:
+            raise JobError(f"Job {job.pk} has already finished ({job.status}).")
+        job.cancel_requested = True
+        job.save(update_fields=["cancel_requested", "updated_at"])
+    return job
+
+
+def job_mark_cancelled(*, job_id: int) -> None:
+    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(
+        status=Job.Status.CANCELLED, finished_at=timezone.now()
+    )
+
+
+def job_cancel_requested(*, job_id: int) -> bool:
+    return Job.objects.filter(pk=job_id, cancel_requested=True).exists()

@@ -1,0 +1,1 @@
+"""Staff accounts (experimenters and admins): login, the home page, access checks."""

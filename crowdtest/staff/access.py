@@ -1,0 +1,39 @@
+"""Who may see what. Raters never log in; every staff page requires a staff account,
+and exports additionally require the `export` permission (admins have all)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_active or not request.user.is_staff:
+            raise PermissionDenied("This page is for staff accounts.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def permission_required(perm: str) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @staff_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(f"This needs the permission {perm}.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StaffConfig(AppConfig):
+    name = "crowdtest.staff"
+    default_auto_field = "django.db.models.BigAutoField"
