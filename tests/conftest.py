@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,3 +87,108 @@ def page(chromium: Any) -> Iterator[Any]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database the tests use (the test database), for child processes."""
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{cfg['NAME']}"
+    user = cfg.get("USER") or ""
+    password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return (
+        f"postgres://{auth}{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+    )
+
+
+@pytest.fixture
+def broker_url() -> str:
+    from django.conf import settings
+
+    url: str = settings.TEST_BROKER_URL
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    require_service(
+        "Redis",
+        port_open(parsed.hostname or "127.0.0.1", parsed.port or 6379),
+        f"nothing answers at {url}",
+    )
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any) -> Iterator[Any]:
+    """A real `celery worker` process on Redis, using the test database and media folder.
+    Yields a Celery client bound to the same broker."""
+    import subprocess
+    import sys
+    import time
+
+    from celery import Celery
+    from django.conf import settings
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "crowdtest.settings",
+            "CROWDTEST_INSECURE_DEFAULTS": "1",
+            "DEBUG": "1",
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_RESULT_BACKEND": broker_url,
+            "DATABASE_URL": database_url_for_subprocess(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        }
+    )
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "crowdtest",
+            "worker",
+            "-Q",
+            "default,audio,gpu",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    client = Celery("crowdtest-test-client", broker=broker_url, backend=broker_url)
+    client.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError((tmp_path / "worker.log").read_text())
+            replies = client.control.ping(timeout=1.0)
+            if replies:
+                break
+        else:
+            raise RuntimeError(
+                "worker did not answer within 60 s:\n" + (tmp_path / "worker.log").read_text()
+            )
+        yield client
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,8 +1,10 @@
 """Settings for the test suite: the product's settings, with tasks run inline and media
 in a temporary folder. DATABASE_URL is honoured, so CI runs on PostgreSQL."""
+# ruff: noqa: F405
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("CROWDTEST_INSECURE_DEFAULTS", "1")
 os.environ["TASKS_IN_PROCESS"] = "sync"
@@ -14,19 +16,17 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 TEST_BROKER_URL = os.environ.pop("CELERY_BROKER_URL", "") or "redis://127.0.0.1:6379/15"
 os.environ.pop("CELERY_RESULT_BACKEND", None)
 
-from crowdtest.settings import *  # noqa: E402,F403
+from crowdtest.settings import *  # noqa: E402, F403
 
 CELERY_BROKER_URL = ""
 CELERY_RESULT_BACKEND = None
 TASKS_IN_PROCESS = "sync"
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="crowdtest-media-"))  # noqa: F405
-IMPORT_ROOTS = [Path(tempfile.gettempdir()).resolve()]  # noqa: F405
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="crowdtest-media-"))
+IMPORT_ROOTS = [Path(tempfile.gettempdir()).resolve()]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STORAGES["staticfiles"] = {  # noqa: F405
-    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-}
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 SECURE_SSL_REDIRECT = False
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / "crowdtest-test.sqlite3")
-    }  # noqa: F405
+    }
