@@ -1,0 +1,232 @@
+"""Session screening rules and the optional vote-level rules, on hand-computed cases."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modeling.screening import (
+    Reason,
+    ScreeningRules,
+    SessionAnswers,
+    Verdict,
+    outlier_votes,
+    rater_correlations,
+    rating_variance,
+    screen_session,
+    usable_votes,
+)
+
+VARIED = [1, 2, 3, 4, 5] * 4  # variance 40/19
+
+
+def session(**changes: Any) -> SessionAnswers:
+    """A session that passes every default rule, with `changes` applied."""
+    good = SessionAnswers(
+        session="s1",
+        rater="r1",
+        ordinal=1,
+        completed=True,
+        scores=VARIED,
+        math_correct=True,
+        hearing_normal=True,
+        headphones=True,
+        setup_passed=True,
+        traps=[(4, 4)],
+        gold=[(5, 5)],
+    )
+    return dataclasses.replace(good, **changes)
+
+
+def test_a_good_session_is_valid() -> None:
+    assert screen_session(session()) == Verdict(valid=True, reasons=())
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"math_correct": False}, Reason.MATH_WRONG),
+        ({"traps": [(4, 3)]}, Reason.TRAP_WRONG),
+        ({"traps": [(4, 4), (2, None)]}, Reason.TRAP_WRONG),
+        ({"hearing_normal": False}, Reason.ABNORMAL_HEARING),
+        ({"headphones": False}, Reason.NO_HEADPHONES),
+        ({"setup_passed": False}, Reason.SETUP_FAILED),
+        ({"scores": [3] * 20}, Reason.LOW_VARIANCE),
+        ({"ordinal": 21}, Reason.OVER_SESSION_CAP),
+    ],
+)
+def test_each_default_rule_excludes_with_its_reason(
+    changes: dict[str, Any], reason: Reason
+) -> None:
+    assert screen_session(session(**changes)) == Verdict(valid=False, reasons=(reason,))
+
+
+@pytest.mark.parametrize(
+    ("changes", "switch"),
+    [
+        ({"math_correct": False}, {"math_wrong": False}),
+        ({"traps": [(4, 3)]}, {"trap_wrong": False}),
+        ({"hearing_normal": False}, {"abnormal_hearing": False}),
+        ({"headphones": False}, {"no_headphones": False}),
+        ({"setup_passed": False}, {"setup_failed": False}),
+        ({"scores": [3] * 20}, {"min_variance": None}),
+        ({"ordinal": 21}, {"max_sessions_per_rater": None}),
+    ],
+)
+def test_each_rule_can_be_switched_off(changes: dict[str, Any], switch: dict[str, Any]) -> None:
+    assert screen_session(session(**changes), ScreeningRules(**switch)).valid
+
+
+def test_questions_not_asked_in_the_session_neither_pass_nor_fail() -> None:
+    answers = session(math_correct=None, hearing_normal=None, headphones=None, setup_passed=None)
+    assert screen_session(answers).valid
+
+
+def test_an_incomplete_session_is_judged_incomplete_only() -> None:
+    answers = session(completed=False, math_correct=False, traps=[(4, None)], scores=[3])
+    assert screen_session(answers) == Verdict(valid=False, reasons=(Reason.INCOMPLETE,))
+
+
+def test_every_failing_rule_is_reported_in_a_fixed_order() -> None:
+    answers = session(
+        ordinal=22, math_correct=False, headphones=False, traps=[(1, 5)], scores=[5] * 20
+    )
+    assert screen_session(answers).reasons == (
+        Reason.OVER_SESSION_CAP,
+        Reason.MATH_WRONG,
+        Reason.TRAP_WRONG,
+        Reason.NO_HEADPHONES,
+        Reason.LOW_VARIANCE,
+    )
+
+
+def test_session_cap_counts_sessions_beyond_it() -> None:
+    assert screen_session(session(ordinal=20)).valid
+    assert not screen_session(session(ordinal=21)).valid
+    assert screen_session(session(ordinal=3), ScreeningRules(max_sessions_per_rater=3)).valid
+    assert not screen_session(session(ordinal=4), ScreeningRules(max_sessions_per_rater=3)).valid
+
+
+def test_variance_is_the_sample_variance_of_the_session() -> None:
+    assert rating_variance([1, 2, 3, 4, 5]) == pytest.approx(2.5)
+    assert rating_variance([4]) is None
+    assert rating_variance([]) is None
+
+
+def test_variance_exactly_on_the_threshold_is_kept() -> None:
+    # nine 3s and one 4: squared deviations sum to 0.9, over n-1 = 9 gives 0.1
+    assert rating_variance([3] * 9 + [4]) == pytest.approx(0.1)
+    assert screen_session(session(scores=[3] * 9 + [4])).valid
+
+
+def test_variance_just_below_the_threshold_is_excluded() -> None:
+    # ten 3s and one 4: 10/11 over 10 gives 1/11 = 0.0909
+    verdict = screen_session(session(scores=[3] * 10 + [4]))
+    assert verdict.reasons == (Reason.LOW_VARIANCE,)
+
+
+def test_fewer_than_two_votes_fail_the_variance_rule() -> None:
+    assert screen_session(session(scores=[4])).reasons == (Reason.LOW_VARIANCE,)
+    assert screen_session(session(scores=[])).reasons == (Reason.LOW_VARIANCE,)
+
+
+def test_a_stricter_variance_threshold() -> None:
+    rules = ScreeningRules(min_variance=0.5)
+    assert not screen_session(session(scores=[3] * 9 + [4]), rules).valid
+    assert screen_session(session(scores=[2, 4] * 10), rules).valid
+
+
+def test_gold_rule_is_off_by_default() -> None:
+    assert screen_session(session(gold=[(5, 1)])).valid
+
+
+@pytest.mark.parametrize(
+    ("given", "tolerance", "valid"),
+    [(5, 1, True), (4, 1, True), (3, 1, False), (None, 1, False), (4, 0, False), (3, 2, True)],
+)
+def test_gold_answers_are_accepted_within_the_tolerance(
+    given: int | None, tolerance: int, valid: bool
+) -> None:
+    rules = ScreeningRules(gold_wrong=True, gold_tolerance=tolerance)
+    verdict = screen_session(session(gold=[(5, given)]), rules)
+    assert verdict.valid is valid
+    assert verdict.reasons == (() if valid else (Reason.GOLD_WRONG,))
+
+
+def test_reasons_have_stable_codes_and_text() -> None:
+    assert Reason.MATH_WRONG == "math_wrong"
+    assert Reason("low_variance") is Reason.LOW_VARIANCE
+    assert Reason.MATH_WRONG.text == "Math answer was wrong"
+    assert all(reason.text for reason in Reason)
+
+
+def test_optional_vote_rules_are_off_by_default() -> None:
+    rules = ScreeningRules()
+    assert rules.outlier_z is None
+    assert rules.min_rater_pcc is None
+    assert usable_votes(["a"] * 3, ["s"] * 3, [1, 5, 5]).all()
+
+
+def test_a_lone_deviant_vote_is_an_outlier_from_13_votes_on() -> None:
+    # One deviant among n votes has population |z| = sqrt(n - 1): sqrt(12) = 3.46 >= 3.29,
+    # sqrt(10) = 3.16 < 3.29.
+    stimuli = ["a"] * 13 + ["b"] * 11 + ["c"] * 4 + ["d"]
+    scores = [5] * 12 + [1] + [5] * 10 + [1] + [3] * 4 + [2]
+    mask = outlier_votes(stimuli, scores)
+    assert np.flatnonzero(mask).tolist() == [12]
+    assert not outlier_votes(stimuli, scores, threshold=3.5).any()
+    assert outlier_votes(stimuli, scores, threshold=3.1).sum() == 2
+
+
+def test_outlier_votes_checks_lengths() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        outlier_votes(["a", "b"], [1])
+
+
+# Three raters on three stimuli: r1 and r3 run against the others, r2 sees a flat MOS.
+RATERS = ["r1"] * 3 + ["r2"] * 3 + ["r3"] * 3
+STIMULI = ["s1", "s2", "s3"] * 3
+SCORES = [1, 3, 5, 2, 3, 4, 5, 3, 1]
+
+
+def test_rater_correlation_is_against_the_other_raters_mos() -> None:
+    # r1 votes 1, 3, 5; the others' MOS is 3.5, 3, 2.5 -> -1.
+    # r2's others' MOS is 3, 3, 3 -> undefined. r3 votes 5, 3, 1 vs 1.5, 3, 4.5 -> -1.
+    pcc = rater_correlations(RATERS, STIMULI, SCORES)
+    assert pcc["r1"] == pytest.approx(-1.0)
+    assert math.isnan(pcc["r2"])
+    assert pcc["r3"] == pytest.approx(-1.0)
+
+
+def test_rater_correlation_leaves_out_stimuli_nobody_else_rated() -> None:
+    pcc = rater_correlations(["r1", "r1", "r2", "r2"], ["s1", "s2", "s1", "s3"], [1, 5, 2, 4])
+    assert math.isnan(pcc["r1"])  # only s1 is shared: one point
+    assert math.isnan(pcc["r2"])
+
+
+def test_rater_correlation_of_an_agreeing_rater() -> None:
+    raters = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    stimuli = ["s1", "s2", "s3", "s4"] * 3
+    scores = [1, 2, 4, 5, 2, 2, 4, 4, 1, 3, 3, 5]
+    pcc = rater_correlations(raters, stimuli, scores)
+    # a vs mean(b, c) = 1.5, 2.5, 3.5, 4.5 on votes 1, 2, 4, 5
+    x, y = np.array([1, 2, 4, 5]), np.array([1.5, 2.5, 3.5, 4.5])
+    assert pcc["a"] == pytest.approx(np.corrcoef(x, y)[0, 1])
+    assert rater_correlations([], [], []) == {}
+
+
+def test_usable_votes_drops_raters_below_the_correlation_threshold() -> None:
+    keep = usable_votes(RATERS, STIMULI, SCORES, ScreeningRules(min_rater_pcc=0.25))
+    # r1 and r3 (pcc -1) go; r2's undefined correlation is no evidence against r2.
+    assert keep.tolist() == [False] * 3 + [True] * 3 + [False] * 3
+
+
+def test_usable_votes_removes_outliers() -> None:
+    stimuli = ["a"] * 13
+    raters = [f"r{i}" for i in range(13)]
+    keep = usable_votes(raters, stimuli, [5] * 12 + [1], ScreeningRules(outlier_z=3.29))
+    assert keep.tolist() == [True] * 12 + [False]
