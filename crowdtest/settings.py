@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crowdtest.jobs",
     "crowdtest.staff",
+    "crowdtest.corpus",
+    "crowdtest.design",
+    "crowdtest.rating",
 ]
 
 MIDDLEWARE = [

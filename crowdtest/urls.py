@@ -9,5 +9,6 @@ admin.site.site_title = "crowdtest"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("jobs/", include("crowdtest.jobs.urls")),
+    path("experiments/", include("crowdtest.corpus.urls")),
     path("", include("crowdtest.staff.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The corpus: experiments, their tracks, the stimuli cut from them, features and clusters."""

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import typing
+from dataclasses import fields
+from typing import Any
+
+from django import forms
+
+from .config import CHOICES, ExperimentSettings
+
+
+class ExperimentCreateForm(forms.Form):
+    slug = forms.SlugField(max_length=64, help_text="Lower-case letters, digits and -")
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)]
+
+
+class TrackUploadForm(forms.Form):
+    files = MultipleFileField(  # type: ignore[assignment]
+        help_text="Audio files (WAV, FLAC, MP3, M4A, OGG...)"
+    )
+
+
+class ClusterForm(forms.Form):
+    algorithm = forms.ChoiceField(choices=[("kmeans", "K-Means"), ("hdbscan", "HDBSCAN")])
+    k = forms.IntegerField(min_value=2, max_value=50, initial=5, help_text="K-Means only")
+    seed = forms.IntegerField(initial=0)
+
+
+def _field_for(name: str, annotation: Any, default: Any) -> forms.Field:
+    optional = type(None) in typing.get_args(annotation)
+    base = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)
+    if name in CHOICES:
+        return forms.ChoiceField(choices=[(c, c) for c in CHOICES[name]])
+    if base is bool:
+        return forms.BooleanField(required=False)
+    if base is int:
+        return forms.IntegerField(required=not optional)
+    if base is float:
+        return forms.FloatField(required=not optional)
+    return forms.CharField(required=not optional, max_length=50)
+
+
+class SettingsForm(forms.Form):
+    """Every experiment setting, generated from ExperimentSettings."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        hints = typing.get_type_hints(ExperimentSettings)
+        for f in fields(ExperimentSettings):
+            self.fields[f.name] = _field_for(f.name, hints[f.name], f.default)
+            self.fields[f.name].label = f.name.replace("_", " ")

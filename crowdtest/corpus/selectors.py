@@ -1,0 +1,75 @@
+"""Reads of the corpus for pages and commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from .models import Clustering, Experiment, Stimulus, Track
+
+
+def experiment_list() -> QuerySet[Experiment]:
+    return Experiment.objects.annotate(
+        n_tracks=Count("tracks", distinct=True),
+        n_ready=Count("stimuli", filter=Q(stimuli__status=Stimulus.Status.READY), distinct=True),
+    ).order_by("-created_at")
+
+
+def corpus_counts(*, experiment: Experiment) -> dict[str, int]:
+    tracks = Track.objects.filter(experiment=experiment).aggregate(
+        total=Count("id"), errors=Count("id", filter=~Q(error=""))
+    )
+    stimuli = Stimulus.objects.filter(experiment=experiment).aggregate(
+        total=Count("id"),
+        ready=Count("id", filter=Q(status=Stimulus.Status.READY)),
+        failed=Count("id", filter=Q(status=Stimulus.Status.FAILED)),
+        pending=Count("id", filter=Q(status=Stimulus.Status.PENDING)),
+        selected=Count("id", filter=Q(selected=True)),
+        trap_sources=Count("id", filter=Q(role=Stimulus.Role.TRAP_SOURCE)),
+    )
+    return {
+        "tracks": tracks["total"],
+        "track_errors": tracks["errors"],
+        "stimuli": stimuli["total"],
+        "ready": stimuli["ready"],
+        "failed": stimuli["failed"],
+        "pending": stimuli["pending"],
+        "selected": stimuli["selected"],
+        "trap_sources": stimuli["trap_sources"],
+        "unprepared": tracks["total"] - tracks["errors"] - stimuli["total"],
+    }
+
+
+def current_clustering(*, experiment: Experiment) -> Clustering | None:
+    return experiment.clusterings.filter(is_current=True).first()
+
+
+def cluster_table(*, experiment: Experiment) -> list[dict[str, Any]]:
+    """Per cluster of the current clustering: its size and how many were kept."""
+    rows = (
+        Stimulus.objects.filter(experiment=experiment, cluster__isnull=False)
+        .values("cluster")
+        .annotate(size=Count("id"), kept=Count("id", filter=Q(selected=True)))
+        .order_by("cluster")
+    )
+    return [dict(row) for row in rows]
+
+
+def problem_tracks(*, experiment: Experiment, limit: int = 200) -> list[dict[str, Any]]:
+    """Tracks that can't be used, with the reason: import errors and failed stimuli."""
+    rows = (
+        Track.objects.filter(experiment=experiment)
+        .filter(~Q(error="") | Q(stimulus__status=Stimulus.Status.FAILED))
+        .values("pk", "original_name", "error", "stimulus__error")
+        .order_by("pk")[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+def stimulus_rows(*, experiment: Experiment) -> QuerySet[Stimulus]:
+    return (
+        Stimulus.objects.filter(experiment=experiment)
+        .select_related("track")
+        .order_by("cluster", "pk")
+    )

@@ -1,0 +1,169 @@
+"""Where tracks come from: a folder, a CSV manifest, an S3 prefix or an upload; and how a
+worker gets a local file to read, whatever the source."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma"}
+)
+MANIFEST_COLUMNS = ("path", "title", "artist", "year", "label", "carrier")
+
+
+class SourceError(Exception):
+    """A source that can't be read at all (the batch can't start)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One file to import, with what the manifest says about it."""
+
+    kind: str  # "path" | "s3" | "upload"
+    source: str
+    name: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def is_within(path: Path, roots: list[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved == root or root in resolved.parents for root in roots)
+
+
+def allowed_roots() -> list[Path]:
+    return [Path(p).resolve() for p in settings.IMPORT_ROOTS]
+
+
+def folder_candidates(folder: Path) -> tuple[list[Candidate], int]:
+    """Audio files under `folder` (recursively, sorted); also the count of other files."""
+    if not folder.is_dir():
+        raise SourceError(f"{folder} is not a folder")
+    found: list[Candidate] = []
+    skipped = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix.lower() in AUDIO_EXTENSIONS:
+            found.append(Candidate("path", str(path.resolve()), str(path.relative_to(folder))))
+        else:
+            skipped += 1
+    return found, skipped
+
+
+def manifest_candidates(manifest: Path, *, roots: list[Path] | None = None) -> list[Candidate]:
+    """Rows of a CSV manifest (`path,title,artist,year,label,carrier`; only `path` is
+    required). Relative paths are relative to the manifest. A path may point only inside
+    the manifest's folder or the configured import roots."""
+    try:
+        text = manifest.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"Can't read the manifest {manifest.name}: {exc}") from exc
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or "path" not in [f.strip().lower() for f in reader.fieldnames]:
+        raise SourceError(
+            f"The manifest {manifest.name} needs a header row with a 'path' column "
+            f"(and optionally {', '.join(MANIFEST_COLUMNS[1:])})."
+        )
+    permitted = [manifest.parent.resolve(), *(roots if roots is not None else allowed_roots())]
+    candidates = []
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        raw = row.get("path", "")
+        meta = {k: row.get(k, "") for k in MANIFEST_COLUMNS[1:] if row.get(k)}
+        name = raw or f"(line {line})"
+        if not raw:
+            candidates.append(Candidate("path", "", name, meta, f"line {line}: empty path"))
+            continue
+        if raw.startswith("s3://"):
+            candidates.append(Candidate("s3", raw, raw, meta))
+            continue
+        path = Path(raw) if Path(raw).is_absolute() else manifest.parent / raw
+        if not is_within(path, permitted):
+            error = f"line {line}: {raw} is outside the allowed import roots"
+            candidates.append(Candidate("path", str(path), name, meta, error))
+        elif not path.is_file():
+            candidates.append(
+                Candidate("path", str(path), name, meta, f"line {line}: no such file")
+            )
+        else:
+            candidates.append(Candidate("path", str(path.resolve()), name, meta))
+    return candidates
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise SourceError(f"{uri} is not an s3://bucket/prefix URI")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=getattr(settings, "AWS_S3_ENDPOINT_URL", None) or None,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5),
+    )
+
+
+def s3_candidates(uri: str, *, client: Any = None) -> list[Candidate]:
+    """Audio objects under an S3 prefix, listed page by page."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = parse_s3_uri(uri)
+    client = client or s3_client()
+    found: list[Candidate] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if Path(key).suffix.lower() in AUDIO_EXTENSIONS:
+                    found.append(Candidate("s3", f"s3://{bucket}/{key}", key))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise SourceError(f"S3 bucket '{bucket}' can't be listed ({code}): {exc}") from exc
+    except BotoCoreError as exc:
+        raise SourceError(f"S3 bucket '{bucket}' is unreachable: {exc}") from exc
+    return found
+
+
+@contextmanager
+def local_copy(kind: str, source: str, *, client: Any = None) -> Iterator[Path]:
+    """A local path to read the audio from: the file itself, or a temporary copy of an
+    S3 object or a remotely stored upload, removed afterwards."""
+    if kind == "path":
+        yield Path(source)
+        return
+    if kind == "upload":
+        try:
+            yield Path(default_storage.path(source))
+            return
+        except NotImplementedError:
+            pass  # remote storage: fall through to a temporary copy
+    suffix = Path(source).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        if kind == "s3":
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            bucket, key = parse_s3_uri(source)
+            try:
+                (client or s3_client()).download_fileobj(bucket, key, tmp)
+            except (BotoCoreError, ClientError) as exc:
+                raise SourceError(f"Can't download {source}: {exc}") from exc
+        else:
+            with default_storage.open(source, "rb") as remote:
+                for chunk in iter(lambda: remote.read(1 << 20), b""):
+                    tmp.write(chunk)
+        tmp.flush()
+        yield Path(tmp.name)

@@ -1,0 +1,34 @@
+"""Audio tasks: thin wrappers that load ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from crowdtest.celery import AUDIO_TIME_LIMIT
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="crowdtest.corpus.tasks.prepare_stimulus",
+    acks_late=True,
+    time_limit=AUDIO_TIME_LIMIT,
+    soft_time_limit=AUDIO_TIME_LIMIT - 30,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def prepare_stimulus_task(stimulus_id: int, job_id: int | None = None) -> str:
+    from .services import stimulus_fail, stimulus_prepare
+
+    try:
+        return stimulus_prepare(stimulus_id=stimulus_id, job_id=job_id).status
+    except OperationalError:
+        raise
+    except Exception as exc:  # a bug must not leave the job waiting for this stimulus forever
+        logger.exception("preparing stimulus %s failed", stimulus_id)
+        stimulus_fail(stimulus_id=stimulus_id, job_id=job_id, error=f"internal error: {exc}")
+        return "failed"

@@ -1,0 +1,153 @@
+"""The plan of a listening test. Answer keys (trap answers, digits) live only here and in
+the rating app's server-side rows; nothing in this app is ever serialised to a rater."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
+
+ACR_LABELS = {1: "bad", 2: "poor", 3: "fair", 4: "good", 5: "excellent"}
+
+
+class Design(models.Model):
+    """What `build_sessions` decided for an experiment, with the numbers it used."""
+
+    experiment = models.OneToOneField(Experiment, on_delete=models.CASCADE, related_name="design")
+    seed = models.IntegerField()
+    votes_per_stimulus = models.PositiveSmallIntegerField()
+    stimuli_per_cluster = models.PositiveSmallIntegerField()
+    n_clusters = models.PositiveSmallIntegerField()
+    n_rating_sessions = models.PositiveIntegerField()
+    settings_snapshot = models.JSONField(default=dict)
+    volume_clip = models.FileField(upload_to="design/", blank=True, max_length=300)
+    volume_key = models.CharField(max_length=32, unique=True, default=new_media_key)
+    code_version = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"design of {self.experiment}"
+
+
+class Prompt(models.Model):
+    """A spoken prompt: a digit for the setup, or a trap message. Synthesised locally
+    or uploaded by the experimenter (an upload replaces the synthesised one)."""
+
+    class Source(models.TextChoices):
+        SYNTHESISED = "synthesised"
+        UPLOADED = "uploaded"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="prompts")
+    key = models.CharField(max_length=32, help_text="digit-0..digit-9, trap-1..trap-5")
+    text = models.CharField(max_length=200)
+    source = models.CharField(max_length=12, choices=Source.choices)
+    audio = models.FileField(upload_to="prompts/", max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="prompt_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.source})"
+
+
+class Trap(models.Model):
+    """A trapping stimulus: music from a track not among the rated stimuli, then a spoken
+    'This is an interruption, please select the answer X'. `answer` is the key."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="traps")
+    source = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="traps")
+    answer = models.PositiveSmallIntegerField(help_text="The ACR score the message asks for")
+    media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
+    delivery = models.FileField(upload_to="traps/", max_length=300)
+    duration_s = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "answer"], name="trap_unique_source_answer"),
+            models.CheckConstraint(
+                condition=Q(answer__gte=1, answer__lte=5), name="trap_answer_acr"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"trap {self.pk}"
+
+
+class DigitsClip(models.Model):
+    """A setup clip: 2 or 3 spoken digits, each only in the left or the right channel.
+    `digits` is the key; the rater types what they heard."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="digit_clips")
+    digits = models.CharField(max_length=3)
+    channels = models.CharField(max_length=3, help_text="L or R per digit")
+    media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
+    delivery = models.FileField(upload_to="digits/", max_length=300)
+    duration_s = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"digits clip {self.pk}"
+
+
+class Session(models.Model):
+    """A planned session (a HIT or study slot): the training session, or a rating session of
+    stimuli per cluster. Its items may be swapped with another open session's when a rater
+    who has heard one of them takes it; every stimulus keeps its number of appearances."""
+
+    class Kind(models.TextChoices):
+        TRAINING = "training"
+        RATING = "rating"
+
+    class Status(models.TextChoices):
+        OPEN = "open"  # nobody is taking it
+        ACTIVE = "active"  # a rater has it
+        DONE = "done"  # completed
+        RETIRED = "retired"  # no longer given out (adaptive collection or cancelled)
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="sessions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    index = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["experiment", "kind", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "kind", "index"], name="session_unique_index"
+            )
+        ]
+        indexes = [models.Index(fields=["experiment", "kind", "status", "index"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} session {self.index} of {self.experiment}"
+
+
+class SessionItem(models.Model):
+    """One clip of a planned session: a stimulus or a trap, at a position."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    stimulus = models.ForeignKey(
+        Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="session_items"
+    )
+    trap = models.ForeignKey(
+        Trap, null=True, blank=True, on_delete=models.PROTECT, related_name="session_items"
+    )
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "position"], name="session_item_position"),
+            models.CheckConstraint(
+                condition=Q(stimulus__isnull=False, trap__isnull=True)
+                | Q(stimulus__isnull=True, trap__isnull=False),
+                name="session_item_stimulus_xor_trap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.position} of {self.session}"

@@ -1,0 +1,176 @@
+"""Raters, the sessions they take (assignments), their answers and votes.
+
+Answer keys (the math result, the digits) are stored here server-side; the rater's page
+only ever receives question texts and opaque clip keys."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from crowdtest.corpus.models import Experiment, Stimulus
+from crowdtest.design.models import DigitsClip, Session, Trap
+
+
+def new_clip_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def new_completion_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+class Rater(models.Model):
+    """A person as a crowd platform knows them (MTurk workerId, Prolific PID, or a
+    direct-link participant). Raters never have accounts."""
+
+    class Platform(models.TextChoices):
+        LINK = "link"
+        MTURK = "mturk"
+        PROLIFIC = "prolific"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="raters")
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    external_id = models.CharField(max_length=128)
+    blocked = models.BooleanField(default=False)
+    setup_passed_at = models.DateTimeField(null=True, blank=True)
+    training_done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "platform", "external_id"], name="rater_unique_identity"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+class Assignment(models.Model):
+    """One rater taking one rating session, from consent to finish."""
+
+    class Stage(models.TextChoices):
+        CONSENT = "consent"
+        SETUP = "setup"
+        QUESTIONS = "questions"
+        TRAINING = "training"
+        RATING = "rating"
+        FINISHED = "finished"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        COMPLETED = "completed"
+        ABANDONED = "abandoned"  # timed out; its session went back to the pool
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="assignments")
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.CONSENT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # The platform's own ids for this piece of work (MTurk assignmentId/hitId,
+    # Prolific STUDY_ID/SESSION_ID); blank for direct links.
+    platform_assignment_id = models.CharField(max_length=128, blank=True, db_index=True)
+    platform_batch_id = models.CharField(max_length=128, blank=True)
+    platform_return_url = models.URLField(max_length=500, blank=True)
+    completion_code = models.CharField(max_length=16, default=new_completion_code)
+    # Setup and questions; *_answer fields are keys and never leave the server.
+    needs_setup = models.BooleanField(default=True)
+    needs_training = models.BooleanField(default=True)
+    digits_clip = models.ForeignKey(DigitsClip, null=True, blank=True, on_delete=models.SET_NULL)
+    digits_given = models.CharField(max_length=16, blank=True)
+    digits_correct = models.BooleanField(null=True)
+    digits_attempts = models.PositiveSmallIntegerField(default=0)
+    math_question = models.CharField(max_length=100, blank=True)
+    math_answer = models.SmallIntegerField(null=True)
+    math_given = models.SmallIntegerField(null=True)
+    hearing_normal = models.BooleanField(null=True)
+    headphones = models.BooleanField(null=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ordinal = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="This rater's nth completed session"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["experiment", "status"]),
+            models.Index(fields=["rater", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.rater}, {self.session})"
+
+
+class AssignmentItem(models.Model):
+    """A clip the rater is given, in order, under an opaque key used in its audio URL."""
+
+    class Phase(models.TextChoices):
+        TRAINING = "training"
+        RATING = "rating"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="items")
+    phase = models.CharField(max_length=8, choices=Phase.choices)
+    position = models.PositiveSmallIntegerField()
+    stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT)
+    trap = models.ForeignKey(Trap, null=True, blank=True, on_delete=models.PROTECT)
+    clip_key = models.CharField(max_length=32, unique=True, default=new_clip_key)
+    duration_s = models.FloatField()
+    play_started_at = models.DateTimeField(null=True, blank=True)
+    plays = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["assignment", "phase", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "phase", "position"], name="assignment_item_position"
+            ),
+            models.CheckConstraint(
+                condition=Q(stimulus__isnull=False, trap__isnull=True)
+                | Q(stimulus__isnull=True, trap__isnull=False),
+                name="assignment_item_stimulus_xor_trap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phase} item {self.position} of assignment {self.assignment_id}"
+
+
+class Vote(models.Model):
+    """An ACR score given to a clip. One per assignment item: a resent answer is
+    harmless. `valid` is set by screening (None until the session is screened); only valid
+    votes on stimuli in the rating phase count towards MOS."""
+
+    item = models.OneToOneField(AssignmentItem, on_delete=models.CASCADE, related_name="vote")
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="votes")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="votes")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="votes")
+    phase = models.CharField(max_length=8, choices=AssignmentItem.Phase.choices)
+    stimulus = models.ForeignKey(
+        Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
+    )
+    trap = models.ForeignKey(
+        Trap, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
+    )
+    score = models.PositiveSmallIntegerField()
+    play_started_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    listened_s = models.FloatField(help_text="Seconds between playback start and the answer")
+    valid = models.BooleanField(null=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="vote_score_acr"),
+        ]
+        indexes = [
+            models.Index(fields=["stimulus", "valid", "phase"]),
+            models.Index(fields=["experiment", "submitted_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"vote {self.score} by {self.rater_id}"
