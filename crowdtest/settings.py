@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "crowdtest.corpus",
     "crowdtest.design",
     "crowdtest.rating",
+    "crowdtest.results",
+    "crowdtest.platforms",
+    "crowdtest.training",
 ]
 
 MIDDLEWARE = [

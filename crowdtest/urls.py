@@ -9,6 +9,14 @@ admin.site.site_title = "crowdtest"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("jobs/", include("crowdtest.jobs.urls")),
+    # Staff pages of an experiment, one app per tab.
     path("experiments/", include("crowdtest.corpus.urls")),
+    path("experiments/<slug:slug>/sessions/", include("crowdtest.design.urls")),
+    path("experiments/<slug:slug>/platform/", include("crowdtest.platforms.urls")),
+    path("experiments/<slug:slug>/results/", include("crowdtest.results.urls")),
+    path("experiments/<slug:slug>/models/", include("crowdtest.training.urls")),
+    # The rater's side: pages, the JSON API and signed audio.
+    path("api/", include("crowdtest.rating.api_urls")),
+    path("take/", include("crowdtest.rating.urls")),
     path("", include("crowdtest.staff.urls")),
 ]

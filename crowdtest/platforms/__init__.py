@@ -1,0 +1,1 @@
+"""Crowd platforms: Amazon Mechanical Turk, Prolific and direct links; payments and caps."""

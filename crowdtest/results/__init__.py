@@ -1,0 +1,1 @@
+"""Screening verdicts, MOS tables, Vinylset exports and the experimenter's dashboard."""

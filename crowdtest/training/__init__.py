@@ -1,0 +1,1 @@
+"""w2vMOS model runs: training, cross-validated evaluation and archive scoring on the gpu queue."""
