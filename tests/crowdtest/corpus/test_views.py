@@ -1,0 +1,86 @@
+"""The experimenter's corpus pages: staff only, forms with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from crowdtest.corpus.models import Experiment
+from tests.factories import ExperimentFactory, StimulusFactory
+
+from .conftest import WriteTrack
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_need_a_staff_account(client: Any, django_user_model: Any) -> None:
+    experiment = ExperimentFactory()
+    url = reverse("corpus:experiment_detail", args=[experiment.slug])
+    assert client.get(url).status_code == 302
+    django_user_model.objects.create_user("rater", password="pw-123456789")
+    client.login(username="rater", password="pw-123456789")
+    assert client.get(url).status_code == 403
+
+
+def test_create_an_experiment_from_the_list_page(staff_client: Any) -> None:
+    url = reverse("corpus:experiment_list")
+    response = staff_client.post(url, {"slug": "lp-78", "name": "Shellac"})
+    assert response.status_code == 302
+    assert Experiment.objects.get(slug="lp-78").config.n_clusters == 5
+    response = staff_client.post(url, {"slug": "lp-78", "name": "Again"})
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+
+
+def test_experiment_page_shows_counts_and_problems(staff_client: Any) -> None:
+    experiment = ExperimentFactory()
+    StimulusFactory.create_batch(3, track__experiment=experiment)
+    StimulusFactory(track__experiment=experiment, status="failed", error="excerpt is silent")
+    response = staff_client.get(reverse("corpus:experiment_detail", args=[experiment.slug]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "excerpt is silent" in html
+    assert (
+        staff_client.get(reverse("corpus:stimulus_list", args=[experiment.slug])).status_code == 200
+    )
+
+
+def test_upload_reports_each_bad_file(
+    staff_client: Any, write_track: WriteTrack, tmp_path: Path
+) -> None:
+    experiment = ExperimentFactory(settings={"excerpt_seconds": 2.0})
+    good = write_track("good.wav").read_bytes()
+    response = staff_client.post(
+        reverse("corpus:track_upload", args=[experiment.slug]),
+        {"files": [SimpleUploadedFile("good.wav", good), SimpleUploadedFile("bad.wav", b"text")]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "1 track(s) imported" in html
+    assert "bad.wav" in html
+    assert experiment.tracks.count() == 2
+
+
+def test_settings_form_validates(staff_client: Any) -> None:
+    experiment = ExperimentFactory()
+    url = reverse("corpus:experiment_settings", args=[experiment.slug])
+    data = {
+        **experiment.config.to_dict(),
+        "n_clusters": 4,
+        "outlier_z": "",
+        "min_rater_pcc": "",
+        "target_ci_width": "",
+    }
+    data = {k: v for k, v in data.items() if v is not False}
+    assert staff_client.post(url, data).status_code == 302
+    experiment.refresh_from_db()
+    assert experiment.config.n_clusters == 4
+    assert experiment.config.screen_math is True
+    data["n_clusters"] = 0
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert "n_clusters must be positive" in response.content.decode()
