@@ -130,6 +130,8 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+# Also used by `import_tracks s3://...` (S3-compatible stores).
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
 if AWS_STORAGE_BUCKET_NAME:
     # Credentials come from the standard AWS environment variables or an instance role.
     STORAGES = {
@@ -138,7 +140,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "OPTIONS": {
                 "bucket_name": AWS_STORAGE_BUCKET_NAME,
                 "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-                "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+                "endpoint_url": AWS_S3_ENDPOINT_URL,
                 "default_acl": None,
                 "querystring_auth": True,
                 "file_overwrite": False,

@@ -112,7 +112,7 @@ def s3_client() -> Any:
 
     return boto3.client(
         "s3",
-        endpoint_url=getattr(settings, "AWS_S3_ENDPOINT_URL", None) or None,
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5),
     )
 
