@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from .models import RetiredSession, SessionVerdict, StimulusMOS, VerdictOverride, VoteExclusion
+
+
+@admin.register(SessionVerdict)
+class SessionVerdictAdmin(admin.ModelAdmin):
+    """Read-only: verdicts come from screening; overrides go through the Results tab,
+    which records who and why."""
+
+    list_display = ("assignment", "experiment", "valid", "rules_valid", "overridden", "reasons")
+    list_filter = ("experiment", "valid", "overridden")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VerdictOverride)
+class VerdictOverrideAdmin(admin.ModelAdmin):
+    list_display = ("assignment", "valid", "note", "by", "at")
+    list_filter = ("valid",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StimulusMOS)
+class StimulusMOSAdmin(admin.ModelAdmin):
+    list_display = (
+        "stimulus",
+        "experiment",
+        "source",
+        "mos",
+        "std",
+        "n",
+        "ci95_normal",
+        "mosgroup",
+    )
+    list_filter = ("experiment", "source")
+
+
+admin.site.register(VoteExclusion)
+admin.site.register(RetiredSession)

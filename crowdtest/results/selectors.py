@@ -1,0 +1,228 @@
+"""Reads of results: per-stimulus vote statistics aggregated in the database, the MOS
+table, rater and session reports, and what adaptive collection may stop buying."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+
+from crowdtest.corpus.config import ExperimentSettings
+from crowdtest.corpus.models import Experiment
+from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
+from modeling.mos import ci_half_width_normal, ci_half_width_t
+from modeling.screening import Reason
+
+from .models import SessionVerdict, StimulusMOS, VerdictOverride
+
+RATING = AssignmentItem.Phase.RATING
+
+
+@dataclass(frozen=True)
+class StimulusStats:
+    """One stimulus's votes: `n` valid ones with their MOS, std (ddof=1) and 95% CI
+    half-widths (None below two votes), and every rating vote collected."""
+
+    stimulus_id: int
+    n: int
+    mos: float | None
+    std: float | None
+    ci95_normal: float | None
+    ci95_t: float | None
+    votes_total: int
+
+
+def rating_votes(*, experiment: Experiment) -> QuerySet[Vote]:
+    """Votes that may count towards a MOS: rating phase, on a stimulus (not a trap)."""
+    return Vote.objects.filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
+
+
+def stimulus_vote_stats(*, experiment: Experiment) -> list[StimulusStats]:
+    """Per stimulus, from ONE aggregation query over the votes: count, sum and sum of
+    squares of the valid scores, and the number of votes collected.
+
+    The std comes from those integer moments, s^2 = (n*sum(x^2) - sum(x)^2) / (n(n-1)),
+    exactly (scores are integers, so no rounding before the square root). The database's
+    own STDDEV_SAMP would do too on PostgreSQL, but Django's SQLite version raises on a
+    stimulus with one vote. The t quantile of each n is applied here, over one row per
+    stimulus (`modeling.mos`), never over the votes."""
+    valid = Q(valid=True)
+    rows = (
+        rating_votes(experiment=experiment)
+        .values("stimulus_id")
+        .annotate(
+            total=Count("id"),
+            n=Count("id", filter=valid),
+            s1=Sum("score", filter=valid),
+            s2=Sum(F("score") * F("score"), filter=valid),
+        )
+        .order_by("stimulus_id")
+        .values_list("stimulus_id", "total", "n", "s1", "s2")
+    )
+    return stats_from_moments(list(rows))
+
+
+def stats_from_moments(
+    rows: Sequence[tuple[int, int, int, int | None, int | None]],
+) -> list[StimulusStats]:
+    """`StimulusStats` from (stimulus, votes collected, n, sum, sum of squares) rows."""
+    if not rows:
+        return []
+    n = np.array([r[2] for r in rows], dtype=float)
+    s1 = np.array([r[3] or 0 for r in rows], dtype=float)
+    # n * sum(x^2) - sum(x)^2 in exact integer arithmetic before any division.
+    spread = np.array([r[2] * (r[4] or 0) - (r[3] or 0) ** 2 for r in rows], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mos = np.where(n > 0, s1 / n, np.nan)
+        std = np.where(n > 1, np.sqrt(np.maximum(spread, 0.0) / (n * (n - 1))), np.nan)
+    ci_normal = ci_half_width_normal(std, n)
+    ci_t = ci_half_width_t(std, n)
+    return [
+        StimulusStats(
+            stimulus_id=row[0],
+            n=row[2],
+            mos=_finite(mos[i]),
+            std=_finite(std[i]),
+            ci95_normal=_finite(ci_normal[i]),
+            ci95_t=_finite(ci_t[i]),
+            votes_total=row[1],
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def saturated(stats: Iterable[StimulusStats], config: ExperimentSettings) -> set[int]:
+    """The stimuli of `stats` that adaptive collection no longer gives out: at least
+    `adaptive_min_votes` valid votes and a 95% CI FULL width (Student's t, the
+    conservative one at n of 10..20) of at most `target_ci_width`. Empty when the
+    experiment sets no target."""
+    target = config.target_ci_width
+    if target is None:
+        return set()
+    return {
+        s.stimulus_id
+        for s in stats
+        if s.n >= max(config.adaptive_min_votes, 2)
+        and s.ci95_t is not None
+        and 2 * s.ci95_t <= target
+    }
+
+
+def saturated_stimulus_ids(*, experiment: Experiment) -> set[int]:
+    """Stimuli whose valid votes already reach the experiment's target CI width (see
+    `saturated`): the allocation should not put them in new sessions."""
+    if experiment.config.target_ci_width is None:
+        return set()
+    return saturated(stimulus_vote_stats(experiment=experiment), experiment.config)
+
+
+def mos_table(*, experiment: Experiment) -> list[StimulusMOS]:
+    """One MOS row per stimulus with its stimulus and track: the computed row where
+    there is one, else the imported one. Ordered by stimulus."""
+    rows = (
+        StimulusMOS.objects.filter(experiment=experiment)
+        .select_related("stimulus__track")
+        .order_by("stimulus_id", "source")  # "computed" sorts before "imported"
+    )
+    table: dict[int, StimulusMOS] = {}
+    for row in rows:
+        table.setdefault(row.stimulus_id, row)
+    return list(table.values())
+
+
+def mos_plot_data(*, experiment: Experiment) -> tuple[list[float], list[float | None]]:
+    """MOS and normal 95% CI half-width of every row of `mos_table` (for Figure 1)."""
+    rows = (
+        StimulusMOS.objects.filter(experiment=experiment)
+        .order_by("stimulus_id", "source")
+        .values_list("stimulus_id", "mos", "ci95_normal")
+    )
+    table: dict[int, tuple[float, float | None]] = {}
+    for stimulus_id, mos, ci in rows:
+        table.setdefault(stimulus_id, (mos, ci))
+    return [m for m, _ in table.values()], [c for _, c in table.values()]
+
+
+# --- Raters and sessions ----------------------------------------------------------------
+
+
+def reason_counts(reason_lists: Iterable[Sequence[str]]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for reasons in reason_lists:
+        counts.update(reasons)
+    return dict(counts)
+
+
+def reason_text(code: str) -> str:
+    try:
+        return Reason(code).text
+    except ValueError:
+        return code
+
+
+def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
+    """Per rater: sessions completed and abandoned, valid and invalid verdicts, the
+    reasons with how often each occurred, and their rating votes. Three queries."""
+    completed = Q(assignments__status=Assignment.Status.COMPLETED)
+    raters: list[dict[str, Any]] = [
+        dict(row)
+        for row in Rater.objects.filter(experiment=experiment)
+        .annotate(
+            completed=Count("assignments", filter=completed, distinct=True),
+            abandoned=Count(
+                "assignments",
+                filter=Q(assignments__status=Assignment.Status.ABANDONED),
+                distinct=True,
+            ),
+            valid=Count("assignments", filter=Q(assignments__verdict__valid=True), distinct=True),
+            invalid=Count(
+                "assignments", filter=Q(assignments__verdict__valid=False), distinct=True
+            ),
+        )
+        .order_by("pk")
+        .values(
+            "pk", "platform", "external_id", "blocked", "completed", "abandoned", "valid", "invalid"
+        )
+    ]
+    reasons: dict[int, list[list[str]]] = {}
+    for rater_id, codes in SessionVerdict.objects.filter(experiment=experiment).values_list(
+        "assignment__rater_id", "reasons"
+    ):
+        reasons.setdefault(rater_id, []).append(codes)
+    votes = dict(
+        Vote.objects.filter(experiment=experiment, phase=RATING)
+        .values("rater_id")
+        .annotate(n=Count("id"))
+        .values_list("rater_id", "n")
+    )
+    for rater in raters:
+        rater["reasons"] = reason_counts(reasons.get(rater["pk"], []))
+        rater["votes"] = votes.get(rater["pk"], 0)
+    return raters
+
+
+def session_report(*, experiment: Experiment) -> QuerySet[Assignment]:
+    """Every session taken, newest first, with its rater, verdict, latest override and
+    its rating votes: one query however many there are."""
+    latest = VerdictOverride.objects.filter(assignment=OuterRef("pk")).order_by("-at", "-pk")
+    return (
+        Assignment.objects.filter(experiment=experiment)
+        .select_related("rater", "session", "verdict")
+        .annotate(
+            n_votes=Count("votes", filter=Q(votes__phase=RATING, votes__stimulus__isnull=False)),
+            last_vote_at=Max("votes__submitted_at"),
+            override_note=Subquery(latest.values("note")[:1]),
+            override_by=Subquery(latest.values("by__username")[:1]),
+            override_at=Subquery(latest.values("at")[:1]),
+        )
+        .order_by("-started_at", "-pk")
+    )

@@ -1,0 +1,79 @@
+"""Adaptive collection: stop buying votes for stimuli whose CI is already narrow enough.
+
+The decision is `selectors.saturated_stimulus_ids`. This service acts on it the simple,
+always-correct way: an OPEN rating session whose every stimulus is saturated is RETIRED
+(never given out again), and what it would have cost is recorded as saved. Sessions
+being taken, done, or holding any stimulus that still needs votes are not touched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Session, SessionItem
+
+from ..models import RetiredSession
+from ..selectors import saturated_stimulus_ids
+
+
+@dataclass(frozen=True)
+class RetirementReport:
+    sessions: int
+    votes_saved: int
+    usd_saved: Decimal
+
+    def summary(self) -> str:
+        return (
+            f"adaptive collection retired {self.sessions} sessions "
+            f"({self.votes_saved} votes, ${self.usd_saved} saved)"
+        )
+
+
+def adaptive_retire(*, experiment: Experiment) -> RetirementReport:
+    """Retire the open rating sessions that only hold saturated stimuli."""
+    saturated = saturated_stimulus_ids(experiment=experiment)
+    if not saturated:
+        return RetirementReport(sessions=0, votes_saved=0, usd_saved=Decimal("0"))
+    stimuli: dict[int, list[int]] = defaultdict(list)
+    for session_id, stimulus_id in SessionItem.objects.filter(
+        session__experiment=experiment,
+        session__kind=Session.Kind.RATING,
+        session__status=Session.Status.OPEN,
+        stimulus__isnull=False,
+    ).values_list("session_id", "stimulus_id"):
+        stimuli[session_id].append(stimulus_id)
+    candidates = [pk for pk, ids in stimuli.items() if saturated.issuperset(ids)]
+    reward = Decimal(experiment.config.reward_usd)
+    with transaction.atomic():
+        # Lock what is still open; a session the allocation holds right now is skipped
+        # (and reconsidered on the next run) instead of waited for.
+        retiring = list(
+            Session.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=candidates, status=Session.Status.OPEN)
+            .values_list("pk", flat=True)
+        )
+        Session.objects.filter(pk__in=retiring).update(
+            status=Session.Status.RETIRED, updated_at=timezone.now()
+        )
+        RetiredSession.objects.bulk_create(
+            [
+                RetiredSession(
+                    session_id=pk,
+                    experiment=experiment,
+                    stimuli=len(stimuli[pk]),
+                    reward_usd=reward,
+                )
+                for pk in retiring
+            ]
+        )
+    return RetirementReport(
+        sessions=len(retiring),
+        votes_saved=sum(len(stimuli[pk]) for pk in retiring),
+        usd_saved=reward * len(retiring),
+    )

@@ -1,0 +1,287 @@
+"""Screening writes: verdicts on sessions, `Vote.valid`, vote-level exclusions, overrides.
+
+The rules themselves are `modeling.screening` (pure); this module only turns an
+assignment's rows into `SessionAnswers`, stores the `Verdict`, and propagates it to the
+votes with set-based UPDATEs. Screening an experiment again gives the same rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from crowdtest.corpus.config import ExperimentSettings
+from crowdtest.corpus.models import Experiment
+from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from modeling.screening import (
+    ScreeningRules,
+    SessionAnswers,
+    rater_correlations,
+    rating_variance,
+    screen_session,
+    usable_votes,
+)
+
+from ..errors import ResultsError
+from ..models import SessionVerdict, VerdictOverride, VoteExclusion
+
+RATING = AssignmentItem.Phase.RATING
+
+
+def screening_rules(config: ExperimentSettings) -> ScreeningRules:
+    """The experiment's settings as screening rules. A minimum variance of 0 switches
+    the variance rule off (with it on, a one-vote session would still fail it)."""
+    return ScreeningRules(
+        math_wrong=config.screen_math,
+        trap_wrong=config.screen_traps,
+        abnormal_hearing=config.screen_hearing,
+        no_headphones=config.screen_headphones,
+        min_variance=config.min_rating_variance if config.min_rating_variance > 0 else None,
+        max_sessions_per_rater=config.max_sessions_per_rater,
+        gold_wrong=config.screen_gold,
+        gold_tolerance=config.gold_tolerance,
+        outlier_z=config.outlier_z,
+        min_rater_pcc=config.min_rater_pcc,
+    )
+
+
+@dataclass(frozen=True)
+class ScreeningReport:
+    sessions: int
+    valid: int
+    invalid: int
+    in_progress: int
+    votes_excluded: int
+
+    def summary(self) -> str:
+        return (
+            f"{self.sessions} sessions screened: {self.valid} valid, {self.invalid} invalid"
+            f" ({self.in_progress} still in progress); {self.votes_excluded} votes dropped"
+            " by vote-level rules"
+        )
+
+
+def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
+    """Screen every finished (completed or abandoned) session of the experiment and set
+    `Vote.valid` of their votes. Sessions still being taken are left unscreened: their
+    votes stay `valid=None` and count nowhere until a later run."""
+    rules = screening_rules(experiment.config)
+    with transaction.atomic():
+        # One screening of an experiment at a time (a no-op lock on SQLite).
+        Experiment.objects.select_for_update().filter(pk=experiment.pk).first()
+        finished = Assignment.objects.filter(experiment=experiment).exclude(
+            status=Assignment.Status.ACTIVE
+        )
+        in_progress = Assignment.objects.filter(
+            experiment=experiment, status=Assignment.Status.ACTIVE
+        ).count()
+        verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
+        SessionVerdict.objects.filter(experiment=experiment).delete()
+        SessionVerdict.objects.bulk_create(verdicts, batch_size=2000)
+        votes = Vote.objects.filter(experiment=experiment)
+        votes.filter(assignment__verdict__valid=True).update(valid=True)
+        votes.filter(assignment__verdict__valid=False).update(valid=False)
+        excluded = _exclude_votes(experiment=experiment, rules=rules)
+    n_valid = sum(v.valid for v in verdicts)
+    return ScreeningReport(
+        sessions=len(verdicts),
+        valid=n_valid,
+        invalid=len(verdicts) - n_valid,
+        in_progress=in_progress,
+        votes_excluded=excluded,
+    )
+
+
+def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
+    """Screen one finished session as soon as it ends (for the rating flow to call):
+    its verdict, then its votes' `valid` in one UPDATE. Vote-level rules need every
+    session at once and wait for the next `experiment_screen`."""
+    if assignment.status == Assignment.Status.ACTIVE:
+        raise ResultsError(f"Assignment {assignment.pk} is still in progress; screen it later.")
+    experiment = assignment.experiment
+    rules = screening_rules(experiment.config)
+    with transaction.atomic():
+        ordinals = _ordinals(experiment=experiment, rater_id=assignment.rater_id)
+        [verdict] = _verdicts(Assignment.objects.filter(pk=assignment.pk), rules, ordinals)
+        SessionVerdict.objects.filter(assignment=assignment).delete()
+        verdict.save()
+        _set_vote_validity(assignment_id=assignment.pk, valid=verdict.valid)
+    return verdict
+
+
+def verdict_override(
+    *, assignment: Assignment, valid: bool | None, note: str, by: Any
+) -> SessionVerdict:
+    """An admin's decision on a session, recorded with who, when and why: `valid` True
+    or False overrides the rules; None clears the override and the rules apply again."""
+    note = note.strip()
+    if not note:
+        raise ResultsError("An override needs a note saying why.")
+    with transaction.atomic():
+        verdict = SessionVerdict.objects.select_for_update().filter(assignment=assignment).first()
+        if verdict is None:
+            raise ResultsError(
+                f"Session {assignment.pk} has not been screened yet; run screening first."
+            )
+        VerdictOverride.objects.create(assignment=assignment, valid=valid, note=note, by=by)
+        verdict.overridden = valid is not None
+        verdict.valid = verdict.rules_valid if valid is None else valid
+        verdict.save(update_fields=["overridden", "valid"])
+        _set_vote_validity(assignment_id=assignment.pk, valid=verdict.valid)
+    return verdict
+
+
+def _set_vote_validity(*, assignment_id: int, valid: bool) -> None:
+    """One UPDATE; a vote dropped by a vote-level rule stays invalid."""
+    Vote.objects.filter(assignment_id=assignment_id, exclusion__isnull=True).update(valid=valid)
+
+
+def _ordinals(*, experiment: Experiment, rater_id: int | None = None) -> dict[int, int]:
+    """Each completed assignment's rank among its rater's completed sessions (1-based, by
+    completion time, ties by id): the session cap counts sessions in the order done."""
+    completed = Assignment.objects.filter(experiment=experiment, status=Assignment.Status.COMPLETED)
+    if rater_id is not None:
+        completed = completed.filter(rater_id=rater_id)
+    rows = completed.order_by("rater_id", "finished_at", "pk").values_list("rater_id", "pk")
+    ordinals: dict[int, int] = {}
+    count: dict[int, int] = defaultdict(int)
+    for rater, pk in rows:
+        count[rater] += 1
+        ordinals[pk] = count[rater]
+    return ordinals
+
+
+def _verdicts(
+    assignments: QuerySet[Assignment], rules: ScreeningRules, ordinals: dict[int, int]
+) -> list[SessionVerdict]:
+    """Unsaved verdicts for `assignments`, in three reads whatever their number."""
+    scores: dict[int, list[int]] = defaultdict(list)
+    for assignment_id, score in Vote.objects.filter(
+        assignment__in=assignments, phase=RATING, stimulus__isnull=False
+    ).values_list("assignment_id", "score"):
+        scores[assignment_id].append(score)
+    traps: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for assignment_id, expected, given in AssignmentItem.objects.filter(
+        assignment__in=assignments, trap__isnull=False
+    ).values_list("assignment_id", "trap__answer", "vote__score"):
+        traps[assignment_id].append((expected, given))
+    overrides = _overrides_in_force(assignments)
+    snapshot = dataclasses.asdict(rules)
+    now = timezone.now()
+    verdicts = []
+    for row in assignments.values(
+        "pk",
+        "experiment_id",
+        "rater_id",
+        "status",
+        "math_answer",
+        "math_given",
+        "hearing_normal",
+        "headphones",
+        "digits_correct",
+    ):
+        pk = row["pk"]
+        answers = _answers(row, ordinals.get(pk, 0), scores[pk], traps[pk])
+        verdict = screen_session(answers, rules)
+        override = overrides.get(pk)
+        verdicts.append(
+            SessionVerdict(
+                assignment_id=pk,
+                experiment_id=row["experiment_id"],
+                rules_valid=verdict.valid,
+                reasons=[reason.value for reason in verdict.reasons],
+                rules=snapshot,
+                ordinal=ordinals.get(pk),
+                rating_variance=rating_variance(scores[pk]),
+                screened_at=now,
+                overridden=override is not None,
+                valid=verdict.valid if override is None else override,
+            )
+        )
+    return verdicts
+
+
+def _answers(
+    row: Mapping[str, Any], ordinal: int, scores: list[int], traps: list[tuple[int, int | None]]
+) -> SessionAnswers:
+    """A question never asked (its key is empty) is None: it neither passes nor fails.
+    A math question asked but left unanswered is wrong."""
+    math_correct = None if row["math_answer"] is None else row["math_given"] == row["math_answer"]
+    return SessionAnswers(
+        session=row["pk"],
+        rater=row["rater_id"],
+        ordinal=ordinal,
+        completed=row["status"] == Assignment.Status.COMPLETED,
+        scores=scores,
+        math_correct=math_correct,
+        hearing_normal=row["hearing_normal"],
+        headphones=row["headphones"],
+        setup_passed=row["digits_correct"],
+        traps=traps,
+    )
+
+
+def _overrides_in_force(assignments: QuerySet[Assignment]) -> dict[int, bool]:
+    """The latest override of each assignment that sets a value (a clearing one does not)."""
+    latest: dict[int, bool | None] = {}
+    for assignment_id, valid in VerdictOverride.objects.filter(
+        assignment__in=assignments
+    ).values_list("assignment_id", "valid"):  # newest first (model ordering)
+        latest.setdefault(assignment_id, valid)
+    return {pk: valid for pk, valid in latest.items() if valid is not None}
+
+
+def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> int:
+    """Apply the optional vote-level rules to the rating votes of valid sessions; record
+    each dropped vote with the rule that dropped it and set it invalid."""
+    VoteExclusion.objects.filter(experiment=experiment).delete()
+    if rules.outlier_z is None and rules.min_rater_pcc is None:
+        return 0
+    rows = list(
+        Vote.objects.filter(
+            experiment=experiment, valid=True, phase=RATING, stimulus__isnull=False
+        ).values_list("pk", "rater_id", "stimulus_id", "score")
+    )
+    if not rows:
+        return 0
+    ids, raters, stimuli, scores = (np.asarray(column) for column in zip(*rows))
+    keep = usable_votes(raters, stimuli, scores, rules)
+    pcc: dict[Any, float] = {}
+    if rules.min_rater_pcc is not None:
+        pcc = rater_correlations(raters, stimuli, scores)
+    exclusions = list(_exclusions(experiment, ids[~keep], raters[~keep], pcc, rules))
+    VoteExclusion.objects.bulk_create(exclusions, batch_size=2000)
+    Vote.objects.filter(experiment=experiment, exclusion__isnull=False).update(valid=False)
+    return len(exclusions)
+
+
+def _exclusions(
+    experiment: Experiment,
+    vote_ids: Iterable[Any],
+    rater_ids: Iterable[Any],
+    pcc: dict[Any, float],
+    rules: ScreeningRules,
+) -> Iterable[VoteExclusion]:
+    """`usable_votes` drops low-PCC raters first, then outliers among the rest."""
+    threshold = rules.min_rater_pcc
+    for vote_id, rater_id in zip(vote_ids, rater_ids):
+        value = pcc.get(int(rater_id))
+        if threshold is not None and value is not None and value < threshold:
+            yield VoteExclusion(
+                vote_id=int(vote_id),
+                experiment=experiment,
+                rule=VoteExclusion.Rule.RATER_PCC,
+                value=value,
+            )
+        else:
+            yield VoteExclusion(
+                vote_id=int(vote_id), experiment=experiment, rule=VoteExclusion.Rule.OUTLIER
+            )

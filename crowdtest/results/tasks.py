@@ -1,0 +1,41 @@
+"""Results tasks: thin wrappers that load ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from crowdtest.celery import DEFAULT_TIME_LIMIT
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="crowdtest.results.tasks.refresh_results",
+    acks_late=True,
+    time_limit=DEFAULT_TIME_LIMIT,
+    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def refresh_results_task(experiment_id: int, job_id: int) -> str:
+    """Screen, compute MOS, retire saturated sessions. Idempotent: every step rewrites
+    its own rows from the votes, so a redelivered task does the same again."""
+    from crowdtest.corpus.models import Experiment
+    from crowdtest.jobs.services import job_advance, job_fail
+
+    from .services import results_refresh
+
+    try:
+        report = results_refresh(experiment=Experiment.objects.get(pk=experiment_id))
+    except OperationalError:
+        raise
+    except Exception as exc:  # recorded on the job, which the dashboard shows
+        logger.exception("refreshing the results of experiment %s failed", experiment_id)
+        job_fail(job_id=job_id, error=f"{exc.__class__.__name__}: {exc}")
+        return "failed"
+    job_advance(job_id=job_id, done=1, message=report.summary())
+    return report.summary()
