@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 IndexArray = NDArray[np.int64]
 
@@ -67,7 +68,9 @@ def _natural_key(label: str) -> tuple[str, int, str]:
     return (head, int(tail) if tail else -1, label)
 
 
-def stratified_folds(classes: ArrayLike, *, k: int = 3, seed: int = 0) -> list[Fold]:
+def stratified_folds(
+    classes: Sequence[object] | NDArray[Any], *, k: int = 3, seed: int = 0
+) -> list[Fold]:
     """Split items into k folds of (train, validation, test) index arrays, stratified by
     MOS class (Vinylset's `mosgroup` Q1..Q15, or `modeling.mos.mos_classes` for new data).
 

@@ -1,0 +1,172 @@
+"""Typed settings of w2vMOS runs, saved as JSON in every run folder.
+
+Defaults are the paper's (Ragano et al., ICASSP 2023, §3-5): L1 loss, Adam with lr 1e-5
+on the pre-trained part and 1e-4 on the linear head, batch size 4, early stopping after
+20 epochs without improvement of the validation loss, 16 kHz mono input, 10 s excerpts,
+3-fold stratified cross-validation; wav2vec 2.0 pre-training on 20 s windows, 10 s hop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Literal, Self, TypeVar
+
+from modeling.w2vmos.errors import W2VMOSError
+
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+
+_DEVICES = ("auto", "cpu", "cuda")
+_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class _JSONConfig:
+    """`to_dict`/`from_dict` for flat dataclasses; unknown keys are an error, not ignored,
+    so a misspelt setting never silently falls back to a default."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise W2VMOSError(f"unknown {cls.__name__} settings: {', '.join(unknown)}")
+        return cls(**data)
+
+
+def _check_device(device: str, precision: str) -> None:
+    if device not in _DEVICES and not device.startswith("cuda:"):
+        raise W2VMOSError(f"device must be one of {_DEVICES} or 'cuda:N', got {device!r}")
+    if precision not in _PRECISIONS:
+        raise W2VMOSError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_JSONConfig):
+    """Where the wav2vec 2.0 backbone comes from: an HF-format checkpoint (`backbone`: a
+    local directory or a hub id such as "facebook/wav2vec2-base"), or a random
+    initialisation from `tiny_config` (keyword arguments of `Wav2Vec2Config`)."""
+
+    backbone: str | None = None
+    tiny_config: dict[str, Any] | None = None
+    #: The CNN feature encoder stays as pre-trained (fairseq's fine-tuning default).
+    freeze_feature_encoder: bool = True
+    #: Zero-mean unit-variance input per clip (HF `do_normalize`): on for checkpoints
+    #: pre-trained that way (large-lv60 style), off for base models (fairseq default).
+    normalize_waveform: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.backbone is None) == (self.tiny_config is None):
+            raise W2VMOSError("give exactly one of `backbone` (checkpoint) or `tiny_config`")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_JSONConfig):
+    lr_backbone: float = 1e-5
+    lr_head: float = 1e-4
+    batch_size: int = 4
+    patience: int = 20
+    max_epochs: int = 200
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    num_workers: int = 0
+    #: Excerpt length: longer audio is cut to its middle `max_seconds` (the stimuli are
+    #: 10 s from the middle of each track); None keeps whole files.
+    max_seconds: float | None = 10.0
+    sample_rate: int = 16000
+    #: Start the head's bias at the training labels' mean, so the first epochs learn
+    #: differences between recordings rather than the offset of the MOS scale.
+    init_head_bias_to_mean: bool = True
+
+    def __post_init__(self) -> None:
+        _check_device(self.device, self.precision)
+        if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
+            raise W2VMOSError("batch_size, max_epochs and patience must be >= 1")
+        if self.sample_rate != 16000:
+            raise W2VMOSError("wav2vec 2.0 expects 16 kHz input (sample_rate=16000)")
+
+
+@dataclasses.dataclass(frozen=True)
+class CVConfig(_JSONConfig):
+    k: int = 3
+    seed: int = 0
+    #: Where the P.1401 third-order mapping is fitted: on each fold's test predictions, as
+    #: P.1401 does for the evaluation of a test (default), or on its validation set.
+    mapping_fit: Literal["test", "validation"] = "test"
+    #: The paper's control: labels drawn once, seeded, from a Gaussian with the real
+    #: labels' mean and std; the model is still evaluated against the real MOS.
+    random_labels: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mapping_fit not in ("test", "validation"):
+            raise W2VMOSError(
+                f"mapping_fit must be 'test' or 'validation', not {self.mapping_fit!r}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig(_JSONConfig):
+    """Self-supervised pre-training (wav2vec 2.0 contrastive + diversity loss). Defaults
+    follow fairseq's wav2vec 2.0 base recipe where the paper gives none."""
+
+    window_seconds: float = 20.0
+    hop_seconds: float = 10.0
+    #: Files shorter than one window become one segment when at least this long.
+    min_seconds: float = 2.0
+    sample_rate: int = 16000
+    batch_size: int = 4
+    lr: float = 5e-4
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
+    adam_eps: float = 1e-6
+    weight_decay: float = 0.01
+    warmup_steps: int = 32000
+    max_steps: int = 400000
+    max_gumbel_temperature: float = 2.0
+    min_gumbel_temperature: float = 0.5
+    gumbel_temperature_decay: float = 0.999995
+    mask_time_prob: float = 0.65
+    mask_time_length: int = 10
+    save_every: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _check_device(self.device, self.precision)
+        if self.hop_seconds <= 0 or self.window_seconds <= 0:
+            raise W2VMOSError("window_seconds and hop_seconds must be > 0")
+        if self.sample_rate != 16000:
+            raise W2VMOSError("wav2vec 2.0 expects 16 kHz input (sample_rate=16000)")
+
+
+C = TypeVar("C", bound=_JSONConfig)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON atomically (a killed run never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise W2VMOSError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise W2VMOSError(f"{path} does not hold a JSON object")
+    return data
+
+
+def load_config(cls: type[C], path: Path) -> C:
+    """One config dataclass from a JSON file written with `to_dict`."""
+    return cls.from_dict(read_json(path))
