@@ -1,0 +1,241 @@
+"""The paper's evaluation protocol (§4.1, §6): stratified k-fold cross-validation
+(`modeling.folds`: ≈ 67/16/16 train/validation/test per fold), one w2vMOS trained per
+fold with early stopping on its validation part, predictions on its test part mapped
+with P.1401's monotonic third-order polynomial, then RMSE, PCC, SRCC and PRA per fold
+and their mean ± std over folds.
+
+Decisions (documented in `results.json` through the config):
+- The mapping is fitted per fold on the test predictions against the test MOS, as
+  P.1401 maps a model's output for the evaluation of a given test (and as NISQA does);
+  `CVConfig.mapping_fit="validation"` fits it on the validation part instead, which
+  avoids the in-sample optimism of the test fit.
+- τ of PRA is the mean full CI width of each fold's TRAINING items (paper §6).
+- Random-label control (`CVConfig.random_labels`, paper §4.2.1, Table 1 "w2vMOS Rand.
+  Labels"): labels are drawn once, seeded by `CVConfig.seed`, from N(mean, std) of the
+  real MOS (std with ddof=1), not clipped, and used for training AND early stopping;
+  the model is evaluated against the REAL MOS of the test items, so its metrics say how
+  much of the real metrics a model can reach without the labels' information (in
+  particular the in-sample mapping's contribution to PCC).
+
+Resumable: every finished fold is kept in `fold-<f>/fold.json` and not redone; an
+interrupted fold resumes from its last epoch (`train_model`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modeling import metrics, provenance
+from modeling.folds import stratified_folds
+from modeling.w2vmos.config import CVConfig, ModelConfig, TrainConfig, read_json, write_json
+from modeling.w2vmos.data import ManifestItem, validate_labels
+from modeling.w2vmos.errors import W2VMOSError
+from modeling.w2vmos.model import load_model
+from modeling.w2vmos.runtime import resolve_device, resolve_precision
+from modeling.w2vmos.score import score_files
+from modeling.w2vmos.train import EpochProgress, ShouldStop, train_model
+
+
+@dataclass(frozen=True)
+class CVProgress:
+    fold: int
+    k: int
+    epoch: EpochProgress
+
+
+@dataclass(frozen=True)
+class CVResult:
+    run_dir: Path
+    folds: list[dict[str, Any]]
+    summary: dict[str, dict[str, float]]
+    cancelled: bool
+
+
+def random_labels(mos: Sequence[float] | np.ndarray, seed: int) -> np.ndarray:
+    """The paper's control labels: one seeded draw from N(mean(mos), std(mos, ddof=1))."""
+    real = np.asarray(mos, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    return rng.normal(real.mean(), real.std(ddof=1), real.size)
+
+
+def _data_fingerprint(items: Sequence[ManifestItem]) -> str:
+    digest = hashlib.sha256()
+    for it in items:
+        digest.update(f"{it.path}\t{it.mos!r}\t{it.ci!r}\t{it.mos_class}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _predict(model_dir: Path, paths: list[Path], train_config: TrainConfig) -> np.ndarray:
+    model = load_model(model_dir)
+    preds = np.full(len(paths), np.nan)
+    for r in score_files(
+        model,
+        paths,
+        batch_size=max(train_config.batch_size, 8),
+        device=train_config.device,
+        precision=train_config.precision,
+        max_seconds=train_config.max_seconds,
+        num_workers=train_config.num_workers,
+    ):
+        if r.mos is None:
+            raise W2VMOSError(f"cannot score {r.path}: {r.error}")
+        preds[r.index] = r.mos
+    return preds
+
+
+def _run_fold(
+    f: int,
+    fold_dir: Path,
+    split: dict[str, np.ndarray],
+    items: Sequence[ManifestItem],
+    used: np.ndarray,
+    *,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    cv_config: CVConfig,
+    progress: Callable[[EpochProgress], None] | None,
+    should_stop: ShouldStop | None,
+) -> dict[str, Any] | None:
+    paths = [it.path for it in items]
+    real = np.array([float(it.mos or 0.0) for it in items])
+    ci = np.array([float(it.ci or 0.0) for it in items])
+    tr, va, te = split["train"], split["val"], split["test"]
+    result = train_model(
+        train_paths=[paths[i] for i in tr],
+        train_labels=used[tr].tolist(),
+        val_paths=[paths[i] for i in va],
+        val_labels=used[va].tolist(),
+        model_config=model_config,
+        train_config=train_config,
+        run_dir=fold_dir / "train",
+        progress=progress,
+        should_stop=should_stop,
+    )
+    if result.cancelled or result.model_dir is None:
+        return None
+    both = np.concatenate([va, te])
+    pred = _predict(result.model_dir, [paths[i] for i in both], train_config)
+    pred_val, pred_test = pred[: va.size], pred[va.size :]
+    if cv_config.mapping_fit == "validation":
+        coefficients = metrics.p1401_fit_third_order(pred_val, real[va])
+    else:
+        coefficients = metrics.p1401_fit_third_order(pred_test, real[te])
+    fold_metrics = metrics.evaluate(real[te], pred_test, ci[tr], coefficients=coefficients)
+    mapped = metrics.p1401_map(pred, coefficients)
+    predictions = [
+        {
+            "index": int(i),
+            "path": str(paths[i]),
+            "fold": f,
+            "split": "val" if n < va.size else "test",
+            "mos": float(real[i]),
+            "label_used": float(used[i]),
+            "pred": float(pred[n]),
+            "pred_mapped": float(mapped[n]),
+        }
+        for n, i in enumerate(both)
+    ]
+    return {
+        "fold": f,
+        "n_train": int(tr.size),
+        "n_val": int(va.size),
+        "n_test": int(te.size),
+        "tau": fold_metrics["tau"],
+        "metrics": fold_metrics,
+        "mapping_coefficients": [float(c) for c in coefficients],
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "model_dir": str(result.model_dir),
+        "predictions": predictions,
+    }
+
+
+def run_crossval(
+    items: Sequence[ManifestItem],
+    *,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    cv_config: CVConfig,
+    run_dir: Path | str,
+    progress: Callable[[CVProgress], None] | None = None,
+    should_stop: ShouldStop | None = None,
+) -> CVResult:
+    """Run (or resume) the whole protocol and write `run_dir/results.json`: per-fold
+    metrics, their mean ± std, τ, mapping coefficients and per-item predictions (fold,
+    split, MOS, label used, raw and mapped prediction). Labels, settings and the device
+    are checked before any training starts."""
+    validate_labels(items, k=cv_config.k)
+    resolve_precision(train_config.precision, resolve_device(train_config.device))
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    identity = {
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "cv": cv_config.to_dict(),
+        "data": {"items": len(items), "fingerprint": _data_fingerprint(items)},
+    }
+    config_path = run / "config.json"
+    if config_path.exists():
+        stored = read_json(config_path)
+        if {k: stored.get(k) for k in identity} != json.loads(json.dumps(identity)):
+            raise W2VMOSError(f"{run} holds another cross-validation; use a new run folder")
+    else:
+        write_json(config_path, {**identity, "code_version": provenance.code_version()})
+
+    real = np.array([float(it.mos or 0.0) for it in items])
+    used = random_labels(real, cv_config.seed) if cv_config.random_labels else real
+    folds = stratified_folds([it.mos_class for it in items], k=cv_config.k, seed=cv_config.seed)
+
+    done: list[dict[str, Any]] = []
+    for fold in folds:
+        fold_dir = run / f"fold-{fold.index}"
+        fold_path = fold_dir / "fold.json"
+        if fold_path.exists():
+            done.append(read_json(fold_path))
+            continue
+
+        def report(epoch: EpochProgress, f: int = fold.index) -> None:
+            if progress is not None:
+                progress(CVProgress(f, cv_config.k, epoch))
+
+        outcome = _run_fold(
+            fold.index,
+            fold_dir,
+            {"train": fold.train, "val": fold.val, "test": fold.test},
+            items,
+            used,
+            model_config=model_config,
+            train_config=train_config,
+            cv_config=cv_config,
+            progress=report,
+            should_stop=should_stop,
+        )
+        if outcome is None:
+            return CVResult(run, done, {}, cancelled=True)
+        write_json(fold_path, outcome)
+        done.append(outcome)
+
+    summary = metrics.mean_std_over_folds([f["metrics"] for f in done])
+    write_json(
+        run / "results.json",
+        {
+            **identity,
+            "code_version": provenance.code_version(),
+            "random_labels": cv_config.random_labels,
+            "evaluated_against": "real MOS",
+            "folds": [{k: v for k, v in f.items() if k != "predictions"} for f in done],
+            "summary": summary,
+            "predictions": [p for f in done for p in f["predictions"]],
+        },
+    )
+    return CVResult(run, done, summary, cancelled=False)
