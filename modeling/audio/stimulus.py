@@ -67,6 +67,7 @@ class StimulusResult:
     gain_limited: bool
     codec: str
     encoder: str
+    encoder_options: str
     profile: str
     bitrate: str
     measured_kbps: float
@@ -167,6 +168,7 @@ def prepare_stimulus(
         gain_limited=normalised.gain_limited,
         codec=encoded.codec_name,
         encoder=encoded.encoder,
+        encoder_options=encoded.encoder_options,
         profile=encoded.profile,
         bitrate=encoded.bitrate,
         measured_kbps=encoded.measured_kbps,

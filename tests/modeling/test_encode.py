@@ -65,6 +65,7 @@ def test_encodes_streamable_aac_in_mp4(tmp_path: Path, music: np.ndarray) -> Non
     assert encoded.measured_kbps > 0
     if encoded.encoder == "aac":
         assert (encoded.codec_name, encoded.profile) == ("AAC-LC (ffmpeg aac)", "LC")
+        assert encoded.encoder_options == "-aac_pns 0 -aac_is 0"
 
 
 def test_encoder_failure_carries_ffmpeg_message(tmp_path: Path, music: np.ndarray) -> None:
@@ -118,6 +119,7 @@ def test_he_aac_with_libfdk_when_present(
     assert encoded.warnings == []
     call = fake_fdk_ffmpeg.read_text().splitlines()[-1]
     assert "-c:a libfdk_aac -profile:a aac_he -b:a 320k" in call
+    assert encoded.encoder_options == "-profile:a aac_he"
     assert "-movflags +faststart" in call
 
 
@@ -127,5 +129,6 @@ def test_libfdk_falls_back_to_lc_when_he_is_refused(
     monkeypatch.setenv("REFUSE_HE", "1")
     encoded = encode_delivery(music, RATE, tmp_path / "s.m4a")
     assert (encoded.codec_name, encoded.profile) == ("AAC-LC (libfdk_aac)", "LC")
+    assert encoded.encoder_options == "-profile:a aac_low"
     assert "refused HE-AAC" in encoded.warnings[0]
     assert "Unable to set the bitrate" in encoded.warnings[0]
