@@ -17,6 +17,7 @@ The same seed and settings always give the same samples.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,13 @@ def _degree(scale: tuple[int, ...], degree: int) -> int:
     return 12 * (degree // len(scale)) + scale[degree % len(scale)]
 
 
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # cached sounds are shared between notes: never edit them
+    return array
+
+
+# Notes repeat (a loop is 4 chords and 8 scale degrees), so each distinct sound is made once.
+@functools.lru_cache(maxsize=512)
 def _tone(midi: int, frames: int, rate: int, harmonics: int, decay_s: float) -> np.ndarray:
     frequency = 440.0 * 2 ** ((midi - 69) / 12)
     t = np.arange(frames, dtype=np.float32) / rate
@@ -153,23 +161,25 @@ def _tone(midi: int, frames: int, rate: int, harmonics: int, decay_s: float) -> 
     for h in range(1, harmonics + 1):
         if h * frequency < rate / 2:
             wave += np.sin(h * phase) / h
-    return wave * _envelope(frames, rate, decay_s)
+    return _frozen(wave * _envelope(frames, rate, decay_s))
 
 
+@functools.lru_cache(maxsize=512)
 def _envelope(frames: int, rate: int, decay_s: float) -> np.ndarray:
     """Fast attack, exponential decay, and a 10 ms release so nothing clicks at the cut."""
     t = np.arange(frames, dtype=np.float32) / rate
     envelope = np.exp(-t / decay_s) * np.minimum(1.0, t / 0.01)
     release = min(frames, round(0.01 * rate))
     envelope[frames - release :] *= np.linspace(1.0, 0.0, release, dtype=np.float32)
-    return envelope.astype(np.float32)
+    return _frozen(envelope.astype(np.float32))
 
 
+@functools.lru_cache(maxsize=64)
 def _kick(frames: int, rate: int) -> np.ndarray:
     t = np.arange(frames, dtype=np.float32) / rate
     frequency = 50 + 70 * np.exp(-t / 0.03)  # a sweep down from 120 Hz
     phase = 2 * np.pi * np.cumsum(frequency) / rate
-    return (np.sin(phase) * _envelope(frames, rate, 0.15)).astype(np.float32)
+    return _frozen((np.sin(phase) * _envelope(frames, rate, 0.15)).astype(np.float32))
 
 
 def _noise_hit(

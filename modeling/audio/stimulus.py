@@ -104,11 +104,16 @@ def prepare_stimulus(
 
     Raises `AudioError` (unreadable, too short, silent source; encoder failure) with a message
     for the user; files are written under temporary names and renamed at the end, so a failed
-    or interrupted preparation leaves no half-written stimulus behind."""
+    or interrupted preparation leaves no half-written stimulus behind. `ValueError` for a
+    `name` that is not a plain file name or would overwrite the source."""
     config = config or StimulusConfig()
     if not _SAFE_NAME.fullmatch(name):
         raise ValueError(f"stimulus name {name!r} must be letters, digits, '-' or '_'")
     source, out_dir = Path(source), Path(out_dir)
+    master_path = out_dir / f"{name}.{config.master_format}"
+    delivery_path = out_dir / f"{name}.m4a"
+    if source.resolve() in {master_path.resolve(), delivery_path.resolve()}:
+        raise ValueError(f"stimulus {name!r} in {out_dir} would overwrite its source track")
     info = probe_audio(source)
     excerpt = read_excerpt(source, excerpt_seconds=config.excerpt_seconds, info=info)
     warnings = list(excerpt.notes)
@@ -128,8 +133,6 @@ def prepare_stimulus(
             f"{normalised.lufs_after:.1f} LUFS instead of {config.target_lufs:.1f}"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    master_path = out_dir / f"{name}.{config.master_format}"
-    delivery_path = out_dir / f"{name}.m4a"
     partial_master = out_dir / f".{name}.{config.master_format}.part"
     partial_delivery = out_dir / f".{name}.m4a.part"
     try:

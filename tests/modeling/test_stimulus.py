@@ -101,3 +101,11 @@ def test_failures_leave_no_files(tmp_path: Path) -> None:
 def test_unsafe_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="stimulus name"):
         prepare_stimulus(tmp_path / "any.wav", tmp_path, name=name)
+
+
+def test_never_overwrites_the_source(tmp_path: Path) -> None:
+    source = write_track(tmp_path, "take1.flac")
+    before = source.read_bytes()
+    with pytest.raises(ValueError, match="overwrite its source"):
+        prepare_stimulus(source, tmp_path, name="take1", config=SHORT)
+    assert source.read_bytes() == before
