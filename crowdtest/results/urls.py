@@ -1,4 +1,17 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from . import views
 
 app_name = "results"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("live.json", views.live, name="live"),
+    path("refresh/", views.refresh, name="refresh"),
+    path("mos/", views.mos_list, name="mos_list"),
+    path("sessions/", views.session_list, name="session_list"),
+    path("sessions/<int:assignment_id>/override/", views.session_override, name="override"),
+    path("plots/mos.png", views.plot_mos, name="plot_mos"),
+    path("plots/progress.png", views.plot_progress, name="plot_progress"),
+    path("exports/all.zip", views.export_zip, name="export_zip"),
+    path("exports/<str:name>", views.export_download, name="export_file"),
+]

@@ -1,0 +1,89 @@
+"""The dashboard's plots as PNG bytes (matplotlib's Agg canvas, no pyplot state, so
+requests can draw at the same time)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def _png(figure: Figure) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
+
+def _empty(figure: Figure, text: str) -> bytes:
+    figure.text(0.5, 0.5, text, ha="center", va="center", color="#666")
+    return _png(figure)
+
+
+def mos_sorted_png(mos: Sequence[float], ci_half: Sequence[float | None]) -> bytes:
+    """The paper's Figure 1: every stimulus's MOS sorted from lowest to highest, with its
+    95% CI; above 100 stimuli the CI is drawn every 5th, as the paper does, to stay
+    readable."""
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    if not mos:
+        return _empty(figure, "No MOS yet: run compute_mos or import labels.")
+    values = np.asarray(mos, dtype=float)
+    ci = np.asarray([np.nan if c is None else c for c in ci_half], dtype=float)
+    order = np.argsort(values, kind="stable")
+    values, ci = values[order], ci[order]
+    x = np.arange(1, values.size + 1)
+    axes = figure.add_subplot()
+    axes.plot(x, values, ".", markersize=3, color="#1f4e9c", label="MOS")
+    step = 5 if values.size > 100 else 1
+    shown = np.arange(0, values.size, step)
+    shown = shown[np.isfinite(ci[shown])]
+    axes.errorbar(
+        x[shown],
+        values[shown],
+        yerr=ci[shown],
+        fmt="none",
+        ecolor="#d9822b",
+        elinewidth=0.8,
+        capsize=1.5,
+        label="95% CI" + (" (every 5th)" if step == 5 else ""),
+    )
+    axes.set_xlabel("Stimuli sorted by MOS")
+    axes.set_ylabel("MOS")
+    axes.set_ylim(1, 5)
+    axes.set_xlim(0, values.size + 1)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize="small")
+    return _png(figure)
+
+
+def progress_png(
+    times: Sequence[datetime],
+    votes: Sequence[int],
+    votes_valid: Sequence[int],
+    ci_full_mean: Sequence[float | None],
+    target_ci_width: float | None = None,
+) -> bytes:
+    """Votes collected (all and valid) and the mean 95% CI full width over time."""
+    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    FigureCanvasAgg(figure)
+    if not times:
+        return _empty(figure, "No votes yet.")
+    left, right = figure.subplots(1, 2)
+    left.plot(times, votes, drawstyle="steps-post", label="collected")
+    left.plot(times, votes_valid, drawstyle="steps-post", label="valid")
+    left.set_title("Votes", fontsize="medium")
+    left.legend(fontsize="small")
+    widths = [np.nan if w is None else w for w in ci_full_mean]
+    right.plot(times, widths, marker=".", color="#d9822b")
+    if target_ci_width is not None:
+        right.axhline(target_ci_width, color="#888", linestyle="--", label="target")
+        right.legend(fontsize="small")
+    right.set_title("Mean 95% CI full width", fontsize="medium")
+    for axes in (left, right):
+        axes.grid(alpha=0.3)
+        axes.tick_params(axis="x", labelrotation=30, labelsize="small")
+    return _png(figure)
