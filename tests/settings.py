@@ -28,5 +28,6 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 SECURE_SSL_REDIRECT = False
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
-        "NAME": str(Path(tempfile.gettempdir()) / "crowdtest-test.sqlite3")
+        # A file (not memory) so a worker process can share it; one per test run.
+        "NAME": str(Path(tempfile.gettempdir()) / f"crowdtest-test-{os.getpid()}.sqlite3")
     }

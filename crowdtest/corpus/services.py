@@ -221,10 +221,18 @@ def _track_from_candidate(experiment: Experiment, candidate: Candidate, excerpt_
 
 
 def stimuli_prepare(
-    *, experiment: Experiment, retry_failed: bool = False, created_by: Any = None
+    *,
+    experiment: Experiment,
+    retry_failed: bool = False,
+    deliver_all: bool = False,
+    created_by: Any = None,
 ) -> Job | None:
     """Queue one audio task per track that has no stimulus yet (and, if asked, per failed
-    one). Returns the job that counts them, or None when nothing is missing."""
+    one). Returns the job that counts them, or None when nothing is missing.
+
+    Only the lossless master and the features are made here; the AAC delivery file, most
+    of the cost, is encoded for the stimuli raters will hear once clustering has chosen
+    them (`deliveries_encode`), or here for every track with `deliver_all`."""
     from .tasks import prepare_stimulus_task
 
     with transaction.atomic():
@@ -249,11 +257,15 @@ def stimuli_prepare(
         )
         job_start(job_id=job.pk, message=f"{len(todo)} stimuli to prepare")
         for stimulus_id in todo:
-            enqueue(prepare_stimulus_task, stimulus_id=stimulus_id, job_id=job.pk)
+            enqueue(
+                prepare_stimulus_task, stimulus_id=stimulus_id, job_id=job.pk, deliver=deliver_all
+            )
     return job
 
 
-def stimulus_prepare(*, stimulus_id: int, job_id: int | None = None) -> Stimulus:
+def stimulus_prepare(
+    *, stimulus_id: int, job_id: int | None = None, deliver: bool = False
+) -> Stimulus:
     """Prepare one stimulus (the audio task). Does nothing unless it is pending, so a task
     delivered twice does the work once."""
     from modeling.features import FEATURE_VERSION, extract_features
@@ -273,14 +285,20 @@ def stimulus_prepare(*, stimulus_id: int, job_id: int | None = None) -> Stimulus
     with tempfile.TemporaryDirectory(prefix="stimulus-") as tmp:
         try:
             with local_copy(track.source_kind, track.source) as path:
-                result = prepare_stimulus(path, Path(tmp), name=stimulus.media_key, config=config)
+                result = prepare_stimulus(
+                    path, Path(tmp), name=stimulus.media_key, config=config, deliver=deliver
+                )
             features = extract_features(result.audio, result.sample_rate)
         except (AudioError, SourceError, OSError) as exc:
             error = str(exc) or exc.__class__.__name__
         else:
             folder = f"stimuli/{stimulus.experiment_id}"
             master_name = _store(result.master_path, f"{folder}/{result.master_path.name}")
-            delivery_name = _store(result.delivery_path, f"{folder}/{result.delivery_path.name}")
+            delivery_name = (
+                _store(result.delivery_path, f"{folder}/{result.delivery_path.name}")
+                if result.delivery_path
+                else ""
+            )
     with transaction.atomic():
         stimulus = Stimulus.objects.select_for_update().get(pk=stimulus_id)
         if stimulus.status != Stimulus.Status.PENDING:
@@ -296,8 +314,9 @@ def stimulus_prepare(*, stimulus_id: int, job_id: int | None = None) -> Stimulus
             stimulus.lufs_before, stimulus.lufs_after = result.lufs_before, result.lufs_after
             stimulus.gain_db, stimulus.true_peak_db = result.gain_db, result.true_peak_db
             stimulus.gain_limited = result.gain_limited
-            stimulus.codec, stimulus.encoder = result.codec, result.encoder
-            stimulus.bitrate_kbps = int(result.bitrate.rstrip("k"))
+            if delivery_name:
+                stimulus.codec, stimulus.encoder = result.codec, result.encoder
+                stimulus.bitrate_kbps = int(result.bitrate.rstrip("k"))
             stimulus.warnings = list(result.warnings)
             stimulus.features = [float(v) for v in np.asarray(features, dtype=float)]
             stimulus.features_version = FEATURE_VERSION
@@ -309,6 +328,73 @@ def stimulus_prepare(*, stimulus_id: int, job_id: int | None = None) -> Stimulus
             done=0 if error else 1,
             failed=1 if error else 0,
             message=f"{track}: {error}" if error else f"prepared {track}",
+        )
+    return stimulus
+
+
+def deliveries_encode(*, experiment: Experiment, created_by: Any = None) -> Job | None:
+    """Queue the AAC encode of every selected stimulus that has no delivery file yet."""
+    from .tasks import deliver_stimulus_task
+
+    with transaction.atomic():
+        todo = list(
+            experiment.stimuli.filter(
+                status=Stimulus.Status.READY, selected=True, delivery=""
+            ).values_list("pk", flat=True)
+        )
+        if not todo:
+            return None
+        job = job_create(
+            kind="encode_deliveries",
+            scope=experiment.job_scope,
+            total=len(todo),
+            created_by=created_by,
+        )
+        job_start(job_id=job.pk, message=f"{len(todo)} stimuli to encode for delivery")
+        for stimulus_id in todo:
+            enqueue(deliver_stimulus_task, stimulus_id=stimulus_id, job_id=job.pk)
+    return job
+
+
+def stimulus_deliver(*, stimulus_id: int, job_id: int | None = None) -> Stimulus:
+    """Encode one stimulus's delivery file from its master (the audio task); does nothing
+    when the file exists, so a task delivered twice encodes once."""
+    from modeling.audio.stimulus import deliver_stimulus
+
+    stimulus = Stimulus.objects.select_related("experiment").get(pk=stimulus_id)
+    if stimulus.delivery or stimulus.status != Stimulus.Status.READY:
+        return stimulus
+    bitrate = f"{stimulus.experiment.config.delivery_bitrate_kbps}k"
+    error = ""
+    with tempfile.TemporaryDirectory(prefix="delivery-") as tmp:
+        try:
+            with local_copy("upload", stimulus.master.name or "") as master:
+                encoded = deliver_stimulus(
+                    master, Path(tmp), name=stimulus.media_key, bitrate=bitrate
+                )
+        except (AudioError, OSError) as exc:
+            error = str(exc) or exc.__class__.__name__
+        else:
+            name = _store(encoded.path, f"stimuli/{stimulus.experiment_id}/{encoded.path.name}")
+    with transaction.atomic():
+        stimulus = Stimulus.objects.select_for_update().get(pk=stimulus_id)
+        if not stimulus.delivery and not error:
+            stimulus.delivery.name = name
+            stimulus.codec, stimulus.encoder = encoded.codec_name, encoded.encoder
+            stimulus.bitrate_kbps = int(encoded.bitrate.rstrip("k"))
+            stimulus.warnings = [*stimulus.warnings, *encoded.warnings]
+            stimulus.save(
+                update_fields=["delivery", "codec", "encoder", "bitrate_kbps", "warnings"]
+            )
+        elif error:
+            stimulus.warnings = [*stimulus.warnings, f"delivery encode failed: {error}"]
+            stimulus.save(update_fields=["warnings"])
+    if job_id is not None:
+        job_advance(
+            job_id=job_id,
+            done=0 if error else 1,
+            failed=1 if error else 0,
+            message=error[:200] if error else "",
         )
     return stimulus
 

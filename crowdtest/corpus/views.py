@@ -13,6 +13,7 @@ from .forms import ClusterForm, ExperimentCreateForm, SettingsForm, TrackUploadF
 from .models import Clustering, Experiment, Stimulus
 from .services import (
     CorpusError,
+    deliveries_encode,
     experiment_create,
     experiment_update_settings,
     stimuli_cluster,
@@ -103,6 +104,8 @@ def stimuli_cluster_view(request: HttpRequest, slug: str) -> HttpResponse:
         stimuli_cluster(experiment=experiment, **form.cleaned_data)
     except CorpusError as exc:
         messages.error(request, str(exc))
+    else:
+        deliveries_encode(experiment=experiment, created_by=request.user)
     return redirect("corpus:experiment_detail", slug=slug)
 
 
@@ -123,8 +126,10 @@ def clustering_plot(request: HttpRequest, slug: str, clustering_id: int) -> File
 
 @staff_required
 def stimulus_audio(request: HttpRequest, slug: str, stimulus_id: int) -> FileResponse:
-    """Staff preview of a stimulus's delivery file."""
+    """Staff preview of a stimulus: its delivery file, or its FLAC master before encoding."""
     stimulus = get_object_or_404(
         Stimulus, pk=stimulus_id, experiment__slug=slug, status=Stimulus.Status.READY
     )
-    return FileResponse(stimulus.delivery.open("rb"), content_type="audio/mp4")
+    if stimulus.delivery:
+        return FileResponse(stimulus.delivery.open("rb"), content_type="audio/mp4")
+    return FileResponse(stimulus.master.open("rb"), content_type="audio/flac")

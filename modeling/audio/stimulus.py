@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from modeling.audio.encode import encode_delivery
+from modeling.audio import AudioError
+from modeling.audio.encode import Encoded, encode_delivery
 from modeling.audio.excerpt import read_excerpt
 from modeling.audio.loudness import normalise
 from modeling.audio.probe import probe_audio
@@ -72,7 +73,7 @@ class StimulusResult:
     bitrate: str
     measured_kbps: float
     master_path: Path
-    delivery_path: Path
+    delivery_path: Path | None
     config: StimulusConfig
     warnings: list[str] = field(default_factory=list)
     # the normalised excerpt (frames, 2) float32, so features need not re-read the master
@@ -98,9 +99,19 @@ class StimulusResult:
 
 
 def prepare_stimulus(
-    source: Path, out_dir: Path, *, name: str, config: StimulusConfig | None = None
+    source: Path,
+    out_dir: Path,
+    *,
+    name: str,
+    config: StimulusConfig | None = None,
+    deliver: bool = True,
 ) -> StimulusResult:
     """Make the master and delivery files of one stimulus from `source` into `out_dir`.
+
+    With `deliver=False` only the master is written (the codec fields stay empty and
+    `delivery_path` is None): the AAC encode is most of the cost, and a corpus needs it only
+    for the stimuli raters will hear, which are known after clustering; `deliver_stimulus`
+    encodes one later from its master.
 
     Raises `AudioError` (unreadable, too short, silent source; encoder failure) with a message
     for the user; files are written under temporary names and renamed at the end, so a failed
@@ -143,11 +154,16 @@ def prepare_stimulus(
             format=config.master_format.upper(),
             subtype=config.master_subtype,
         )
-        encoded = encode_delivery(
-            normalised.audio, excerpt.sample_rate, partial_delivery, bitrate=config.bitrate
+        encoded = (
+            encode_delivery(
+                normalised.audio, excerpt.sample_rate, partial_delivery, bitrate=config.bitrate
+            )
+            if deliver
+            else None
         )
         os.replace(partial_master, master_path)
-        os.replace(partial_delivery, delivery_path)
+        if encoded is not None:
+            os.replace(partial_delivery, delivery_path)
     finally:
         partial_master.unlink(missing_ok=True)
         partial_delivery.unlink(missing_ok=True)
@@ -169,15 +185,36 @@ def prepare_stimulus(
         gain_db=normalised.gain_db,
         true_peak_db=normalised.true_peak_db,
         gain_limited=normalised.gain_limited,
-        codec=encoded.codec_name,
-        encoder=encoded.encoder,
-        encoder_options=encoded.encoder_options,
-        profile=encoded.profile,
-        bitrate=encoded.bitrate,
-        measured_kbps=encoded.measured_kbps,
+        codec=encoded.codec_name if encoded else "",
+        encoder=encoded.encoder if encoded else "",
+        encoder_options=encoded.encoder_options if encoded else "",
+        profile=encoded.profile if encoded else "",
+        bitrate=encoded.bitrate if encoded else "",
+        measured_kbps=encoded.measured_kbps if encoded else 0.0,
         master_path=master_path,
-        delivery_path=delivery_path,
+        delivery_path=delivery_path if encoded else None,
         config=config,
-        warnings=warnings + encoded.warnings,
+        warnings=warnings + (encoded.warnings if encoded else []),
         audio=normalised.audio,
     )
+
+
+def deliver_stimulus(master: Path, out_dir: Path, *, name: str, bitrate: str = "320k") -> Encoded:
+    """Encode a stimulus's delivery file `<name>.m4a` from its lossless master (written
+    under a temporary name and renamed, like `prepare_stimulus`'s files)."""
+    if not _SAFE_NAME.fullmatch(name):
+        raise ValueError(f"stimulus name {name!r} must be letters, digits, '-' or '_'")
+    try:
+        audio, sample_rate = sf.read(master, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{Path(master).name}: can't read the master ({exc})") from exc
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{name}.m4a"
+    partial = out_dir / f".{name}.m4a.part"
+    try:
+        encoded = encode_delivery(audio, int(sample_rate), partial, bitrate=bitrate)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dataclasses.replace(encoded, path=final)

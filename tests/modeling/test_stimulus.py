@@ -11,7 +11,7 @@ import soundfile as sf
 
 from modeling.audio import AudioError
 from modeling.audio.loudness import integrated_loudness, true_peak_db
-from modeling.audio.stimulus import StimulusConfig, prepare_stimulus
+from modeling.audio.stimulus import StimulusConfig, deliver_stimulus, prepare_stimulus
 from modeling.synth import synth_track
 
 RATE = 16_000
@@ -109,3 +109,24 @@ def test_never_overwrites_the_source(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="overwrite its source"):
         prepare_stimulus(source, tmp_path, name="take1", config=SHORT)
     assert source.read_bytes() == before
+
+
+def test_master_first_delivery_later(tmp_path: Path) -> None:
+    """Corpus preparation writes only masters; the stimuli raters hear are encoded later."""
+    source = write_track(tmp_path, "t.wav", seconds=4)
+    result = prepare_stimulus(source, tmp_path / "out", name="m7", config=SHORT, deliver=False)
+    assert result.delivery_path is None
+    assert (result.codec, result.bitrate) == ("", "")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m7.flac"]
+
+    encoded = deliver_stimulus(result.master_path, tmp_path / "out", name="m7", bitrate="320k")
+
+    assert encoded.path == tmp_path / "out" / "m7.m4a"
+    assert encoded.codec_name in {
+        "AAC-LC (ffmpeg aac)",
+        "HE-AAC (libfdk_aac)",
+        "AAC-LC (libfdk_aac)",
+    }
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m7.flac", "m7.m4a"]
+    with pytest.raises(AudioError, match="can't read the master"):
+        deliver_stimulus(source.with_suffix(".missing"), tmp_path, name="x1")

@@ -49,6 +49,7 @@ def test_create_import_prepare_cluster_export(tmp_path: Path) -> None:
     out = run("cluster_stimuli", "lp", "--k", "2", "--seed", "1")
     assert "kmeans: 2 clusters over 8 stimuli" in out
     assert "Equalised to 2 x" in out
+    assert "Encoding the delivery files of" in out
 
     run("export_experiment", "lp", str(tmp_path / "export"))
     stimuli = list(csv.DictReader((tmp_path / "export" / "stimuli.csv").open()))
@@ -57,8 +58,9 @@ def test_create_import_prepare_cluster_export(tmp_path: Path) -> None:
     assert broken["status"] == "not prepared" and broken["error"]
     ready = [r for r in stimuli if r["status"] == "ready"]
     assert all(abs(float(r["lufs_after"]) + 23) <= 0.5 for r in ready)
-    assert all(r["codec"] and r["bitrate_kbps"] == "320" for r in ready)
-    assert {r["selected"] for r in ready} <= {"0", "1"}
+    assert {r["selected"] for r in ready} == {"0", "1"}
+    assert all(r["codec"] and r["bitrate_kbps"] == "320" for r in ready if r["selected"] == "1")
+    assert all(not r["codec"] for r in ready if r["selected"] == "0")
     manifest = json.loads((tmp_path / "export" / "export.json").read_text())
     assert manifest["settings"]["excerpt_seconds"] == 2.0
     assert manifest["code_version"]

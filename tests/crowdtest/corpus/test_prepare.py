@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.corpus.services import stimuli_prepare, tracks_import
+from crowdtest.corpus.services import deliveries_encode, stimuli_prepare, tracks_import
 from crowdtest.jobs.models import Job
 from modeling.features import FEATURE_VERSION
 
@@ -57,15 +57,13 @@ def test_stimuli_are_cut_from_the_middle_normalised_and_encoded(
     assert loud.duration_s == pytest.approx(2.0)
     assert loud.lufs_after == pytest.approx(-23.0, abs=0.5)
     assert loud.true_peak_db is not None and loud.true_peak_db <= -1.0 + 1e-6
-    assert loud.codec.startswith(("AAC-LC", "HE-AAC"))
-    assert loud.bitrate_kbps == 320
+    assert not loud.delivery and loud.codec == ""  # encoded once clustering selects it
     assert loud.features_version == FEATURE_VERSION
     assert len(loud.features) == 253 and np.isfinite(loud.features).all()
     with loud.master.open("rb") as handle:
         audio, rate = sf.read(handle)
     assert rate == 16000 and audio.shape == (32000, 2)
-    for name in (loud.master.name, loud.delivery.name):
-        assert loud.media_key in name and "loud" not in name
+    assert loud.media_key in loud.master.name and "loud" not in loud.master.name
     mono = Stimulus.objects.get(track__original_name="mono.wav")
     assert mono.mono_source and mono.channels == 2
 
@@ -129,3 +127,38 @@ def test_a_delivered_twice_task_does_the_work_once(
     job.refresh_from_db()
     assert stimulus.master.name == master
     assert job.done == 1
+
+
+def test_selected_stimuli_are_encoded_for_delivery(
+    experiment: Experiment,
+    write_track: WriteTrack,
+    tmp_path: Path,
+    prepare: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    write_track("a.wav")
+    write_track("b.wav", seed=5)
+    import_folder(experiment, tmp_path / "archive")
+    prepare(experiment)
+    Stimulus.objects.filter(track__original_name="a.wav").update(selected=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = deliveries_encode(experiment=experiment)
+
+    assert job is not None and job.total == 1
+    job.refresh_from_db()
+    assert (job.status, job.done) == (Job.Status.SUCCEEDED, 1)
+    a = Stimulus.objects.get(track__original_name="a.wav")
+    assert a.codec.startswith(("AAC-LC", "HE-AAC")) and a.bitrate_kbps == 320
+    assert a.delivery.name.endswith(f"{a.media_key}.m4a")
+    assert not Stimulus.objects.get(track__original_name="b.wav").delivery
+    assert deliveries_encode(experiment=experiment) is None
+
+
+def test_deliver_all_encodes_while_preparing(
+    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, prepare: Any
+) -> None:
+    write_track("a.wav")
+    import_folder(experiment, tmp_path / "archive")
+    prepare(experiment, deliver_all=True)
+    assert Stimulus.objects.get().delivery.name.endswith(".m4a")

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from crowdtest.corpus.management.base import ExperimentCommand
 from crowdtest.corpus.selectors import cluster_table
-from crowdtest.corpus.services import CorpusError, stimuli_cluster
+from crowdtest.corpus.services import CorpusError, deliveries_encode, stimuli_cluster
 
 
 class Command(ExperimentCommand):
@@ -45,3 +45,7 @@ class Command(ExperimentCommand):
                 "stimuli; the others stay in the corpus, available as trap sources."
             )
         )
+        job = deliveries_encode(experiment=experiment)
+        if job is not None:
+            self.stdout.write(f"Encoding the delivery files of {job.total} selected stimuli ...")
+            self.follow(job.pk)

@@ -20,12 +20,22 @@ class Command(ExperimentCommand):
         super().add_arguments(parser)
         parser.add_argument("--retry-failed", action="store_true")
         parser.add_argument(
+            "--deliver-all",
+            action="store_true",
+            help="also encode every delivery file now (by default only the stimuli kept "
+            "after clustering are encoded, when clustering selects them)",
+        )
+        parser.add_argument(
             "--no-wait", action="store_true", help="queue the tasks and return (workers only)"
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         experiment = self.experiment(opts["slug"])
-        job = stimuli_prepare(experiment=experiment, retry_failed=opts["retry_failed"])
+        job = stimuli_prepare(
+            experiment=experiment,
+            retry_failed=opts["retry_failed"],
+            deliver_all=opts["deliver_all"],
+        )
         if job is None:
             self.stdout.write("Nothing to prepare: every usable track has its stimulus.")
         elif opts["no_wait"] and uses_workers():
