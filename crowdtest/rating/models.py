@@ -65,6 +65,7 @@ class Assignment(models.Model):
         ACTIVE = "active"
         COMPLETED = "completed"
         ABANDONED = "abandoned"  # timed out; its session went back to the pool
+        STOPPED = "stopped"  # failed the setup check; its session went back to the pool
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
     rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
@@ -84,6 +85,13 @@ class Assignment(models.Model):
     digits_given = models.CharField(max_length=16, blank=True)
     digits_correct = models.BooleanField(null=True)
     digits_attempts = models.PositiveSmallIntegerField(default=0)
+    # Every try at the digits: [{"clip": DigitsClip id, "given": "...", "correct": bool,
+    # "at": ISO time}]; `digits_given` and `digits_correct` hold the last one.
+    digits_tries = models.JSONField(default=list, blank=True)
+    # Opaque per-assignment keys under which the setup clips are served, in the same
+    # format as the items' clip keys.
+    volume_clip_key = models.CharField(max_length=32, unique=True, default=new_clip_key)
+    digits_clip_key = models.CharField(max_length=32, unique=True, default=new_clip_key)
     math_question = models.CharField(max_length=100, blank=True)
     math_answer = models.SmallIntegerField(null=True)
     math_given = models.SmallIntegerField(null=True)
@@ -174,3 +182,25 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"vote {self.score} by {self.rater_id}"
+
+
+class DirectLink(models.Model):
+    """A direct link to the test (own panels, lab tests): one per participant, or the
+    experiment's open link (`participant` blank) that gives every visitor a new identity."""
+
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="direct_links"
+    )
+    participant = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["experiment", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "participant"], name="direct_link_unique_participant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"link {self.participant or '(open)'} to {self.experiment}"
