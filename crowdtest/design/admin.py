@@ -1,0 +1,84 @@
+"""Admin for session design. Answer keys (a trap's answer, a digits clip's digits) are
+shown to superusers only; other staff see the design without them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+
+
+class AnswerKeysForAdminsOnly(admin.ModelAdmin):
+    """Leaves the fields named in `answer_keys` out of every view unless the user is a
+    superuser (an admin)."""
+
+    answer_keys: tuple[str, ...] = ()
+
+    def _hide(self, request: HttpRequest, names: Sequence[Any]) -> list[Any]:
+        user = request.user
+        if getattr(user, "is_superuser", False):
+            return list(names)
+        return [name for name in names if name not in self.answer_keys]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._hide(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._hide(request, super().get_readonly_fields(request, obj))
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        return self._hide(request, super().get_list_display(request))
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        excluded = list(super().get_exclude(request, obj) or [])
+        if not getattr(request.user, "is_superuser", False):
+            excluded += list(self.answer_keys)
+        return excluded
+
+
+@admin.register(Design)
+class DesignAdmin(admin.ModelAdmin):
+    list_display = ("experiment", "n_rating_sessions", "votes_per_stimulus", "seed", "created_at")
+    readonly_fields = [f.name for f in Design._meta.fields]
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ("experiment", "key", "source", "text", "created_at")
+    list_filter = ("experiment", "source")
+
+
+@admin.register(Trap)
+class TrapAdmin(AnswerKeysForAdminsOnly):
+    answer_keys = ("answer",)
+    list_display = ("id", "experiment", "source", "answer", "duration_s")
+    list_filter = ("experiment",)
+    readonly_fields = ("experiment", "source", "answer", "media_key", "delivery", "duration_s")
+
+
+@admin.register(DigitsClip)
+class DigitsClipAdmin(AnswerKeysForAdminsOnly):
+    answer_keys = ("digits", "channels")
+    list_display = ("id", "experiment", "digits", "channels", "duration_s")
+    list_filter = ("experiment",)
+    readonly_fields = ("experiment", "digits", "channels", "media_key", "delivery", "duration_s")
+
+
+class SessionItemInline(admin.TabularInline):
+    model = SessionItem
+    fields = ("position", "stimulus", "trap")
+    readonly_fields = ("position", "stimulus", "trap")
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "experiment", "kind", "index", "status", "updated_at")
+    list_filter = ("experiment", "kind", "status")
+    readonly_fields = ("experiment", "kind", "index")
+    inlines = [SessionItemInline]

@@ -1,0 +1,179 @@
+"""The audio of a design, read from and written to the media storage: spoken prompts,
+trapping stimuli, the setup's digits clips and its volume clip.
+
+The sound itself is made by `modeling.prompts` and encoded like the stimuli
+(`modeling.audio.encode`). Every clip a rater hears is stored beside the stimuli under an
+opaque name (`stimuli/<experiment>/<key>.m4a`), so that neither a storage URL nor a file
+name tells a trap, a digits clip or a rated stimulus apart.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+
+from crowdtest.corpus.models import new_media_key
+from modeling.audio import AudioError
+from modeling.audio.encode import encode_delivery
+from modeling.prompts import (
+    Audio,
+    digits_clip,
+    load_prompt,
+    speak,
+    trap_clip,
+    trap_message,
+    volume_clip,
+)
+
+PROMPT_RATE = 44_100
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+DIGIT_KEYS = tuple(f"digit-{d}" for d in range(1, 10))  # zero is never asked (see allocation)
+TRAP_KEYS = tuple(f"trap-{answer}" for answer in range(1, 6))
+PROMPT_KEYS = DIGIT_KEYS + TRAP_KEYS
+# Traps last as long as the stimuli; when the stimuli are too short for the message, the
+# trap keeps this much music before it and is longer (the design records a warning).
+MIN_TRAP_MUSIC_S = 2.0
+TRAP_GAP_S = 0.3
+# Longest recording accepted as an uploaded prompt.
+MAX_PROMPT_SECONDS = {"digit": 3.0, "trap": 8.0}
+
+
+def prompt_text(key: str) -> str:
+    """What a prompt says: a digit's word, or the trap message for an ACR answer."""
+    value = key.partition("-")[2]
+    if key in DIGIT_KEYS:
+        return DIGIT_WORDS[int(value)]
+    if key in TRAP_KEYS:
+        return trap_message(int(value))
+    raise ValueError(f"unknown prompt {key!r}; known: {', '.join(PROMPT_KEYS)}")
+
+
+def prompt_kind(key: str) -> str:
+    return key.partition("-")[0]
+
+
+@contextmanager
+def local_file(field: FieldFile) -> Iterator[Path]:
+    """A local path to a stored file: the file itself on the file system, else a copy."""
+    try:
+        yield Path(field.path)
+        return
+    except NotImplementedError:  # remote storage (S3)
+        pass
+    suffix = Path(field.name or "").suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+        with field.open("rb") as handle:
+            shutil.copyfileobj(handle, copy)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def read_audio(field: FieldFile) -> tuple[np.ndarray, int]:
+    """A stored lossless file (a stimulus master) as float32 (frames, channels)."""
+    try:
+        with local_file(field) as path:
+            audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"cannot read {field.name}: {exc}") from exc
+    return audio, int(rate)
+
+
+def read_prompt(field: FieldFile, sample_rate: int) -> Audio:
+    with local_file(field) as path:
+        return load_prompt(path, sample_rate)
+
+
+def synthesise_prompt(key: str, experiment_id: int) -> str:
+    """Speak a prompt with espeak-ng and store it (FLAC); returns the storage name."""
+    speech = speak(prompt_text(key), sample_rate=PROMPT_RATE)
+    with tempfile.TemporaryDirectory(prefix="crowdtest-prompt-") as folder:
+        path = Path(folder) / "prompt.flac"
+        soundfile.write(path, speech, PROMPT_RATE, format="FLAC")
+        return store(path, f"prompts/{experiment_id}/{new_media_key()}.flac")
+
+
+def store(path: Path, name: str) -> str:
+    with path.open("rb") as handle:
+        return default_storage.save(name, File(handle))
+
+
+@dataclass(frozen=True)
+class StoredClip:
+    """A clip written to the storage, ready for a model row."""
+
+    media_key: str
+    name: str
+    duration_s: float
+
+
+def store_clip(
+    audio: np.ndarray, sample_rate: int, *, experiment_id: int, bitrate_kbps: int
+) -> StoredClip:
+    """Encode a clip like a stimulus's delivery file and store it under an opaque name."""
+    key = new_media_key()
+    with tempfile.TemporaryDirectory(prefix="crowdtest-clip-") as folder:
+        encoded = encode_delivery(
+            audio, sample_rate, Path(folder) / f"{key}.m4a", f"{bitrate_kbps}k"
+        )
+        name = store(encoded.path, f"stimuli/{experiment_id}/{key}.m4a")
+    return StoredClip(media_key=key, name=name, duration_s=round(len(audio) / sample_rate, 3))
+
+
+def trap_seconds(messages: list[Audio], sample_rate: int, excerpt_seconds: float) -> float:
+    """How long every trap lasts: the stimuli's length, unless the longest message and a
+    little music do not fit in it."""
+    longest = max(len(message) for message in messages) / sample_rate
+    needed = longest + TRAP_GAP_S + min(MIN_TRAP_MUSIC_S, excerpt_seconds)
+    return float(max(excerpt_seconds, np.ceil(needed * 10) / 10))
+
+
+def make_trap(
+    music: np.ndarray, message: Audio, sample_rate: int, *, seconds: float, target_lufs: float
+) -> Audio:
+    frames = round(seconds * sample_rate)
+    if len(music) < frames:  # only when the stimuli are shorter than the message
+        music = np.resize(music, (frames, *music.shape[1:]))
+    return trap_clip(
+        music,
+        message,
+        sample_rate=sample_rate,
+        total_seconds=seconds,
+        gap_s=TRAP_GAP_S,
+        target_lufs=target_lufs,
+    )
+
+
+def make_digits(
+    digits: str,
+    channels: tuple[str, ...],
+    spoken: dict[str, Audio],
+    sample_rate: int,
+    *,
+    target_lufs: float,
+) -> Audio:
+    return digits_clip(
+        digits, channels, sample_rate=sample_rate, spoken=spoken, target_lufs=target_lufs
+    )
+
+
+def make_volume(
+    music: np.ndarray, sample_rate: int, *, seconds: float, target_lufs: float
+) -> Audio:
+    return volume_clip(music, sample_rate, target_lufs=target_lufs, seconds=seconds)
+
+
+def delete_files(names: list[str]) -> None:
+    """Remove files a replaced design no longer uses (after its transaction committed)."""
+    for name in names:
+        if name and default_storage.exists(name):
+            default_storage.delete(name)

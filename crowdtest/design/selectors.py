@@ -1,0 +1,125 @@
+"""Reads of a design for the build, the staff pages and exports."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from crowdtest.corpus.models import Experiment, Stimulus
+from crowdtest.jobs.models import Job
+
+from .models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+
+BUILD_JOB_KIND = "build_sessions"
+
+
+def rated_by_cluster(*, experiment: Experiment) -> dict[int, list[int]]:
+    """The stimuli kept after equalising (to be rated), by cluster, in id order."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    rows = (
+        Stimulus.objects.filter(
+            experiment=experiment,
+            selected=True,
+            status=Stimulus.Status.READY,
+            cluster__isnull=False,
+            cluster__gte=0,
+        )
+        .order_by("pk")
+        .values_list("pk", "cluster")
+    )
+    for pk, cluster in rows:
+        if cluster is not None:
+            groups[cluster].append(pk)
+    return dict(groups)
+
+
+def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
+    """Prepared stimuli not among the rated ones: music for the traps."""
+    return (
+        Stimulus.objects.filter(experiment=experiment, selected=False, status=Stimulus.Status.READY)
+        .exclude(master="")
+        .order_by("pk")
+    )
+
+
+def clip_sample_rate(*, experiment: Experiment, default: int = 44_100) -> int:
+    """The sample rate most rated stimuli have, for the setup clips."""
+    rates = Counter(
+        rate
+        for rate in Stimulus.objects.filter(experiment=experiment, selected=True).values_list(
+            "sample_rate", flat=True
+        )
+        if rate
+    )
+    return rates.most_common(1)[0][0] if rates else default
+
+
+def build_in_progress(*, experiment: Experiment) -> Job | None:
+    return (
+        Job.objects.filter(
+            scope=experiment.job_scope,
+            kind=BUILD_JOB_KIND,
+            status__in=(Job.Status.PENDING, Job.Status.RUNNING),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def design_of(*, experiment: Experiment) -> Design | None:
+    return Design.objects.filter(experiment=experiment).first()
+
+
+def session_counts(*, experiment: Experiment) -> dict[str, int]:
+    counts = Session.objects.filter(experiment=experiment, kind=Session.Kind.RATING).aggregate(
+        total=Count("id"),
+        open=Count("id", filter=Q(status=Session.Status.OPEN)),
+        active=Count("id", filter=Q(status=Session.Status.ACTIVE)),
+        done=Count("id", filter=Q(status=Session.Status.DONE)),
+        retired=Count("id", filter=Q(status=Session.Status.RETIRED)),
+    )
+    return {key: int(value or 0) for key, value in counts.items()}
+
+
+def design_summary(*, experiment: Experiment) -> dict[str, Any]:
+    """What the staff Sessions page shows about the current design."""
+    design = design_of(experiment=experiment)
+    training = (
+        SessionItem.objects.filter(
+            session__experiment=experiment, session__kind=Session.Kind.TRAINING
+        )
+        .select_related("stimulus__track")
+        .order_by("position")
+    )
+    traps = Trap.objects.filter(experiment=experiment)
+    per_session = (
+        SessionItem.objects.filter(
+            session__experiment=experiment, session__kind=Session.Kind.RATING
+        )
+        .values("session")
+        .annotate(n=Count("id"), n_traps=Count("trap"))
+        .order_by()
+    )
+    sizes = Counter((row["n"] - row["n_traps"], row["n_traps"]) for row in per_session)
+    return {
+        "design": design,
+        "sessions": session_counts(experiment=experiment),
+        "session_shapes": sorted(sizes.items()),
+        "training": list(training),
+        "traps": traps.count(),
+        "trap_sources": traps.values("source").distinct().count(),
+        "trap_seconds": sorted(set(traps.values_list("duration_s", flat=True))),
+        "digit_clips": DigitsClip.objects.filter(experiment=experiment).count(),
+    }
+
+
+def prompts_by_key(*, experiment: Experiment) -> dict[str, Prompt]:
+    return {p.key: p for p in Prompt.objects.filter(experiment=experiment)}
+
+
+def votes_exist(*, experiment: Experiment) -> bool:
+    from crowdtest.rating.models import Vote
+
+    return Vote.objects.filter(experiment=experiment).exists()
