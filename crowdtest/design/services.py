@@ -157,6 +157,14 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
             f"Clusters are smaller than stimuli_per_cluster = {per} ({listed}); lower "
             "stimuli_per_cluster or cluster into fewer clusters."
         )
+    undelivered = Stimulus.objects.filter(
+        pk__in=[pk for stimuli in by_cluster.values() for pk in stimuli], delivery=""
+    ).count()
+    if undelivered:
+        raise DesignError(
+            f"{undelivered} of the stimuli to rate have no delivery file yet: wait for the "
+            "encode job that clustering started (encode_deliveries) to finish."
+        )
     training_share = math.ceil(numbers.training_size / len(by_cluster))
     smallest = min(len(s) for s in by_cluster.values())
     if training_share > smallest:
