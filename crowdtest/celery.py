@@ -52,6 +52,14 @@ app.conf.update(
     worker_max_tasks_per_child=200,
     timezone="UTC",
 )
+app.conf.beat_schedule = {
+    # Sessions of raters silent for longer than their experiment's session timeout go back
+    # to the pool (allocation also checks, so this only keeps the counts current).
+    "release-abandoned-sessions": {
+        "task": "crowdtest.rating.tasks.release_abandoned",
+        "schedule": 300.0,
+    },
+}
 app.autodiscover_tasks()
 
 

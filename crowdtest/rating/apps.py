@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class RatingConfig(AppConfig):
     name = "crowdtest.rating"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import exports  # noqa: F401  (registers votes.csv)
+        from .publishing import LinkPublisher, register_publisher
+
+        register_publisher(LinkPublisher())

@@ -1,4 +1,9 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from . import views
 
 app_name = "rating"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("clip/<str:key>", views.clip, name="clip"),
+    path("<slug:slug>/", views.take, name="take"),
+]

@@ -1,0 +1,284 @@
+"""Handing sessions to raters: the planned rating session a rater takes when they start,
+and the release of sessions abandoned half-way.
+
+A rater never rates a stimulus twice: an open session holding a stimulus they already
+rated is repaired by same-cluster swaps with other open sessions (`choose_session`), which
+keeps every stimulus's number of appearances and every session's cluster make-up. The
+chosen session and the swap donors are locked (`select_for_update`, skipping rows another
+rater is being given on PostgreSQL) and checked unchanged before anything is written, so
+two raters never get the same session.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crowdtest.corpus.models import Experiment, Stimulus
+from crowdtest.design.models import Design, DigitsClip, Session, SessionItem
+from modeling.allocation import choose_session, math_question
+
+from .errors import RatingError
+from .identity import RaterIdentity
+from .models import Assignment, AssignmentItem, Rater
+
+MAX_ATTEMPTS = 8
+
+
+class _Retry(Exception):
+    """The sessions read changed before they could be locked; read them again."""
+
+
+def rater_get_or_create(*, experiment: Experiment, identity: RaterIdentity) -> Rater:
+    rater, _ = Rater.objects.get_or_create(
+        experiment=experiment, platform=identity.platform, external_id=identity.external_id
+    )
+    return rater
+
+
+def rater_may_start(*, rater: Rater | None, experiment: Experiment) -> None:
+    """Refuse a blocked rater or one who took the most sessions allowed."""
+    if rater is None:
+        return
+    if rater.blocked:
+        raise RatingError("You can no longer take part in this test.", status=403, code="blocked")
+    cap = experiment.config.max_sessions_per_rater
+    done = rater.assignments.filter(status=Assignment.Status.COMPLETED).count()
+    if done >= cap:
+        raise RatingError(
+            f"You have taken the most sessions allowed ({cap}). Thank you for your help!",
+            status=403,
+            code="over_cap",
+        )
+
+
+def assignment_start(
+    *, experiment: Experiment, identity: RaterIdentity, now: datetime | None = None
+) -> Assignment:
+    """Give the rater a rating session (or their unfinished one back)."""
+    now = now or timezone.now()
+    if not Design.objects.filter(experiment=experiment).exists():
+        raise RatingError("This test is not open yet.", code="closed")
+    assignments_release_abandoned(experiment=experiment, now=now)
+    rater = rater_get_or_create(experiment=experiment, identity=identity)
+    skipped: set[int] = set()
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _start(experiment, identity, rater, skipped, now)
+        except _Retry:
+            continue
+    raise RatingError(
+        "Many raters are starting at this moment; please try again in a few seconds.",
+        status=429,
+        code="busy",
+        retry_after_s=2.0,
+    )
+
+
+def _start(
+    experiment: Experiment,
+    identity: RaterIdentity,
+    rater: Rater,
+    skipped: set[int],
+    now: datetime,
+) -> Assignment:
+    rater = Rater.objects.select_for_update().get(pk=rater.pk)
+    active = rater.assignments.filter(status=Assignment.Status.ACTIVE).first()
+    if active is not None:
+        if identity.assignment_id and active.platform_assignment_id != identity.assignment_id:
+            active.platform_assignment_id = identity.assignment_id
+            active.platform_batch_id = identity.batch_id
+            active.platform_return_url = identity.return_url
+            active.save(
+                update_fields=[
+                    "platform_assignment_id",
+                    "platform_batch_id",
+                    "platform_return_url",
+                    "last_seen_at",
+                ]
+            )
+        return active
+    rater_may_start(rater=rater, experiment=experiment)
+    open_sessions = _open_sessions(experiment, exclude=skipped)
+    seen = set(
+        AssignmentItem.objects.filter(
+            assignment__rater=rater, phase=AssignmentItem.Phase.RATING, stimulus__isnull=False
+        ).values_list("stimulus_id", flat=True)
+    )
+    cluster_of = {
+        pk: cluster
+        for pk, cluster in Stimulus.objects.filter(
+            experiment=experiment, selected=True
+        ).values_list("pk", "cluster")
+        if cluster is not None
+    }
+    ids = list(open_sessions)
+    choice = choose_session([open_sessions[i] for i in ids], seen, cluster_of)
+    if choice is None:
+        raise RatingError(
+            "No session is available for you right now. Thank you for your interest!",
+            code="no_session",
+        )
+    chosen = ids[choice.index]
+    involved = {chosen} | {ids[swap.other] for swap in choice.swaps}
+    locked = Session.objects.filter(pk__in=involved, status=Session.Status.OPEN).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        locked = locked.select_for_update(skip_locked=True)
+    got = set(locked.values_list("pk", flat=True))
+    if got != involved:
+        skipped |= involved - got
+        raise _Retry
+    if _open_sessions(experiment, only=involved) != {i: open_sessions[i] for i in involved}:
+        raise _Retry
+    for swap in choice.swaps:
+        other = ids[swap.other]
+        SessionItem.objects.filter(session_id=chosen, stimulus_id=swap.stimulus_out).update(
+            stimulus_id=swap.stimulus_in
+        )
+        SessionItem.objects.filter(session_id=other, stimulus_id=swap.stimulus_in).update(
+            stimulus_id=swap.stimulus_out
+        )
+    Session.objects.filter(pk=chosen).update(status=Session.Status.ACTIVE, updated_at=now)
+    return _create_assignment(experiment, identity, rater, chosen, now)
+
+
+def _open_sessions(
+    experiment: Experiment, *, exclude: set[int] | None = None, only: set[int] | None = None
+) -> dict[int, list[int]]:
+    """Open rating sessions in handing-out order, as their stimuli (traps left out)."""
+    rows = SessionItem.objects.filter(
+        session__experiment=experiment,
+        session__kind=Session.Kind.RATING,
+        session__status=Session.Status.OPEN,
+        stimulus__isnull=False,
+    )
+    if exclude:
+        rows = rows.exclude(session_id__in=exclude)
+    if only is not None:
+        rows = rows.filter(session_id__in=only)
+    sessions: dict[int, list[int]] = defaultdict(list)
+    for session_id, stimulus_id in rows.order_by("session__index", "position").values_list(
+        "session_id", "stimulus_id"
+    ):
+        sessions[session_id].append(stimulus_id)
+    return dict(sessions)
+
+
+def _needs(done_at: datetime | None, minutes: int, now: datetime) -> bool:
+    return done_at is None or now - done_at > timedelta(minutes=minutes)
+
+
+def _create_assignment(
+    experiment: Experiment, identity: RaterIdentity, rater: Rater, session_id: int, now: datetime
+) -> Assignment:
+    cfg = experiment.config
+    needs_setup = _needs(rater.setup_passed_at, cfg.setup_repeat_minutes, now)
+    training_items = list(
+        SessionItem.objects.filter(
+            session__experiment=experiment, session__kind=Session.Kind.TRAINING
+        )
+        .select_related("stimulus")
+        .order_by("position")
+    )
+    needs_training = bool(training_items) and _needs(
+        rater.training_done_at, cfg.training_repeat_minutes, now
+    )
+    question = math_question(np.random.default_rng(secrets.randbits(64)))
+    digits_ids = list(DigitsClip.objects.filter(experiment=experiment).values_list("pk", flat=True))
+    assignment = Assignment.objects.create(
+        experiment=experiment,
+        rater=rater,
+        session_id=session_id,
+        stage=Assignment.Stage.SETUP if needs_setup else Assignment.Stage.QUESTIONS,
+        platform_assignment_id=identity.assignment_id,
+        platform_batch_id=identity.batch_id,
+        platform_return_url=identity.return_url,
+        needs_setup=needs_setup,
+        needs_training=needs_training,
+        digits_clip_id=secrets.choice(digits_ids) if needs_setup and digits_ids else None,
+        math_question=question.text,
+        math_answer=question.answer,
+    )
+    rating_items = (
+        SessionItem.objects.filter(session_id=session_id)
+        .select_related("stimulus", "trap")
+        .order_by("position")
+    )
+    items = [
+        AssignmentItem(
+            assignment=assignment,
+            phase=AssignmentItem.Phase.TRAINING,
+            position=position,
+            stimulus=item.stimulus,
+            duration_s=_duration(item, cfg.excerpt_seconds),
+        )
+        for position, item in enumerate(training_items if needs_training else [])
+    ]
+    items += [
+        AssignmentItem(
+            assignment=assignment,
+            phase=AssignmentItem.Phase.RATING,
+            position=position,
+            stimulus=item.stimulus,
+            trap=item.trap,
+            duration_s=_duration(item, cfg.excerpt_seconds),
+        )
+        for position, item in enumerate(rating_items)
+    ]
+    AssignmentItem.objects.bulk_create(items)
+    return assignment
+
+
+def _duration(item: SessionItem, default: float) -> float:
+    source = item.stimulus if item.stimulus is not None else item.trap
+    return float(getattr(source, "duration_s", None) or default)
+
+
+def assignments_release_abandoned(
+    *, experiment: Experiment | None = None, now: datetime | None = None
+) -> int:
+    """Give the sessions of raters silent for longer than `session_timeout_minutes` back
+    to the pool. Their votes are kept. Returns how many assignments were released."""
+    now = now or timezone.now()
+    experiments = (
+        [experiment]
+        if experiment is not None
+        else list(
+            Experiment.objects.filter(assignments__status=Assignment.Status.ACTIVE).distinct()
+        )
+    )
+    released = 0
+    for exp in experiments:
+        cutoff = now - timedelta(minutes=exp.config.session_timeout_minutes)
+        with transaction.atomic():
+            stale = Assignment.objects.filter(
+                experiment=exp, status=Assignment.Status.ACTIVE, last_seen_at__lt=cutoff
+            )
+            if connection.features.has_select_for_update_skip_locked:
+                stale = stale.select_for_update(skip_locked=True)
+            rows = list(stale.values_list("pk", "session_id"))
+            if not rows:
+                continue
+            Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                status=Assignment.Status.ABANDONED
+            )
+            session_release(session_ids=[s for _, s in rows], now=now)
+            released += len(rows)
+    return released
+
+
+def session_release(*, session_ids: list[int], now: datetime) -> int:
+    """Put sessions that nobody is taking any more back in the pool."""
+    still_taken = Assignment.objects.filter(
+        session_id__in=session_ids, status=Assignment.Status.ACTIVE
+    ).values_list("session_id", flat=True)
+    return Session.objects.filter(
+        Q(pk__in=session_ids) & Q(status=Session.Status.ACTIVE) & ~Q(pk__in=still_taken)
+    ).update(status=Session.Status.OPEN, updated_at=now)

@@ -1,0 +1,30 @@
+"""The rating app's domain exception, and the messages more than one module shows."""
+
+from __future__ import annotations
+
+# Tries at the setup's digits before the test stops (a first try and two more).
+MAX_DIGITS_ATTEMPTS = 3
+STOPPED_MESSAGE = (
+    "The digits you typed did not match the ones played, three times. This test needs "
+    "working stereo headphones (or earphones) on both ears, so it stops here. Thank you "
+    "for your time."
+)
+
+
+class RatingError(Exception):
+    """Something a rater asked for that can't be done. The message is shown to the rater;
+    `status` is the HTTP status the API answers with and `code` a stable name for it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 409,
+        code: str = "conflict",
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after_s = retry_after_s

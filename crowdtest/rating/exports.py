@@ -1,0 +1,68 @@
+"""The rating app's file in an experiment export: votes.csv, every score as given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from crowdtest.exports import export_file
+
+from .models import Vote
+
+VOTE_COLUMNS = (
+    "vote_id",
+    "rater_platform",
+    "rater",
+    "assignment",
+    "session",
+    "phase",
+    "position",
+    "stimulus_id",
+    "track_id",
+    "trap_id",
+    "expected_answer",
+    "score",
+    "play_started_at",
+    "submitted_at",
+    "listened_s",
+    "plays",
+    "assignment_status",
+    "valid",
+)
+
+
+@export_file(
+    "votes.csv",
+    "Every score given, with its rater, session, stimulus or trap, playback start, answer "
+    "time, seconds listened and screening verdict",
+)
+def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
+    votes = (
+        Vote.objects.filter(experiment=experiment)
+        .select_related("rater", "assignment__session", "item", "stimulus", "trap")
+        .order_by("submitted_at", "pk")
+    )
+
+    def row(vote: Vote) -> Sequence[Any]:
+        return (
+            vote.pk,
+            vote.rater.platform,
+            vote.rater.external_id,
+            vote.assignment_id,
+            vote.assignment.session.index,
+            vote.phase,
+            vote.item.position,
+            vote.stimulus_id,
+            vote.stimulus.track_id if vote.stimulus is not None else None,
+            vote.trap_id,
+            vote.trap.answer if vote.trap is not None else None,
+            vote.score,
+            vote.play_started_at.isoformat(),
+            vote.submitted_at.isoformat(),
+            vote.listened_s,
+            vote.item.plays,
+            vote.assignment.status,
+            vote.valid,
+        )
+
+    return VOTE_COLUMNS, (row(v) for v in votes.iterator(chunk_size=2000))

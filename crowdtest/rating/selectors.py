@@ -1,0 +1,146 @@
+"""Reads for the rater's page: which assignment a rater is on, and the state the page
+shows. The state holds question texts, opaque clip keys and signed clip URLs, never an
+answer key, a stimulus, a trap or a duration."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Design, Session
+
+from .clips import clip_url
+from .errors import MAX_DIGITS_ATTEMPTS, STOPPED_MESSAGE, RatingError
+from .identity import RaterIdentity
+from .models import Assignment, AssignmentItem, Rater
+
+PROLIFIC_COMPLETE = "https://app.prolific.com/submissions/complete"
+
+
+def rater_of(*, identity: RaterIdentity) -> Rater | None:
+    return Rater.objects.filter(
+        experiment_id=identity.experiment_id,
+        platform=identity.platform,
+        external_id=identity.external_id,
+    ).first()
+
+
+def current_assignment(*, identity: RaterIdentity) -> Assignment | None:
+    """The assignment this entry is about: the one of the platform's piece of work
+    (MTurk assignment, Prolific session) or, failing that, the rater's unfinished one;
+    for a direct link, the rater's latest."""
+    rater = rater_of(identity=identity)
+    if rater is None:
+        return None
+    mine = Assignment.objects.filter(rater=rater).order_by("-started_at", "-pk")
+    if identity.assignment_id:
+        found = mine.filter(platform_assignment_id=identity.assignment_id).first()
+        return found or mine.filter(status=Assignment.Status.ACTIVE).first()
+    return mine.first()
+
+
+def _closed(message: str) -> dict[str, Any]:
+    return {"stage": "closed", "message": message}
+
+
+def _may_start(experiment: Experiment, rater: Rater | None) -> str:
+    """Why this rater can't start a session now, or '' if they can."""
+    from .allocation import rater_may_start
+
+    if not Design.objects.filter(experiment=experiment).exists():
+        return "This test is not open yet."
+    try:
+        rater_may_start(rater=rater, experiment=experiment)
+    except RatingError as exc:
+        return exc.message
+    open_sessions = Session.objects.filter(
+        experiment=experiment, kind=Session.Kind.RATING, status=Session.Status.OPEN
+    )
+    if not open_sessions.exists():
+        return "No session is available right now. Thank you for your interest!"
+    return ""
+
+
+def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str, Any]:
+    """What the page shows now, for any reload or reconnection."""
+    assignment = current_assignment(identity=identity)
+    base = {"platform": identity.platform}
+    if assignment is None or assignment.status == Assignment.Status.ABANDONED:
+        refusal = _may_start(experiment, rater_of(identity=identity))
+        if refusal:
+            return {**base, **_closed(refusal)}
+        if assignment is not None:
+            minutes = experiment.config.session_timeout_minutes
+            message = (
+                f"Your last session timed out after {minutes} minutes without activity; your "
+                "answers are saved. You can start a new session."
+            )
+            return {**base, "stage": "expired", "message": message}
+        return {**base, "stage": "consent"}
+    if assignment.status == Assignment.Status.STOPPED:
+        return {**base, "stage": "stopped", "message": STOPPED_MESSAGE}
+    state: dict[str, Any] = {
+        **base,
+        "stage": assignment.stage,
+        "progress": _progress(assignment),
+    }
+    if assignment.stage == Assignment.Stage.SETUP:
+        retry = assignment.digits_attempts > 0
+        state["setup"] = {
+            "volume_url": clip_url(assignment.volume_clip_key),
+            "digits_url": clip_url(assignment.digits_clip_key),
+            "clip": assignment.digits_clip_key,
+            "tries_left": MAX_DIGITS_ATTEMPTS - assignment.digits_attempts,
+            "retry": retry,
+        }
+    elif assignment.stage == Assignment.Stage.QUESTIONS:
+        state["questions"] = {"math": assignment.math_question}
+    elif assignment.stage in (Assignment.Stage.TRAINING, Assignment.Stage.RATING):
+        state["clips"] = _clips(assignment, assignment.stage)
+    elif assignment.status == Assignment.Status.COMPLETED:
+        state["finish"] = _finish(experiment, assignment, identity)
+    return state
+
+
+def _progress(assignment: Assignment) -> dict[str, int]:
+    rows = AssignmentItem.objects.filter(assignment=assignment).values_list("vote__id", flat=True)
+    voted = list(rows)
+    done = sum(1 for v in voted if v is not None)
+    total = len(voted) + 1 + (1 if assignment.needs_setup else 0)
+    if assignment.math_given is not None:
+        done += 1
+    if assignment.needs_setup and assignment.digits_correct:
+        done += 1
+    return {"done": done, "total": total}
+
+
+def _clips(assignment: Assignment, phase: str) -> list[dict[str, Any]]:
+    rows = (
+        AssignmentItem.objects.filter(assignment=assignment, phase=phase)
+        .order_by("position")
+        .values_list("clip_key", "vote__id")
+    )
+    return [{"clip": key, "url": clip_url(key), "rated": vote is not None} for key, vote in rows]
+
+
+def _finish(
+    experiment: Experiment, assignment: Assignment, identity: RaterIdentity
+) -> dict[str, Any]:
+    code = assignment.completion_code
+    finish: dict[str, Any] = {"code": code, "submit": None, "redirect": None, "another": False}
+    if identity.platform == Rater.Platform.MTURK and identity.return_url:
+        rated = AssignmentItem.objects.filter(assignment=assignment, vote__isnull=False).count()
+        finish["submit"] = {
+            "action": f"{identity.return_url}/mturk/externalSubmit",
+            "fields": {
+                "assignmentId": identity.assignment_id,
+                "completion_code": code,
+                "clips_rated": str(rated),
+            },
+        }
+    elif identity.platform == Rater.Platform.PROLIFIC:
+        finish["redirect"] = f"{PROLIFIC_COMPLETE}?{urlencode({'cc': code})}"
+    else:
+        finish["another"] = not _may_start(experiment, assignment.rater)
+    return finish

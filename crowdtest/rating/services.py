@@ -1,0 +1,266 @@
+"""Writes of a rater's answers, stage by stage: consent, setup digits, questions, playback
+starts, ratings, finish.
+
+Every answer is saved when it arrives, under a lock on the assignment, and sending it again
+is harmless: a resent answer gets the first one's result; a different answer to something
+already answered is refused (409), so nothing saved is ever overwritten. The server judges
+everything: the clip must have played to its end (by the server's clock) before a rating
+counts, and the answer keys never leave this module.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import DigitsClip, Session
+from modeling.allocation import DigitsChallenge
+
+from .allocation import assignment_start, session_release
+from .errors import MAX_DIGITS_ATTEMPTS, STOPPED_MESSAGE, RatingError
+from .identity import RaterIdentity
+from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
+from .selectors import current_assignment
+
+
+def assignment_consent(
+    *, experiment: Experiment, identity: RaterIdentity, now: datetime | None = None
+) -> Assignment:
+    """The rater agreed to take part: give them a session, or their current one back."""
+    current = current_assignment(identity=identity)
+    if current is not None:
+        if current.status == Assignment.Status.ACTIVE:
+            return current
+        if current.status == Assignment.Status.STOPPED:
+            raise RatingError(STOPPED_MESSAGE, code="stopped")
+        if current.status == Assignment.Status.COMPLETED and identity.assignment_id:
+            raise RatingError(
+                "This session is finished; take another one from the crowd platform.",
+                code="finished",
+            )
+    return assignment_start(experiment=experiment, identity=identity, now=now)
+
+
+def _locked(assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("experiment", "rater", "digits_clip")
+        .get(pk=assignment_id)
+    )
+    if assignment.status == Assignment.Status.ABANDONED:
+        minutes = assignment.experiment.config.session_timeout_minutes
+        raise RatingError(
+            f"This session timed out after {minutes} minutes without activity. Your answers "
+            "are saved; reload the page to start a new session.",
+            code="expired",
+        )
+    if assignment.status == Assignment.Status.STOPPED:
+        raise RatingError(STOPPED_MESSAGE, code="stopped")
+    return assignment
+
+
+def _out_of_order(what: str) -> RatingError:
+    return RatingError(f"{what} Reload the page to continue where you are.", code="stage")
+
+
+def setup_answer(
+    *, assignment_id: int, clip: str, digits: str, now: datetime | None = None
+) -> Assignment:
+    """The digits the rater typed for the digits clip `clip`. A wrong answer gets a new
+    clip while tries are left; the third wrong answer stops the test."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        resent = clip != assignment.digits_clip_key  # its clip was replaced: judged already
+        if assignment.stage != Assignment.Stage.SETUP:
+            if assignment.digits_correct and not resent:
+                return assignment
+            raise _out_of_order("The setup is not the current step.")
+        if resent:
+            return assignment
+        target = assignment.digits_clip
+        if target is None:
+            raise _out_of_order("There is no digits clip to answer.")
+        typed = digits.strip()[:16]
+        correct = DigitsChallenge(target.digits, tuple(target.channels)).matches(typed)
+        assignment.digits_attempts += 1
+        assignment.digits_given = typed
+        assignment.digits_correct = correct
+        assignment.digits_tries = [
+            *assignment.digits_tries,
+            {"clip": target.pk, "given": typed, "correct": correct, "at": now.isoformat()},
+        ]
+        fields = ["digits_attempts", "digits_given", "digits_correct", "digits_tries"]
+        if correct:
+            assignment.stage = Assignment.Stage.QUESTIONS
+            fields.append("stage")
+            Rater.objects.filter(pk=assignment.rater_id).update(setup_passed_at=now)
+        elif assignment.digits_attempts >= MAX_DIGITS_ATTEMPTS:
+            assignment.status = Assignment.Status.STOPPED
+            assignment.finished_at = now
+            fields += ["status", "finished_at"]
+        else:
+            assignment.digits_clip = _another_digits_clip(assignment.experiment_id, target.pk)
+            assignment.digits_clip_key = new_clip_key()
+            fields += ["digits_clip", "digits_clip_key"]
+        assignment.save(update_fields=[*fields, "last_seen_at"])
+        if assignment.status == Assignment.Status.STOPPED:
+            session_release(session_ids=[assignment.session_id], now=now)
+    return assignment
+
+
+def _another_digits_clip(experiment_id: int, current: int) -> DigitsClip:
+    pool = list(DigitsClip.objects.filter(experiment_id=experiment_id).exclude(pk=current))
+    return secrets.choice(pool) if pool else DigitsClip.objects.get(pk=current)
+
+
+def questions_answer(
+    *, assignment_id: int, math: int, hearing_normal: bool, headphones: bool
+) -> Assignment:
+    """The math answer (judged later, in screening) and the two declarations."""
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        given = (math, hearing_normal, headphones)
+        if assignment.stage != Assignment.Stage.QUESTIONS:
+            answered = (assignment.math_given, assignment.hearing_normal, assignment.headphones)
+            if assignment.math_given is not None and answered == given:
+                return assignment
+            if assignment.math_given is not None:
+                raise RatingError("These questions were already answered.", code="answered")
+            raise _out_of_order("The questions are not the current step.")
+        assignment.math_given, assignment.hearing_normal, assignment.headphones = given
+        has_training = assignment.items.filter(phase=AssignmentItem.Phase.TRAINING).exists()
+        assignment.stage = (
+            Assignment.Stage.TRAINING
+            if assignment.needs_training and has_training
+            else Assignment.Stage.RATING
+        )
+        assignment.save(
+            update_fields=["math_given", "hearing_normal", "headphones", "stage", "last_seen_at"]
+        )
+    return assignment
+
+
+def _item(assignment: Assignment, clip: str) -> AssignmentItem:
+    item = (
+        AssignmentItem.objects.select_for_update()
+        .filter(assignment=assignment, clip_key=clip)
+        .first()
+    )
+    if item is None:
+        raise RatingError("Unknown clip.", status=404, code="unknown_clip")
+    return item
+
+
+def _check_turn(assignment: Assignment, item: AssignmentItem) -> None:
+    if assignment.status != Assignment.Status.ACTIVE or item.phase != assignment.stage:
+        raise _out_of_order("This clip is not part of the current step.")
+    first_open = (
+        AssignmentItem.objects.filter(assignment=assignment, phase=item.phase, vote__isnull=True)
+        .order_by("position")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if first_open != item.pk:
+        raise _out_of_order("Clips are played and rated in order.")
+
+
+def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> AssignmentItem:
+    """The rater's player started the clip: the server's clock starts here."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        item = _item(assignment, clip)
+        if Vote.objects.filter(item=item).exists():
+            return item  # already rated: a late, resent play changes nothing
+        _check_turn(assignment, item)
+        if item.play_started_at is None:
+            item.play_started_at = now
+        item.plays += 1
+        item.save(update_fields=["play_started_at", "plays"])
+        Assignment.objects.filter(pk=assignment.pk).update(last_seen_at=now)
+    return item
+
+
+def clip_rate(
+    *, assignment_id: int, clip: str, score: int, now: datetime | None = None
+) -> tuple[Vote, Assignment]:
+    """Save an ACR score for a clip that has played to its end. The same score sent again
+    returns the saved vote; a different one is refused."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        item = _item(assignment, clip)
+        saved = Vote.objects.filter(item=item).first()
+        if saved is not None:
+            if saved.score != score:
+                raise RatingError(
+                    f"This clip was already rated {saved.score}; a rating can't be changed.",
+                    code="already_rated",
+                )
+            return saved, assignment
+        _check_turn(assignment, item)
+        if item.play_started_at is None:
+            raise RatingError("Listen to the clip before rating it.", code="not_played")
+        listened = (now - item.play_started_at).total_seconds()
+        needed = item.duration_s - assignment.experiment.config.playback_tolerance_seconds
+        if listened < needed:
+            raise RatingError(
+                "The clip has not finished playing yet; rate it when it ends.",
+                code="too_early",
+                retry_after_s=round(needed - listened, 2),
+            )
+        vote = Vote.objects.create(
+            item=item,
+            experiment_id=assignment.experiment_id,
+            assignment=assignment,
+            rater_id=assignment.rater_id,
+            phase=item.phase,
+            stimulus_id=item.stimulus_id,
+            trap_id=item.trap_id,
+            score=score,
+            play_started_at=item.play_started_at,
+            listened_s=round(listened, 3),
+        )
+        _after_vote(assignment, item, now)
+    return vote, assignment
+
+
+def _after_vote(assignment: Assignment, item: AssignmentItem, now: datetime) -> None:
+    fields = ["last_seen_at"]
+    phase_done = not AssignmentItem.objects.filter(
+        assignment=assignment, phase=item.phase, vote__isnull=True
+    ).exists()
+    if phase_done and item.phase == AssignmentItem.Phase.TRAINING:
+        assignment.stage = Assignment.Stage.RATING
+        fields.append("stage")
+        Rater.objects.filter(pk=assignment.rater_id).update(training_done_at=now)
+    assignment.save(update_fields=fields)
+
+
+def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Assignment:
+    """Every clip is rated: the session is done and the completion code is the rater's."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        if assignment.status == Assignment.Status.COMPLETED:
+            return assignment
+        unrated = AssignmentItem.objects.filter(assignment=assignment, vote__isnull=True)
+        if assignment.stage != Assignment.Stage.RATING or unrated.exists():
+            raise _out_of_order("Rate every clip before finishing.")
+        done = Assignment.objects.filter(
+            rater_id=assignment.rater_id, status=Assignment.Status.COMPLETED
+        ).count()
+        assignment.stage = Assignment.Stage.FINISHED
+        assignment.status = Assignment.Status.COMPLETED
+        assignment.finished_at = now
+        assignment.ordinal = done + 1
+        assignment.save(update_fields=["stage", "status", "finished_at", "ordinal", "last_seen_at"])
+        Session.objects.filter(pk=assignment.session_id).update(
+            status=Session.Status.DONE, updated_at=now
+        )
+    return assignment
