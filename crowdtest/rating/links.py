@@ -1,0 +1,64 @@
+"""Direct links to the test, for one's own panel or a lab: an open link (every visitor
+becomes a new rater) or one link per participant (a participant keeps their identity,
+their sessions and the session cap across visits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Design
+
+from .errors import RatingError
+from .identity import link_token, new_participant_id
+from .models import Assignment, DirectLink, Rater
+
+MAX_LINKS_AT_ONCE = 10_000
+
+
+def link_url(link: DirectLink) -> str:
+    path = reverse("rating:take", args=[link.experiment.slug])
+    return f"{settings.PUBLIC_BASE_URL}{path}?t={link_token(link.experiment_id, link.participant)}"
+
+
+def links_create(*, experiment: Experiment, participants: int | None = None) -> list[DirectLink]:
+    """The open link (`participants` None; the same one every time) or that many new
+    per-participant links."""
+    if not Design.objects.filter(experiment=experiment).exists():
+        raise RatingError(
+            "Build the sessions first (`build_sessions`): there is nothing to take yet.",
+            code="closed",
+        )
+    if participants is None:
+        link, _ = DirectLink.objects.get_or_create(experiment=experiment, participant="")
+        return [link]
+    if not 1 <= participants <= MAX_LINKS_AT_ONCE:
+        raise RatingError(f"Ask for 1 to {MAX_LINKS_AT_ONCE} participant links.", code="invalid")
+    with transaction.atomic():
+        return DirectLink.objects.bulk_create(
+            DirectLink(experiment=experiment, participant=new_participant_id("p"))
+            for _ in range(participants)
+        )
+
+
+def link_rows(*, experiment: Experiment) -> list[dict[str, Any]]:
+    """Every link with its URL and how many sessions its participant completed."""
+    done = dict(
+        Rater.objects.filter(experiment=experiment, platform=Rater.Platform.LINK)
+        .annotate(n=Count("assignments", filter=Q(assignments__status=Assignment.Status.COMPLETED)))
+        .values_list("external_id", "n")
+    )
+    return [
+        {
+            "participant": link.participant or "(open link)",
+            "url": link_url(link),
+            "sessions_done": done.get(link.participant, 0) if link.participant else None,
+            "created_at": link.created_at,
+        }
+        for link in DirectLink.objects.filter(experiment=experiment).select_related("experiment")
+    ]
