@@ -1,0 +1,375 @@
+// The rater's page: draws what the server's state says, sends every answer as it is given.
+// Answers wait in an outbox and are sent in order, retried with backoff while the network
+// is down; a reload starts again from the server's state. The server judges everything:
+// this page never sees an answer key.
+(function () {
+  "use strict";
+
+  var app = document.getElementById("app");
+  var token = app.getAttribute("data-token");
+  var header = app.getAttribute("data-header");
+  var apiBase = app.getAttribute("data-api").replace(/state$/, "");
+  var player = document.getElementById("player");
+  var preloader = new Audio();
+  preloader.preload = "auto";
+
+  var state = null;
+  var clips = [];
+  var current = -1;
+  var playing = false;
+  var playedThrough = false;
+  var volumeSet = false;
+  var outbox = [];
+  var sending = false;
+
+  function $(id) { return document.getElementById(id); }
+
+  var SECTIONS = ["stage-loading", "stage-consent", "stage-setup", "stage-questions",
+    "stage-clips", "stage-finished", "stage-message"];
+
+  function show(id) {
+    SECTIONS.forEach(function (name) { $(name).hidden = name !== id; });
+  }
+
+  function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
+
+  // --- Talking to the server ---------------------------------------------------------
+
+  function request(method, path, body) {
+    var headers = { "Accept": "application/json" };
+    headers[header] = token;
+    var options = { method: method, headers: headers, cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(apiBase + path, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  // Resolves with the first answer that is not a network failure, a 5xx or a 429.
+  function call(method, path, body) {
+    var delay = 500;
+    function attempt() {
+      return request(method, path, body).then(function (result) {
+        if (result.status >= 500 || result.status === 429) {
+          var wait = (result.data && result.data.retry_after_s) ? result.data.retry_after_s * 1000 : delay;
+          return retry(wait);
+        }
+        $("net").hidden = true;
+        return result;
+      }, function () { return retry(delay); });
+    }
+    function retry(wait) {
+      $("net").hidden = false;
+      delay = Math.min(delay * 2, 15000);
+      return sleep(wait).then(attempt);
+    }
+    return attempt();
+  }
+
+  function problem(message) {
+    $("problem").textContent = message;
+    $("problem").hidden = !message;
+  }
+
+  // Something went out of step (another tab, a timeout): say so, draw the server's state.
+  function resync(result) {
+    problem((result.data && result.data.error) || "Something went wrong; continuing from the saved state.");
+    outbox = [];
+    return load();
+  }
+
+  function queue(path, body) {
+    outbox.push({ path: path, body: body });
+    flush();
+  }
+
+  function flush() {
+    if (sending || !outbox.length) { return; }
+    sending = true;
+    var next = outbox[0];
+    call("POST", next.path, next.body).then(function (result) {
+      if (result.status === 409 && result.data.code === "too_early") {
+        return sleep(result.data.retry_after_s * 1000 + 100);
+      }
+      outbox.shift();
+      if (result.status >= 400) { return resync(result); }
+      return null;
+    }).then(function () {
+      sending = false;
+      if (outbox.length) { flush(); } else { drained(); }
+    });
+  }
+
+  var waiters = [];
+  function drained() {
+    var ready = waiters;
+    waiters = [];
+    ready.forEach(function (done) { done(); });
+  }
+  function whenSent() {
+    if (!sending && !outbox.length) { return Promise.resolve(); }
+    return new Promise(function (done) { waiters.push(done); });
+  }
+
+  function post(path, body) {
+    return whenSent().then(function () { return call("POST", path, body || {}); })
+      .then(function (result) {
+        if (result.status >= 400) { return resync(result); }
+        render(result.data);
+        return result;
+      });
+  }
+
+  function load() {
+    return call("GET", "state").then(function (result) {
+      if (result.status >= 400) {
+        showMessage("This test can't be opened", result.data.error || "Please reload the page.", false);
+        return;
+      }
+      render(result.data);
+    });
+  }
+
+  // --- Drawing the state --------------------------------------------------------------
+
+  function render(data) {
+    state = data;
+    progress(data.progress);
+    var stage = data.stage;
+    if (stage === "consent") { show("stage-consent"); }
+    else if (stage === "setup") { renderSetup(data.setup); }
+    else if (stage === "questions") { renderQuestions(data.questions); }
+    else if (stage === "training" || stage === "rating") { renderClips(stage, data.clips); }
+    else if (stage === "finished") { renderFinished(data.finish); }
+    else if (stage === "expired") { showMessage("Session timed out", data.message, true); }
+    else if (stage === "stopped") { showMessage("The test stops here", data.message, false); }
+    else { showMessage("Thank you", data.message || "The test is not available.", false); }
+  }
+
+  function progress(p) {
+    if (!p) { $("progress").value = 0; $("progress-text").textContent = ""; return; }
+    $("progress").max = Math.max(p.total, 1);
+    $("progress").value = p.done;
+    $("progress-text").textContent = p.done + " / " + p.total;
+  }
+
+  function bump() {
+    if (state && state.progress) {
+      state.progress.done += 1;
+      progress(state.progress);
+    }
+  }
+
+  function showMessage(title, text, restart) {
+    $("message-title").textContent = title;
+    $("message-text").textContent = text || "";
+    $("restart-button").hidden = !restart;
+    show("stage-message");
+  }
+
+  function playOnce(url, onPlaying, onEnded) {
+    player.onplaying = onPlaying || null;
+    player.onended = onEnded || null;
+    if (player.getAttribute("src") !== url) { player.src = url; }
+    player.currentTime = 0;
+    return player.play().catch(function () {
+      problem("The audio could not be played. Check your sound and try again.");
+    });
+  }
+
+  function renderSetup(setup) {
+    show("stage-setup");
+    $("setup-volume").hidden = volumeSet || setup.retry;
+    $("setup-digits").hidden = !(volumeSet || setup.retry);
+    $("digits-input").value = "";
+    $("digits-input").disabled = true;
+    $("digits-submit").disabled = true;
+    $("digits-message").textContent = setup.retry
+      ? "Those were not the digits played. Listen to new digits (" + setup.tries_left + " tries left)."
+      : "";
+  }
+
+  function renderQuestions(questions) {
+    show("stage-questions");
+    $("math-question").textContent = questions.math;
+    $("questions-message").textContent = "";
+  }
+
+  function renderClips(stage, list) {
+    clips = list || [];
+    show("stage-clips");
+    $("clips-title").textContent = stage === "training" ? "Practice round" : "Rate the recordings";
+    $("clips-intro").textContent = stage === "training"
+      ? "These first recordings are for practice, to get used to the range of quality. Rate them as you would the others."
+      : "Rate the audio quality of each recording.";
+    current = -1;
+    advance();
+  }
+
+  function advance() {
+    current = -1;
+    for (var i = 0; i < clips.length; i += 1) {
+      if (!clips[i].rated) { current = i; break; }
+    }
+    if (current < 0) {
+      scores(false);
+      $("play-button").disabled = true;
+      $("play-hint").textContent = "Saving your answers…";
+      whenSent().then(function () {
+        if (state.stage === "rating") { post("finish"); } else { load(); }
+      });
+      return;
+    }
+    $("clip-number").textContent = current + 1;
+    $("clip-count").textContent = clips.length;
+    playing = false;
+    playedThrough = false;
+    scores(false);
+    $("play-button").disabled = false;
+    $("play-button").textContent = "▶ Play";
+    $("play-hint").textContent = "Listen to the whole recording, then rate its audio quality.";
+    player.src = clips[current].url;
+    var next = clips[current + 1];
+    if (next) { preloader.src = next.url; preloader.load(); }
+    $("play-button").focus();
+  }
+
+  function scores(enabled) {
+    document.querySelectorAll(".score").forEach(function (button) { button.disabled = !enabled; });
+  }
+
+  function playClip() {
+    if (playing || current < 0) { return; }
+    var clip = clips[current];
+    playing = true;
+    $("play-button").disabled = true;
+    $("play-hint").textContent = "Playing…";
+    var started = false;
+    playOnce(clip.url, function () {
+      if (!started) { started = true; queue("play", { clip: clip.clip }); }
+    }, function () {
+      playing = false;
+      playedThrough = true;
+      scores(true);
+      $("play-button").disabled = false;
+      $("play-button").textContent = "↻ Play again";
+      $("play-hint").textContent = "How was the audio quality? Choose 1 to 5.";
+    }).then(function () {
+      if (player.paused && !started) { playing = false; $("play-button").disabled = false; }
+    });
+  }
+
+  function rate(score) {
+    if (!playedThrough || current < 0 || playing) { return; }
+    var clip = clips[current];
+    clip.rated = true;
+    scores(false);
+    queue("rate", { clip: clip.clip, score: score });
+    bump();
+    advance();
+  }
+
+  function renderFinished(finish) {
+    show("stage-finished");
+    $("completion-code").textContent = finish.code;
+    var form = $("mturk-form");
+    form.hidden = !finish.submit;
+    if (finish.submit) {
+      form.setAttribute("action", finish.submit.action);
+      form.querySelectorAll("input").forEach(function (input) { input.remove(); });
+      Object.keys(finish.submit.fields).forEach(function (name) {
+        var input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        input.value = finish.submit.fields[name];
+        form.appendChild(input);
+      });
+    }
+    $("prolific-return").hidden = !finish.redirect;
+    if (finish.redirect) {
+      $("prolific-link").href = finish.redirect;
+      setTimeout(function () { window.location.href = finish.redirect; }, 3000);
+    }
+    $("another-button").hidden = !finish.another;
+  }
+
+  // --- What the rater does --------------------------------------------------------------
+
+  $("consent-button").addEventListener("click", function () {
+    $("consent-button").disabled = true;
+    post("consent").then(function () { $("consent-button").disabled = false; });
+  });
+  $("restart-button").addEventListener("click", function () { post("consent"); });
+  $("another-button").addEventListener("click", function () { post("consent"); });
+
+  $("volume-play").addEventListener("click", function () {
+    playOnce(state.setup.volume_url, function () { $("volume-done").disabled = false; });
+  });
+  $("volume-done").addEventListener("click", function () {
+    player.pause();
+    volumeSet = true;
+    renderSetup(state.setup);
+  });
+  $("digits-play").addEventListener("click", function () {
+    $("digits-play").disabled = true;
+    playOnce(state.setup.digits_url, null, function () {
+      $("digits-play").disabled = false;
+      $("digits-input").disabled = false;
+      $("digits-submit").disabled = false;
+      $("digits-input").focus();
+    });
+  });
+  function sendDigits() {
+    var typed = $("digits-input").value.trim();
+    if (!typed) { return; }
+    $("digits-submit").disabled = true;
+    post("setup", { clip: state.setup.clip, digits: typed });
+  }
+  $("digits-submit").addEventListener("click", sendDigits);
+  $("digits-input").addEventListener("keydown", function (event) {
+    if (event.key === "Enter") { event.preventDefault(); sendDigits(); }
+  });
+
+  function checked(name) {
+    var input = document.querySelector("input[name=" + name + "]:checked");
+    return input ? input.value === "yes" : null;
+  }
+  $("questions-submit").addEventListener("click", function () {
+    var math = $("math-input").value.trim();
+    var hearing = checked("hearing");
+    var headphones = checked("headphones");
+    if (!/^-?\d+$/.test(math) || hearing === null || headphones === null) {
+      $("questions-message").textContent = "Please answer every question (the first with a number).";
+      return;
+    }
+    $("questions-submit").disabled = true;
+    post("questions", { math: parseInt(math, 10), hearing_normal: hearing, headphones: headphones })
+      .then(function () { $("questions-submit").disabled = false; });
+  });
+
+  $("play-button").addEventListener("click", playClip);
+  document.querySelectorAll(".score").forEach(function (button) {
+    button.addEventListener("click", function () { rate(parseInt(button.getAttribute("data-score"), 10)); });
+  });
+  document.addEventListener("keydown", function (event) {
+    if ($("stage-clips").hidden || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var target = event.target;
+    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) { return; }
+    if (/^[1-5]$/.test(event.key)) {
+      event.preventDefault();
+      rate(parseInt(event.key, 10));
+    } else if ((event.key === "Enter" || event.key === " ") &&
+               !(target && target.classList && target.classList.contains("score"))) {
+      event.preventDefault();
+      playClip();
+    }
+  });
+
+  window.addEventListener("online", flush);
+  load();
+})();
