@@ -1,4 +1,13 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from . import views
 
 app_name = "design"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("build/", views.build, name="build"),
+    path("prompts/upload/", views.prompt_upload_view, name="prompt_upload"),
+    path("prompts/<str:key>/reset/", views.prompt_reset_view, name="prompt_reset"),
+    path("prompts/<str:key>/audio", views.prompt_audio, name="prompt_audio"),
+    path("links/", views.links_create_view, name="links_create"),
+]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django import forms
+
+from .clips import PROMPT_KEYS, prompt_text
+
+
+class BuildForm(forms.Form):
+    votes_per_stimulus = forms.IntegerField(
+        min_value=1, max_value=1000, required=False, help_text="blank: the experiment's setting"
+    )
+    seed = forms.IntegerField(min_value=0, required=False, help_text="blank: the experiment's")
+
+
+class PromptUploadForm(forms.Form):
+    key = forms.ChoiceField(
+        label="Prompt", choices=[(key, f"{key}: “{prompt_text(key)}”") for key in PROMPT_KEYS]
+    )
+    audio = forms.FileField(help_text="A recording (WAV, FLAC, MP3, M4A...) of the text")
+
+
+class LinksForm(forms.Form):
+    participants = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        help_text="blank: the open link (every visitor is a new rater)",
+    )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.jobs.selectors import jobs_for_scope
+from crowdtest.rating.errors import RatingError
+from crowdtest.rating.links import link_rows, links_create
+from crowdtest.staff.access import staff_required
+
+from . import selectors
+from .clips import PROMPT_KEYS, prompt_text
+from .forms import BuildForm, LinksForm, PromptUploadForm
+from .models import Prompt
+from .services import DesignError, design_build_start, prompt_reset, prompt_upload
+
+
+@staff_required
+def overview(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    prompts = selectors.prompts_by_key(experiment=experiment)
+    context = {
+        "experiment": experiment,
+        "summary": selectors.design_summary(experiment=experiment),
+        "prompts": [(key, prompt_text(key), prompts.get(key)) for key in PROMPT_KEYS],
+        "jobs": [
+            j for j in jobs_for_scope(scope=experiment.job_scope) if j.kind == "build_sessions"
+        ][:3],
+        "links": link_rows(experiment=experiment),
+        "build_form": BuildForm(),
+        "upload_form": PromptUploadForm(),
+        "links_form": LinksForm(),
+    }
+    return render(request, "design/overview.html", context)
+
+
+@staff_required
+@require_POST
+def build(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = BuildForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Invalid build settings: {form.errors.as_text()}")
+        return redirect("design:overview", slug=slug)
+    try:
+        design_build_start(experiment=experiment, **form.cleaned_data, created_by=request.user)
+    except DesignError as exc:
+        messages.error(request, str(exc))
+    return redirect("design:overview", slug=slug)
+
+
+@staff_required
+@require_POST
+def prompt_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = PromptUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"Choose a prompt and a recording: {form.errors.as_text()}")
+        return redirect("design:overview", slug=slug)
+    try:
+        prompt = prompt_upload(
+            experiment=experiment, key=form.cleaned_data["key"], upload=form.cleaned_data["audio"]
+        )
+        messages.success(request, f"{prompt.key} now uses your recording (from the next build).")
+    except DesignError as exc:
+        messages.error(request, str(exc))
+    return redirect("design:overview", slug=slug)
+
+
+@staff_required
+@require_POST
+def prompt_reset_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    try:
+        prompt_reset(experiment=experiment, key=key)
+        messages.success(request, f"{key} will be spoken again by the next build.")
+    except DesignError as exc:
+        messages.error(request, str(exc))
+    return redirect("design:overview", slug=slug)
+
+
+@staff_required
+def prompt_audio(request: HttpRequest, slug: str, key: str) -> FileResponse:
+    prompt = get_object_or_404(Prompt, experiment__slug=slug, key=key)
+    if not prompt.audio:
+        raise Http404("No audio for this prompt.")
+    return FileResponse(prompt.audio.open("rb"))
+
+
+@staff_required
+@require_POST
+def links_create_view(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = LinksForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Invalid number of links: {form.errors.as_text()}")
+        return redirect("design:overview", slug=slug)
+    try:
+        made = links_create(experiment=experiment, participants=form.cleaned_data["participants"])
+        messages.success(request, f"{len(made)} link(s) ready below.")
+    except RatingError as exc:
+        messages.error(request, exc.message)
+    return redirect("design:overview", slug=slug)
