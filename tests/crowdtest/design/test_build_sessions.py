@@ -1,0 +1,156 @@
+"""`build_sessions` on a small real corpus: synthetic tracks imported, prepared and
+clustered by the corpus services, then prompts spoken by espeak-ng, traps and digits
+encoded, and the sessions planned."""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+
+from crowdtest.corpus.models import Experiment, Stimulus
+from crowdtest.corpus.services import (
+    deliveries_encode,
+    experiment_create,
+    stimuli_cluster,
+    stimuli_prepare,
+    tracks_import,
+)
+from crowdtest.design.models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+from crowdtest.jobs.models import Job
+from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from modeling.audio.probe import probe_audio
+from modeling.synth import write_demo_corpus
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (shutil.which("espeak-ng") and shutil.which("ffmpeg")), reason="needs espeak-ng"
+    ),
+]
+
+SETTINGS = {
+    "excerpt_seconds": 2.0,
+    "n_clusters": 3,
+    "stimuli_per_cluster": 2,
+    "training_size": 4,
+    "trap_sources": 2,
+    "votes_per_stimulus": 4,
+    "delivery_bitrate_kbps": 64,
+    "seed": 3,
+}
+
+
+def wipe(experiment: Experiment) -> None:
+    """Delete an experiment whose design protects its stimuli."""
+    Vote.objects.filter(experiment=experiment).delete()
+    AssignmentItem.objects.filter(assignment__experiment=experiment).delete()
+    Assignment.objects.filter(experiment=experiment).delete()
+    SessionItem.objects.filter(session__experiment=experiment).delete()
+    Trap.objects.filter(experiment=experiment).delete()
+    Job.objects.filter(scope=experiment.job_scope).delete()
+    experiment.delete()
+
+
+@pytest.fixture(scope="module")
+def built(
+    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+) -> Iterator[Experiment]:
+    folder = tmp_path_factory.mktemp("design-corpus")
+    write_demo_corpus(folder, n_tracks=12, seconds=2.5, sample_rate=16000, seed=1)
+    with django_db_blocker.unblock():
+        experiment = experiment_create(slug="design-build", name="Build", settings=SETTINGS)
+        tracks_import(experiment=experiment, source=str(folder / "manifest.csv"))
+        stimuli_prepare(experiment=experiment)
+        stimuli_cluster(experiment=experiment)
+        deliveries_encode(experiment=experiment)
+        out = io.StringIO()
+        call_command("build_sessions", experiment.slug, "--digits-clips", "3", stdout=out)
+        experiment.build_output = out.getvalue()  # type: ignore[attr-defined]
+        yield experiment
+        wipe(experiment)
+
+
+def test_the_command_reports_what_it_built(built: Experiment) -> None:
+    output = built.build_output  # type: ignore[attr-defined]
+    design = Design.objects.get(experiment=built)
+    assert f"{design.n_rating_sessions} rating sessions of 3 clusters x 2 stimuli" in output
+    assert "10 traps from 2 sources, 4 training stimuli, 3 digits clips; seed 3" in output
+    assert "traps last" in output  # 2 s stimuli are shorter than the spoken message
+
+
+def test_rating_sessions_hold_per_cluster_stimuli_and_a_trap(built: Experiment) -> None:
+    design = Design.objects.get(experiment=built)
+    selected = Counter(
+        Stimulus.objects.filter(experiment=built, selected=True).values_list("cluster", flat=True)
+    )
+    size = max(selected.values())
+    assert design.n_rating_sessions == math.ceil(size * 4 / 2)
+    appearances: Counter[int] = Counter()
+    for session in Session.objects.filter(experiment=built, kind="rating"):
+        items = list(session.items.select_related("stimulus").order_by("position"))
+        stimuli = [i.stimulus for i in items if i.stimulus is not None]
+        assert Counter(s.cluster for s in stimuli) == dict.fromkeys(selected, 2)
+        assert len({s.pk for s in stimuli}) == len(stimuli)
+        traps = [i for i in items if i.trap_id is not None]
+        assert len(traps) == 1 and traps[0].position > 0
+        appearances.update(s.pk for s in stimuli)
+    assert set(appearances) == set(
+        Stimulus.objects.filter(experiment=built, selected=True).values_list("pk", flat=True)
+    )
+    assert max(appearances.values()) - min(appearances.values()) <= 1
+    training = SessionItem.objects.filter(session__experiment=built, session__kind="training")
+    clusters = Counter(training.values_list("stimulus__cluster", flat=True))
+    assert sum(clusters.values()) == 4 and sorted(clusters.values()) == [1, 1, 2]
+
+
+def test_traps_are_sources_times_answers_with_their_keys(built: Experiment) -> None:
+    traps = list(Trap.objects.filter(experiment=built).select_related("source"))
+    assert len(traps) == 10
+    assert Counter(t.answer for t in traps) == {1: 2, 2: 2, 3: 2, 4: 2, 5: 2}
+    sources = {t.source for t in traps}
+    assert len(sources) == 2
+    assert all(s.role == "trap_source" and not s.selected for s in sources)
+    assert Stimulus.objects.filter(experiment=built, role="trap_source").count() == 2
+    lengths = {t.duration_s for t in traps}
+    assert len(lengths) == 1  # every trap as long as the others
+    for trap in traps[:1]:
+        assert trap.delivery.name.startswith(f"stimuli/{built.pk}/")  # beside the stimuli
+        assert trap.media_key in trap.delivery.name
+        info = probe_audio(default_storage.path(trap.delivery.name))
+        assert abs(info.duration_s - trap.duration_s) < 0.1 and info.channels == 2
+
+
+def test_digits_volume_and_prompts_are_made(built: Experiment) -> None:
+    clips = list(DigitsClip.objects.filter(experiment=built))
+    assert len(clips) == 3
+    for clip in clips:
+        assert 2 <= len(clip.digits) <= 3 and clip.digits.isdigit() and "0" not in clip.digits
+        assert len(clip.channels) == len(clip.digits) and set(clip.channels) == {"L", "R"}
+        assert default_storage.exists(clip.delivery.name)
+    design = Design.objects.get(experiment=built)
+    assert default_storage.exists(design.volume_clip.name)
+    prompts = Prompt.objects.filter(experiment=built)
+    assert prompts.count() == 14 and {p.source for p in prompts} == {"synthesised"}
+    assert prompts.get(key="trap-5").text.endswith("please select the answer excellent.")
+    assert design.settings_snapshot["votes_per_stimulus"] == 4
+    assert design.code_version
+
+
+def test_a_rebuild_is_refused_once_votes_exist(built: Experiment) -> None:
+    from tests.factories import AssignmentFactory, AssignmentItemFactory, VoteFactory
+
+    session = Session.objects.filter(experiment=built, kind="rating").first()
+    stimulus = Stimulus.objects.filter(experiment=built, selected=True).first()
+    assignment = AssignmentFactory(rater__experiment=built, session=session)
+    VoteFactory(item=AssignmentItemFactory(assignment=assignment, stimulus=stimulus))
+    with pytest.raises(CommandError, match="Votes have already been collected"):
+        call_command("build_sessions", built.slug, stdout=io.StringIO())
