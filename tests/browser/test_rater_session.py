@@ -1,0 +1,113 @@
+"""A rater takes a whole session in Debian's Chromium: volume and digits, questions,
+training, rating with a trap (answered as it asks), finish with the completion code;
+and a rater whose digits are wrong is stopped with a clear message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crowdtest.rating.identity import link_token
+from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from tests.crowdtest.rating.designs import make_design, real_clip
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def experiment() -> Any:
+    # 2 clusters x 1 stimulus per session + 1 trap; 1 training clip; 1 s clips.
+    built = make_design(
+        n_clusters=2,
+        size=2,
+        per_cluster=1,
+        votes=1,
+        training=1,
+        trap_sources=1,
+        digits=("37",),
+        duration_s=1.0,
+        audio=real_clip(1.0),
+    )
+    return built.experiment
+
+
+def open_test(page: Any, live_server: Any, experiment: Any, who: str) -> None:
+    page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, who)}")
+    page.click("#consent-button")
+    page.wait_for_selector("#setup-volume:visible")
+    page.click("#volume-play")
+    page.wait_for_selector("#volume-done:enabled")
+    page.click("#volume-done")
+    page.wait_for_selector("#setup-digits:visible")
+
+
+def listen_to_digits(page: Any) -> None:
+    page.click("#digits-play")
+    page.wait_for_selector("#digits-input:enabled")
+
+
+def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: Any) -> None:
+    open_test(page, live_server, experiment, "p-browser")
+    assignment = Assignment.objects.get()
+    listen_to_digits(page)
+    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.click("#digits-submit")
+
+    page.wait_for_selector("#stage-questions:visible")
+    assert page.text_content("#math-question") == assignment.math_question
+    page.fill("#math-input", str(assignment.math_answer))
+    page.check("input[name=hearing][value=yes]")
+    page.check("input[name=headphones][value=yes]")
+    page.click("#questions-submit")
+
+    page.wait_for_selector("#clips-title:has-text('Practice round')")
+    assert page.is_disabled(".score[data-score='3']")
+    page.keyboard.press("Enter")  # plays the clip
+    page.wait_for_selector(".score[data-score='3']:enabled")
+    page.keyboard.press("3")
+
+    page.wait_for_selector("#clips-title:has-text('Rate the recordings')")
+    items = list(
+        AssignmentItem.objects.filter(assignment=assignment, phase="rating").order_by("position")
+    )
+    assert len(items) == 3 and sum(i.trap_id is not None for i in items) == 1
+    for number, item in enumerate(items, start=1):
+        page.wait_for_selector(f"#clip-number:has-text('{number}')")
+        page.click("#play-button")
+        score = item.trap.answer if item.trap is not None else 4
+        page.wait_for_selector(f".score[data-score='{score}']:enabled")
+        page.click(f".score[data-score='{score}']")
+
+    page.wait_for_selector("#stage-finished:visible")
+    assignment.refresh_from_db()
+    assert page.text_content("#completion-code") == assignment.completion_code
+    assert assignment.status == "completed"
+    votes = Vote.objects.filter(assignment=assignment)
+    assert votes.count() == 4
+    trap_vote = votes.get(trap__isnull=False)
+    assert trap_vote.score == trap_vote.trap.answer
+    assert all(v.listened_s >= 0.7 for v in votes)
+    assert page.text_content("#progress-text") == "6 / 6"
+
+    page.reload()  # the finished page comes back from the server's state
+    page.wait_for_selector("#stage-finished:visible")
+    assert page.text_content("#completion-code") == assignment.completion_code
+
+
+def test_a_rater_with_wrong_digits_is_stopped(page: Any, live_server: Any, experiment: Any) -> None:
+    open_test(page, live_server, experiment, "p-one-ear")
+    for tries_left in (2, 1):
+        listen_to_digits(page)
+        page.fill("#digits-input", "999")
+        page.click("#digits-submit")
+        page.wait_for_selector(f"#digits-message:has-text('{tries_left} tries left')")
+    listen_to_digits(page)
+    page.fill("#digits-input", "999")
+    page.click("#digits-submit")
+    page.wait_for_selector("#stage-message:visible")
+    assert page.text_content("#message-title") == "The test stops here"
+    assert "stereo headphones" in page.text_content("#message-text")
+    assignment = Assignment.objects.get()
+    assert assignment.status == "stopped" and assignment.digits_attempts == 3
+    assert not Vote.objects.exists()

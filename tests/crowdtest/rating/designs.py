@@ -1,0 +1,206 @@
+"""Small designs built with the real design service on factory stimuli, and a client
+that talks to the rater API like the page does. Audio is a placeholder unless a test
+asks for real, playable clips."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+
+from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
+from crowdtest.design.models import DigitsClip, Trap
+from crowdtest.design.services import design_numbers, design_replace
+from crowdtest.rating.identity import RaterIdentity, rater_token
+from crowdtest.rating.models import Assignment, AssignmentItem
+from tests.factories import ExperimentFactory, StimulusFactory
+
+PLACEHOLDER = b"\x00\x00\x00\x18ftypM4A " + b"\x00" * 200
+
+
+def real_clip(seconds: float, seed: int = 0) -> bytes:
+    """A playable AAC clip of synthetic music (16 kHz, so it encodes fast)."""
+    from modeling.audio.encode import encode_delivery
+    from modeling.synth import synth_track
+
+    audio = synth_track(seconds=seconds, sample_rate=16000, seed=seed)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.m4a"
+        encode_delivery(audio, 16000, path, "64k")
+        return path.read_bytes()
+
+
+def stored(content: bytes, experiment: Experiment) -> str:
+    return default_storage.save(
+        f"stimuli/{experiment.pk}/{new_media_key()}.m4a", ContentFile(content)
+    )
+
+
+@dataclass
+class Built:
+    experiment: Experiment
+    rated: list[Stimulus]
+    sources: list[Stimulus]
+    digits: list[str] = field(default_factory=list)
+
+
+def make_design(
+    *,
+    n_clusters: int = 3,
+    size: int = 4,
+    per_cluster: int = 2,
+    votes: int = 3,
+    training: int = 3,
+    trap_sources: int = 1,
+    traps_per_session: int = 1,
+    digits: tuple[str, ...] = ("427", "58"),
+    duration_s: float = 0.2,
+    audio: bytes = PLACEHOLDER,
+    settings: dict[str, Any] | None = None,
+) -> Built:
+    experiment = ExperimentFactory(
+        settings={
+            "n_clusters": n_clusters,
+            "stimuli_per_cluster": per_cluster,
+            "training_size": training,
+            "votes_per_stimulus": votes,
+            "trap_sources": trap_sources,
+            "traps_per_session": traps_per_session,
+            **(settings or {}),
+        }
+    )
+    name = stored(audio, experiment)
+    rated = [
+        StimulusFactory(
+            track__experiment=experiment,
+            cluster=cluster,
+            duration_s=duration_s,
+            delivery=name,
+            master=name,
+        )
+        for cluster in range(n_clusters)
+        for _ in range(size)
+    ]
+    sources = [
+        StimulusFactory(
+            track__experiment=experiment,
+            cluster=0,
+            selected=False,
+            role=Stimulus.Role.UNUSED,
+            duration_s=duration_s,
+            delivery=name,
+            master=name,
+        )
+        for _ in range(trap_sources)
+    ]
+    traps = [
+        Trap(
+            experiment=experiment,
+            source=source,
+            answer=answer,
+            delivery=stored(audio, experiment),
+            duration_s=duration_s,
+        )
+        for source in sources
+        for answer in range(1, 6)
+    ]
+    clips = [
+        DigitsClip(
+            experiment=experiment,
+            digits=value,
+            channels="LR" + "L" * (len(value) - 2),
+            delivery=stored(audio, experiment),
+            duration_s=duration_s,
+        )
+        for value in digits
+    ]
+    design_replace(
+        experiment=experiment,
+        numbers=design_numbers(experiment=experiment),
+        trap_source_ids=[s.pk for s in sources],
+        traps=traps,
+        digit_clips=clips,
+        volume_name=stored(audio, experiment),
+    )
+    return Built(experiment=experiment, rated=rated, sources=sources, digits=list(digits))
+
+
+class RaterClient:
+    """One rater talking to the JSON API with their signed token, like the page."""
+
+    def __init__(
+        self,
+        client: Client,
+        experiment: Experiment,
+        external_id: str = "participant-1",
+        platform: str = "link",
+        **identity: str,
+    ) -> None:
+        self.client = client
+        self.experiment = experiment
+        self.identity = RaterIdentity(experiment.pk, platform, external_id, **identity)
+        self.token = rater_token(self.identity)
+        self.responses: list[Any] = []
+
+    def get(self, path: str) -> Any:
+        response = self.client.get(f"/api/{path}", HTTP_X_RATER_TOKEN=self.token)
+        self.responses.append(response)
+        return response
+
+    def post(self, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body))
+        response = self.client.post(
+            f"/api/{path}",
+            data=data,
+            content_type="application/json",
+            HTTP_X_RATER_TOKEN=self.token,
+        )
+        self.responses.append(response)
+        return response
+
+    def state(self) -> dict[str, Any]:
+        response = self.get("state")
+        assert response.status_code == 200, response.content
+        return dict(response.json())
+
+
+def assignment_of(rc: RaterClient) -> Assignment:
+    from crowdtest.rating.selectors import current_assignment
+
+    assignment = current_assignment(identity=rc.identity)
+    assert assignment is not None
+    return assignment
+
+
+def take_session(rc: RaterClient, score: int = 4) -> dict[str, Any]:
+    """Take a whole session through the API as an honest rater: the digits and the math
+    answer are looked up server-side, traps get the answer they ask for."""
+    state = rc.state()
+    if state["stage"] in ("consent", "expired") or state.get("finish", {}).get("another"):
+        state = rc.post("consent").json()
+    if state["stage"] == "setup":
+        digits = assignment_of(rc).digits_clip.digits
+        state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
+    if state["stage"] == "questions":
+        math = assignment_of(rc).math_answer
+        body = {"math": math, "hearing_normal": True, "headphones": True}
+        state = rc.post("questions", body).json()
+    while state["stage"] in ("training", "rating"):
+        for clip in state["clips"]:
+            if clip["rated"]:
+                continue
+            assert rc.post("play", {"clip": clip["clip"]}).status_code == 200
+            item = AssignmentItem.objects.select_related("trap").get(clip_key=clip["clip"])
+            answer = item.trap.answer if item.trap is not None else score
+            response = rc.post("rate", {"clip": clip["clip"], "score": answer})
+            assert response.status_code == 200, response.content
+        state = rc.state()
+        if state["stage"] == "rating" and all(c["rated"] for c in state["clips"]):
+            state = rc.post("finish").json()
+    return state

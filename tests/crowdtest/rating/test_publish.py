@@ -1,0 +1,56 @@
+"""`publish --platform link` prints URLs that take the test, with no platform at all."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from crowdtest.rating.models import DirectLink
+from crowdtest.rating.publishing import PUBLISHERS
+from tests.crowdtest.rating.designs import make_design
+from tests.factories import ExperimentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(*args: str) -> list[str]:
+    out = io.StringIO()
+    call_command("publish", *args, stdout=out)
+    return re.findall(r"http\S+", out.getvalue())
+
+
+def test_the_open_link_is_printed_and_stays_the_same(client: Client) -> None:
+    experiment = make_design().experiment
+    [url] = publish(experiment.slug, "--platform", "link")
+    assert publish(experiment.slug) == [url]  # the experiment's platform setting: link
+    assert url.startswith(f"http://127.0.0.1:8000/take/{experiment.slug}/?t=")
+    page = client.get(url.removeprefix("http://127.0.0.1:8000"))
+    assert page.status_code == 302  # the visitor gets an identity of their own
+    assert b"data-token" in client.get(page["Location"]).content
+    assert DirectLink.objects.filter(experiment=experiment, participant="").count() == 1
+
+
+def test_participant_links_are_one_per_person(client: Client) -> None:
+    experiment = make_design().experiment
+    urls = publish(experiment.slug, "--platform", "link", "--participants", "3")
+    assert len(set(urls)) == 3
+    for url in urls:
+        response = client.get(url.removeprefix("http://127.0.0.1:8000"))
+        assert response.status_code == 200 and b"data-token" in response.content
+    assert DirectLink.objects.filter(experiment=experiment).exclude(participant="").count() == 3
+
+
+def test_publishing_needs_sessions_and_a_known_platform() -> None:
+    experiment: Any = ExperimentFactory()
+    with pytest.raises(CommandError, match="Build the sessions first"):
+        publish(experiment.slug, "--platform", "link")
+    experiment.settings = {**experiment.settings, "platform": "prolific"}
+    experiment.save()
+    if "prolific" not in PUBLISHERS:
+        with pytest.raises(CommandError, match="No publisher for the platform 'prolific'"):
+            publish(experiment.slug)
