@@ -82,6 +82,9 @@ class TrainConfig(_JSONConfig):
     #: Start the head's bias at the training labels' mean, so the first epochs learn
     #: differences between recordings rather than the offset of the MOS scale.
     init_head_bias_to_mean: bool = True
+    #: Keep `last.pt` and `best.pt` once the run has finished (a base-sized run's
+    #: checkpoint with Adam states is about 1 GB; the final model is saved apart).
+    keep_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         _check_device(self.device, self.precision)

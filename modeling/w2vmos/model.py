@@ -153,7 +153,9 @@ def _load_backbone(source: str) -> Wav2Vec2Model:
             "(config model_type must be 'wav2vec2')"
         )
     try:
-        backbone = Wav2Vec2Model.from_pretrained(source)
+        # transformers 5 loads in the checkpoint's own dtype by default ("auto"); weights
+        # are trained and kept in fp32, autocast does the mixed precision.
+        backbone = Wav2Vec2Model.from_pretrained(source, dtype=torch.float32)
     except Exception as exc:
         raise W2VMOSError(f"cannot load wav2vec 2.0 weights from {source!r}: {exc}") from exc
     return backbone

@@ -124,7 +124,7 @@ def _build(init: ModelConfig) -> Wav2Vec2ForPreTraining:
     assert init.backbone is not None
     if checkpoint_model_type(init.backbone) != "wav2vec2":
         raise W2VMOSError(f"{init.backbone!r} is not a wav2vec 2.0 checkpoint")
-    return Wav2Vec2ForPreTraining.from_pretrained(init.backbone)
+    return Wav2Vec2ForPreTraining.from_pretrained(init.backbone, dtype=torch.float32)
 
 
 def _scalar(value: torch.Tensor | None) -> float:

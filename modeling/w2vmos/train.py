@@ -9,8 +9,10 @@ A run lives in one folder:
                   early-stopping counter, history and every RNG state, so a killed run
                   resumes from its last finished epoch exactly (same weights as a run
                   that was never interrupted, on the same device);
-- `best.pt`       the best epoch's weights;
-- `model/`        the final model (`save_model` format) and `result.json` once finished.
+- `best.pt`       the best epoch's weights (written after `last.pt`, so a kill between
+                  the two is repaired on resume from `last.pt`);
+- `model/`        the final model (`save_model` format) and `result.json` once finished;
+                  `last.pt` and `best.pt` are then deleted unless `keep_checkpoints`.
 Calling `train_model` again on a finished folder returns the stored result.
 """
 
@@ -216,10 +218,14 @@ def train_model(
 
     seed_everything(cfg.seed)
     model = build_model(model_config)
+    crop, shortest = cfg.max_seconds, model.min_samples
     try:
-        common = {"max_seconds": cfg.max_seconds, "min_samples": model.min_samples}
-        train_set = ClipDataset(train_paths, train_labels, preload=True, **common)  # type: ignore[arg-type]
-        val_set = ClipDataset(val_paths, val_labels, preload=True, **common)  # type: ignore[arg-type]
+        train_set = ClipDataset(
+            train_paths, train_labels, max_seconds=crop, min_samples=shortest, preload=True
+        )
+        val_set = ClipDataset(
+            val_paths, val_labels, max_seconds=crop, min_samples=shortest, preload=True
+        )
     except AudioReadError as exc:
         raise W2VMOSError(f"cannot train: {exc}") from exc
     if cfg.init_head_bias_to_mean:
@@ -246,6 +252,10 @@ def train_model(
         epoch, best_val, best_epoch = state["epoch"], state["best_val_loss"], state["best_epoch"]
         stale, history = state["epochs_without_improvement"], list(state["history"])
         set_rng_state(state["rng"])
+        if best_epoch == epoch and (
+            not best_path.exists() or load_checkpoint(best_path).get("epoch") != epoch
+        ):
+            save_checkpoint(best_path, {"model": state["model"], "epoch": epoch})
 
     pin = device.type == "cuda"
     val_loader = _loader(
@@ -287,9 +297,9 @@ def train_model(
                 f"training diverged at epoch {epoch} (train loss {train_loss}, validation "
                 f"loss {val_loss}); lower the learning rates or use fp32"
             )
-        if val_loss < best_val:
+        improved = val_loss < best_val
+        if improved:
             best_val, best_epoch, stale = val_loss, epoch, 0
-            save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch})
         else:
             stale += 1
         stopped_early = stale >= cfg.patience
@@ -308,6 +318,8 @@ def train_model(
                 "rng": rng_state(),
             },
         )
+        if improved:
+            save_checkpoint(best_path, {"model": model.state_dict(), "epoch": epoch})
         if progress is not None:
             progress(
                 EpochProgress(
@@ -319,4 +331,7 @@ def train_model(
     model_dir = save_model(model.cpu(), run / "model")
     result = TrainResult(run, model_dir, best_epoch, best_val, epoch, stopped_early, False, history)
     write_json(result_path, result.to_dict())
+    if not cfg.keep_checkpoints:
+        last_path.unlink(missing_ok=True)
+        best_path.unlink(missing_ok=True)
     return result

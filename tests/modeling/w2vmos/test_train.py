@@ -68,6 +68,7 @@ def test_early_stopping_keeps_the_best_epoch(noisy_set: NoisySet, tmp_path: Path
     )
     assert result.stopped_early and not result.cancelled
     assert result.best_epoch == 1 and result.epochs_run == 4
+    assert not (tmp_path / "run" / "last.pt").exists()  # checkpoints go once finished
     config = read_json(tmp_path / "run" / "config.json")
     assert config["code_version"] and config["resolved"]["device"] == "cpu"
     assert config["train"]["patience"] == 3 and config["model"]["tiny_config"] == TINY_GROUP
@@ -80,7 +81,9 @@ def test_an_interrupted_run_resumes_to_the_same_weights(
     common: dict[str, Any] = {
         **_split(paths, labels),
         "model_config": ModelConfig(tiny_config=TINY_GROUP),  # dropout and LayerDrop on
-        "train_config": TrainConfig(lr_backbone=1e-3, lr_head=1e-2, max_epochs=3, patience=10),
+        "train_config": TrainConfig(
+            lr_backbone=1e-3, lr_head=1e-2, max_epochs=3, patience=10, keep_checkpoints=True
+        ),
     }
     straight = train_model(**common, run_dir=tmp_path / "straight")
 
@@ -162,3 +165,22 @@ def test_unreadable_training_audio_is_a_clear_error(noisy_set: NoisySet, tmp_pat
             train_config=TrainConfig(max_epochs=1),
             run_dir=tmp_path / "run",
         )
+
+
+def test_a_kill_between_the_two_checkpoints_is_repaired_on_resume(
+    noisy_set: NoisySet, tmp_path: Path
+) -> None:
+    paths, labels = noisy_set(8)  # 6 training clips: 2 batches per epoch
+    common: dict[str, Any] = {
+        **_split(paths, labels),
+        "model_config": ModelConfig(tiny_config=TINY_GROUP),
+        "train_config": TrainConfig(max_epochs=2, keep_checkpoints=True),
+        "run_dir": tmp_path / "run",
+    }
+    polls = iter(range(100))
+    cut = train_model(**common, should_stop=lambda: next(polls) == 2)  # after epoch 1
+    assert cut.cancelled
+    (tmp_path / "run" / "best.pt").unlink()  # as if killed after last.pt was written
+    done = train_model(**common)
+    assert not done.cancelled and done.epochs_run == 2
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == done.best_epoch
