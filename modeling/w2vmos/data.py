@@ -227,6 +227,16 @@ class Batch:
     labels: torch.Tensor | None  # (B,) float32
     failed: list[tuple[int, str]]  # (index, error) of items that could not be decoded
 
+    def pin_memory(self) -> Batch:
+        """Called by DataLoader(pin_memory=True), so host-to-GPU copies can overlap."""
+        return Batch(
+            self.indices,
+            self.input_values.pin_memory(),
+            self.attention_mask.pin_memory(),
+            None if self.labels is None else self.labels.pin_memory(),
+            self.failed,
+        )
+
 
 class ClipDataset(torch.utils.data.Dataset[Clip]):
     """Audio files (and labels) as Clips, each cut to `max_seconds` from its middle or
