@@ -70,7 +70,7 @@ def bulk_stimuli(experiment: Experiment, count: int, *, clusters: int = 5) -> li
             source_kind=Track.SourceKind.PATH,
             source=f"/archive/bulk_{i:05d}.wav",
             original_name=f"bulk_{i:05d}.wav",
-            checksum=f"bulk-{experiment.pk}-{i:058d}",
+            checksum=f"{experiment.pk:08x}{i:056x}",
         )
         for i in range(count)
     )
@@ -103,7 +103,8 @@ def bulk_votes(
         Rater(experiment=experiment, platform=Rater.Platform.LINK, external_id=f"bulk-{base + i}")
         for i in range(len(columns))
     )
-    first = Session.objects.filter(experiment=experiment).count()
+    # Indexes far above the ones SessionFactory's sequence hands out.
+    first = 1_000_000 + Session.objects.filter(experiment=experiment).count()
     sessions = Session.objects.bulk_create(
         Session(
             experiment=experiment,

@@ -1,0 +1,110 @@
+"""Adaptive collection: stimuli whose CI reached the target are no longer given out, open
+sessions holding only such stimuli are retired, and the savings are counted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Session
+from crowdtest.results.dashboard import overview
+from crowdtest.results.models import RetiredSession
+from crowdtest.results.selectors import saturated_stimulus_ids
+from crowdtest.results.services import adaptive_retire, results_refresh
+from tests.factories import SessionFactory, SessionItemFactory, TrapFactory
+
+from .builders import bulk_stimuli, bulk_votes, set_config
+
+# 12 valid votes 3,4,3,4,... : s = 0.522, t(0.975, 11) = 2.201 -> full width 0.663.
+# 12 valid votes 1,5,1,5,... : s = 2.089 -> full width 2.654.
+AGREED, SPLIT = (3, 4), (1, 5)
+
+
+@pytest.fixture
+def voted(experiment: Experiment) -> dict[str, int]:
+    """Two stimuli with 12 valid votes each, one agreed on and one not, and one unrated."""
+    agreed, split, unrated = bulk_stimuli(experiment, 3)
+    bulk_votes(
+        experiment,
+        [[(agreed.pk, AGREED[i % 2]), (split.pk, SPLIT[i % 2])] for i in range(12)],
+        valid=True,
+    )
+    return {"agreed": agreed.pk, "split": split.pk, "unrated": unrated.pk}
+
+
+def _open_session(experiment: Experiment, *stimulus_ids: int, trap: bool = False) -> Session:
+    session = SessionFactory(experiment=experiment, status=Session.Status.OPEN)
+    for position, stimulus_id in enumerate(stimulus_ids):
+        SessionItemFactory(session=session, position=position, stimulus_id=stimulus_id)
+    if trap:
+        SessionItemFactory(
+            session=session,
+            position=len(stimulus_ids),
+            stimulus=None,
+            trap=TrapFactory(source__track__experiment=experiment),
+        )
+    return session
+
+
+@pytest.mark.parametrize(
+    ("target", "min_votes", "expected"),
+    [
+        pytest.param(None, 10, set(), id="off"),
+        pytest.param(0.7, 10, {"agreed"}, id="narrow-enough"),
+        pytest.param(0.6, 10, set(), id="target-not-reached"),
+        pytest.param(0.7, 13, set(), id="too-few-votes"),
+        pytest.param(3.0, 12, {"agreed", "split"}, id="wide-target"),
+    ],
+)
+def test_saturated_stimuli(experiment, voted, target, min_votes, expected) -> None:
+    set_config(experiment, target_ci_width=target, adaptive_min_votes=min_votes)
+    assert saturated_stimulus_ids(experiment=experiment) == {voted[k] for k in expected}
+
+
+def test_open_sessions_of_saturated_stimuli_only_are_retired(experiment, voted) -> None:
+    set_config(experiment, target_ci_width=0.7, adaptive_min_votes=10, reward_usd="0.50")
+    done = _open_session(experiment, voted["agreed"], voted["agreed"], trap=True)
+    mixed = _open_session(experiment, voted["agreed"], voted["split"])
+    taken = _open_session(experiment, voted["agreed"])
+    Session.objects.filter(pk=taken.pk).update(status=Session.Status.ACTIVE)
+    report = adaptive_retire(experiment=experiment)
+    assert (report.sessions, report.votes_saved, report.usd_saved) == (1, 2, Decimal("0.50"))
+    statuses = dict(Session.objects.values_list("pk", "status"))
+    assert statuses[done.pk] == "retired"
+    assert statuses[mixed.pk] == "open" and statuses[taken.pk] == "active"
+    retired = RetiredSession.objects.get()
+    assert (retired.session_id, retired.stimuli, retired.reward_usd) == (
+        done.pk,
+        2,
+        Decimal("0.50"),
+    )
+    # Again: nothing more to retire, nothing counted twice.
+    assert adaptive_retire(experiment=experiment).sessions == 0
+    figures = overview(experiment=experiment)
+    assert (figures.retired_votes_saved, figures.retired_usd_saved) == (2, Decimal("0.50"))
+    assert figures.sessions_retired == 1
+
+
+def test_without_a_target_nothing_is_retired(experiment, voted) -> None:
+    _open_session(experiment, voted["agreed"])
+    report = results_refresh(experiment=experiment)
+    assert report.retirement is None
+    assert adaptive_retire(experiment=experiment).sessions == 0
+    assert not Session.objects.filter(status=Session.Status.RETIRED).exists()
+
+
+def test_compute_mos_retires_and_the_dashboard_shows_the_savings(staff_client, experiment) -> None:
+    set_config(experiment, target_ci_width=0.7, adaptive_min_votes=10, reward_usd="0.50")
+    [agreed] = bulk_stimuli(experiment, 1)
+    bulk_votes(experiment, [[(agreed.pk, 3), (agreed.pk, 4)] for _ in range(12)])
+    _open_session(experiment, agreed.pk)
+    _open_session(experiment, agreed.pk)
+    report = results_refresh(experiment=experiment)  # screens first: votes were unscreened
+    assert report.retirement is not None and report.retirement.sessions == 2
+    page = staff_client.get(reverse("results:dashboard", args=["vinyl"])).content.decode()
+    assert 'data-live="saturated">1<' in page
+    assert 'data-live="retired_votes_saved">2<' in page
+    assert 'data-live="retired_usd_saved">1.00<' in page
