@@ -86,9 +86,10 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
         verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
         SessionVerdict.objects.filter(experiment=experiment).delete()
         SessionVerdict.objects.bulk_create(verdicts, batch_size=2000)
+        # Only votes whose validity changes are written: screening again rewrites little.
         votes = Vote.objects.filter(experiment=experiment)
-        votes.filter(assignment__verdict__valid=True).update(valid=True)
-        votes.filter(assignment__verdict__valid=False).update(valid=False)
+        votes.filter(assignment__verdict__valid=True).exclude(valid=True).update(valid=True)
+        votes.filter(assignment__verdict__valid=False).exclude(valid=False).update(valid=False)
         excluded = _exclude_votes(experiment=experiment, rules=rules)
     n_valid = sum(v.valid for v in verdicts)
     return ScreeningReport(
