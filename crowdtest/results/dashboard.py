@@ -23,7 +23,6 @@ from modeling.mos import ci_half_width_normal
 from .models import RetiredSession, StimulusMOS
 from .selectors import rating_votes, saturated, stimulus_vote_stats
 
-
 CENT = Decimal("0.01")
 
 
