@@ -41,7 +41,7 @@ def mos_compute(*, experiment: Experiment) -> MosReport:
     The statistics come from one aggregation query (`stimulus_vote_stats`); only the
     per-stimulus rows, never the votes, reach Python. Imported rows are left alone."""
     scored = [(s, s.mos) for s in stimulus_vote_stats(experiment=experiment) if s.mos is not None]
-    groups = _mos_groups([mos for _, mos in scored])
+    groups = mos_groups([mos for _, mos in scored])
     now = timezone.now()
     rows = [
         StimulusMOS(
@@ -72,7 +72,7 @@ def mos_compute(*, experiment: Experiment) -> MosReport:
     )
 
 
-def _mos_groups(mos: list[float]) -> list[str]:
+def mos_groups(mos: list[float]) -> list[str]:
     """Q1..Q15 (`mos_classes`, pandas qcut); ties that make edges equal merge classes,
     so a small or tied table gets fewer classes instead of none."""
     if not mos:

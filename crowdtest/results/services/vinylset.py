@@ -29,6 +29,7 @@ from modeling.mos import ci_half_width_t, votes_from_ci
 
 from ..errors import ResultsError
 from ..models import StimulusMOS
+from .mos import mos_groups
 
 VINYLSET_COLUMNS = ("filename", "label", "c", "mosgroup", "CI", "std")
 PLACEHOLDER_ERROR = "No audio: placeholder for a MOS label imported from a Vinylset CSV."
@@ -112,6 +113,10 @@ def vinylset_import(*, experiment: Experiment, text: str) -> VinylsetImportRepor
     count, not a column of the file, is recovered from CI and std (`votes_from_ci`);
     the Student-t CI follows from it."""
     rows = vinylset_parse(text)
+    # A file without (or with some blank) classes gets the 15 classes of its labels.
+    groups = [row.mosgroup for row in rows]
+    if not all(groups):
+        groups = mos_groups([row.label for row in rows])
     with transaction.atomic():
         stimuli, placeholders = _stimuli_for(experiment, rows)
         now = timezone.now()
@@ -119,7 +124,10 @@ def vinylset_import(*, experiment: Experiment, text: str) -> VinylsetImportRepor
             experiment=experiment, source=StimulusMOS.Source.IMPORTED
         ).delete()
         StimulusMOS.objects.bulk_create(
-            [_mos_row(experiment, stimuli[row.filename], row, now) for row in rows],
+            [
+                _mos_row(experiment, stimuli[row.filename], row, group, now)
+                for row, group in zip(rows, groups)
+            ],
             batch_size=2000,
         )
     return VinylsetImportReport(
@@ -128,7 +136,7 @@ def vinylset_import(*, experiment: Experiment, text: str) -> VinylsetImportRepor
 
 
 def _mos_row(
-    experiment: Experiment, stimulus: Stimulus, row: LabelRow, now: datetime
+    experiment: Experiment, stimulus: Stimulus, row: LabelRow, group: str, now: datetime
 ) -> StimulusMOS:
     n = int(votes_from_ci(row.ci, row.std)) if row.ci > 0 else None
     ci_t = float(ci_half_width_t(row.std, n)) if n is not None and n >= 2 else None
@@ -141,7 +149,7 @@ def _mos_row(
         n=n,
         ci95_normal=row.ci,
         ci95_t=ci_t,
-        mosgroup=row.mosgroup,
+        mosgroup=group,
         computed_at=now,
     )
 

@@ -81,6 +81,16 @@ def test_labels_go_onto_existing_tracks_by_name(experiment: Experiment) -> None:
     )
 
 
+def test_a_file_without_classes_gets_the_15_classes_of_its_labels(experiment) -> None:
+    original = _csv(VINYLSET.read_text())
+    lines = ["filename,label,c,mosgroup,CI,std"] + [
+        f"{r['filename']},{r['label']},{r['c']},,{r['CI']},{r['std']}" for r in original
+    ]
+    vinylset_import(experiment=experiment, text="\n".join(lines))
+    exported = _csv(export_one(experiment, "mos.csv"))
+    assert [r["mosgroup"] for r in exported] == [r["mosgroup"] for r in original]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
