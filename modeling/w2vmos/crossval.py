@@ -18,14 +18,18 @@ Decisions (documented in `results.json` through the config):
   particular the in-sample mapping's contribution to PCC).
 
 Resumable: every finished fold is kept in `fold-<f>/fold.json` and not redone; an
-interrupted fold resumes from its last epoch (`train_model`).
+interrupted fold resumes from its last epoch (`train_model`). `run_crossval(folds=[f])`
+runs one fold only, so that each fold can be its own task on a GPU queue.
+
+`train_final` trains the model an archive is scored with: on every item but a stratified
+validation part that early stopping watches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +44,7 @@ from modeling.w2vmos.errors import W2VMOSError
 from modeling.w2vmos.model import load_model
 from modeling.w2vmos.runtime import resolve_device, resolve_precision
 from modeling.w2vmos.score import score_files
-from modeling.w2vmos.train import EpochProgress, ShouldStop, train_model
+from modeling.w2vmos.train import EpochProgress, ShouldStop, TrainResult, train_model
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class CVResult:
     folds: list[dict[str, Any]]
     summary: dict[str, dict[str, float]]
     cancelled: bool
+    #: False when `folds` left some folds to run: no summary and no results.json yet.
+    complete: bool = True
 
 
 def random_labels(mos: Sequence[float] | np.ndarray, seed: int) -> np.ndarray:
@@ -154,6 +160,7 @@ def _run_fold(
         "best_val_loss": result.best_val_loss,
         "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early,
+        "history": result.history,
         "model_dir": str(result.model_dir),
         "predictions": predictions,
     }
@@ -168,11 +175,16 @@ def run_crossval(
     run_dir: Path | str,
     progress: Callable[[CVProgress], None] | None = None,
     should_stop: ShouldStop | None = None,
+    folds: Collection[int] | None = None,
 ) -> CVResult:
     """Run (or resume) the whole protocol and write `run_dir/results.json`: per-fold
-    metrics, their mean ± std, τ, mapping coefficients and per-item predictions (fold,
-    split, MOS, label used, raw and mapped prediction). Labels, settings and the device
-    are checked before any training starts."""
+    metrics, their mean ± std, τ, mapping coefficients, training history and per-item
+    predictions (fold, split, MOS, label used, raw and mapped prediction). Labels,
+    settings and the device are checked before any training starts.
+
+    `folds` (indices) runs only those folds, e.g. one per task: finished folds are
+    read back, the others left alone, and results.json is written once every fold has
+    finished (`complete`). `folds=()` only gathers finished folds."""
     validate_labels(items, k=cv_config.k)
     resolve_precision(train_config.precision, resolve_device(train_config.device))
 
@@ -194,14 +206,16 @@ def run_crossval(
 
     real = np.array([float(it.mos or 0.0) for it in items])
     used = random_labels(real, cv_config.seed) if cv_config.random_labels else real
-    folds = stratified_folds([it.mos_class for it in items], k=cv_config.k, seed=cv_config.seed)
+    splits = stratified_folds([it.mos_class for it in items], k=cv_config.k, seed=cv_config.seed)
 
     done: list[dict[str, Any]] = []
-    for fold in folds:
+    for fold in splits:
         fold_dir = run / f"fold-{fold.index}"
         fold_path = fold_dir / "fold.json"
         if fold_path.exists():
             done.append(read_json(fold_path))
+            continue
+        if folds is not None and fold.index not in folds:
             continue
 
         def report(epoch: EpochProgress, f: int = fold.index) -> None:
@@ -221,10 +235,12 @@ def run_crossval(
             should_stop=should_stop,
         )
         if outcome is None:
-            return CVResult(run, done, {}, cancelled=True)
+            return CVResult(run, done, {}, cancelled=True, complete=False)
         write_json(fold_path, outcome)
         done.append(outcome)
 
+    if len(done) < len(splits):
+        return CVResult(run, done, {}, cancelled=False, complete=False)
     summary = metrics.mean_std_over_folds([f["metrics"] for f in done])
     write_json(
         run / "results.json",
@@ -239,3 +255,42 @@ def run_crossval(
         },
     )
     return CVResult(run, done, summary, cancelled=False)
+
+
+def train_final(
+    items: Sequence[ManifestItem],
+    *,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    cv_config: CVConfig,
+    run_dir: Path | str,
+    progress: Callable[[EpochProgress], None] | None = None,
+    should_stop: ShouldStop | None = None,
+) -> TrainResult:
+    """The model that scores an archive: trained on every item except a stratified
+    validation part, the validation half of fold 0's held-out part (≈ 1/(2k) of the
+    items, 1/6 for k = 3), on which early stopping picks the best epoch. Labels are the
+    real MOS, or the seeded random draw when `cv_config.random_labels`. Resumable like
+    `train_model` (its folder is `run_dir`). CIs are not needed (no PRA here)."""
+    validate_labels(items)
+    if any(not it.mos_class for it in items):
+        raise W2VMOSError("every item needs its MOS class (the validation part is stratified)")
+    classes = [it.mos_class for it in items]
+    try:
+        fold = stratified_folds(classes, k=cv_config.k, seed=cv_config.seed)[0]
+    except ValueError as exc:
+        raise W2VMOSError(str(exc)) from exc
+    real = np.array([float(it.mos or 0.0) for it in items])
+    used = random_labels(real, cv_config.seed) if cv_config.random_labels else real
+    train = np.sort(np.concatenate([fold.train, fold.test]))
+    return train_model(
+        train_paths=[items[i].path for i in train],
+        train_labels=used[train].tolist(),
+        val_paths=[items[i].path for i in fold.val],
+        val_labels=used[fold.val].tolist(),
+        model_config=model_config,
+        train_config=train_config,
+        run_dir=run_dir,
+        progress=progress,
+        should_stop=should_stop,
+    )

@@ -133,3 +133,55 @@ def test_bad_labels_are_refused_before_training(items: list[ManifestItem], tmp_p
             run_dir=tmp_path / "cv",
         )
     assert not (tmp_path / "cv").exists()
+
+
+def test_folds_run_one_at_a_time_and_the_summary_comes_with_the_last(
+    items: list[ManifestItem], tmp_path: Path
+) -> None:
+    settings = {
+        "model_config": MODEL,
+        "train_config": TrainConfig(max_epochs=1, max_seconds=None),
+        "cv_config": CVConfig(),
+        "run_dir": tmp_path / "cv",
+    }
+    seen: list[CVProgress] = []
+    first = run_crossval(items, **settings, progress=seen.append, folds=[1])
+    assert not first.complete and not first.cancelled and not first.summary
+    assert [f["fold"] for f in first.folds] == [1] and [p.fold for p in seen] == [1]
+    assert first.folds[0]["history"][0]["epoch"] == 1
+    assert not (tmp_path / "cv" / "results.json").exists()
+
+    gathered = run_crossval(items, **settings, folds=())
+    assert not gathered.complete and [f["fold"] for f in gathered.folds] == [1]
+
+    rest = run_crossval(items, **settings, progress=seen.append, folds=[0, 2])
+    assert rest.complete and set(rest.summary) >= {"rmse", "pra"}
+    assert [p.fold for p in seen] == [1, 0, 2]  # fold 1 was not trained again
+    assert (tmp_path / "cv" / "results.json").exists()
+
+
+def test_final_model_trains_on_all_but_a_stratified_validation_part(
+    items: list[ManifestItem], tmp_path: Path
+) -> None:
+    from modeling.w2vmos.crossval import train_final
+
+    result = train_final(
+        items,
+        model_config=MODEL,
+        train_config=TrainConfig(max_epochs=1, max_seconds=None),
+        cv_config=CVConfig(k=3),
+        run_dir=tmp_path / "final",
+    )
+    config = read_json(tmp_path / "final" / "config.json")
+    assert (config["data"]["n_train"], config["data"]["n_val"]) == (15, 3)
+    assert result.model_dir is not None and (result.model_dir / "w2vmos.json").exists()
+
+    unclassed = [ManifestItem(it.path, it.mos, it.ci, None) for it in items]
+    with pytest.raises(W2VMOSError, match="MOS class"):
+        train_final(
+            unclassed,
+            model_config=MODEL,
+            train_config=TRAIN,
+            cv_config=CVConfig(),
+            run_dir=tmp_path / "other",
+        )
