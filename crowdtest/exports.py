@@ -56,6 +56,9 @@ def export_file(
     name: str, description: str = ""
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        known = REGISTRY.get(name)
+        if known is not None and known.write.__qualname__ != fn.__qualname__:
+            raise RuntimeError(f"Two apps export a file named {name}.")
         REGISTRY[name] = ExportFile(name, fn, description or (fn.__doc__ or "").strip())
         return fn
 

@@ -8,4 +8,4 @@ class ResultsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import exports  # noqa: F401  (registers mos.csv, raters.csv, sessions.csv)
+        from . import exports  # noqa: F401  (registers mos.csv, raters.csv, verdicts.csv)

@@ -1,5 +1,5 @@
 """The results' files in an experiment export: mos.csv (the Vinylset CSV), raters.csv
-and sessions.csv. `crowdtest.exports` neutralises formula-like text cells."""
+and verdicts.csv. `crowdtest.exports` neutralises formula-like text cells."""
 
 from __future__ import annotations
 
@@ -132,8 +132,8 @@ def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence
     return RATER_COLUMNS, rows
 
 
-@export_file("sessions.csv", "Every session taken: rater, verdict, reasons, override and votes")
-def sessions_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
+@export_file("verdicts.csv", "Every session taken: rater, verdict, reasons, override and votes")
+def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     def row(a: Any) -> Sequence[Any]:
         verdict = getattr(a, "verdict", None)
         return (

@@ -1,4 +1,4 @@
-"""The Vinylset CSV export and import, raters.csv and sessions.csv, who may download
+"""The Vinylset CSV export and import, raters.csv and verdicts.csv, who may download
 them, and formula neutralisation."""
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def test_raters_and_sessions_csv_carry_verdicts_and_reasons(experiment: Experime
     assert (row["sessions_valid"], row["sessions_invalid"]) == ("1", "1")
     assert row["reasons"] == "low_variance:1; math_wrong:1"
     assert row["rating_votes"] == "6"
-    sessions = _csv(export_one(experiment, "sessions.csv"))
+    sessions = _csv(export_one(experiment, "verdicts.csv"))
     assert [s["verdict"] for s in sessions] == ["valid", "invalid"]
     assert sessions[1]["reasons"] == "math_wrong; low_variance"
 
@@ -151,7 +151,7 @@ def test_raters_and_sessions_csv_carry_verdicts_and_reasons(experiment: Experime
 def test_export_experiment_writes_the_results_files(experiment, tmp_path) -> None:
     call_command("import_vinylset", "vinyl", str(VINYLSET))
     call_command("export_experiment", "vinyl", str(tmp_path))
-    assert {"mos.csv", "raters.csv", "sessions.csv", "export.json"} <= {
+    assert {"mos.csv", "raters.csv", "verdicts.csv", "sessions.csv", "export.json"} <= {
         p.name for p in tmp_path.iterdir()
     }
     manifest = json.loads((tmp_path / "export.json").read_text())
@@ -207,7 +207,14 @@ def test_the_zip_holds_every_file_and_the_settings_and_code_version(
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     names = {Path(n).name for n in archive.namelist()}
-    assert {"mos.csv", "raters.csv", "sessions.csv", "tracks.csv", "export.json"} <= names
+    assert {
+        "mos.csv",
+        "raters.csv",
+        "verdicts.csv",
+        "sessions.csv",
+        "tracks.csv",
+        "export.json",
+    } <= names
     [manifest_name] = [n for n in archive.namelist() if n.endswith("export.json")]
     manifest = json.loads(archive.read(manifest_name))
     assert manifest["experiment"] == "vinyl" and manifest["code_version"]
