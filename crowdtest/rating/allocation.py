@@ -11,6 +11,7 @@ two raters never get the same session.
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -28,7 +29,8 @@ from .errors import RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 20
+SPREAD = 16
 
 
 class _Retry(Exception):
@@ -120,6 +122,11 @@ def _start(
         if cluster is not None
     }
     ids = list(open_sessions)
+    # Raters starting at the same moment would all pick the first open session and queue
+    # behind each other's lock: each takes one of the first few in random order instead.
+    head = ids[:SPREAD]
+    random.shuffle(head)
+    ids[:SPREAD] = head
     choice = choose_session([open_sessions[i] for i in ids], seen, cluster_of)
     if choice is None:
         raise RatingError(

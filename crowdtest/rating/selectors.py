@@ -30,10 +30,11 @@ def current_assignment(*, identity: RaterIdentity) -> Assignment | None:
     """The assignment this entry is about: the one of the platform's piece of work
     (MTurk assignment, Prolific session) or, failing that, the rater's unfinished one;
     for a direct link, the rater's latest."""
-    rater = rater_of(identity=identity)
-    if rater is None:
-        return None
-    mine = Assignment.objects.filter(rater=rater).order_by("-started_at", "-pk")
+    mine = Assignment.objects.filter(
+        rater__experiment_id=identity.experiment_id,
+        rater__platform=identity.platform,
+        rater__external_id=identity.external_id,
+    ).order_by("-started_at", "-pk")
     if identity.assignment_id:
         found = mine.filter(platform_assignment_id=identity.assignment_id).first()
         return found or mine.filter(status=Assignment.Status.ACTIVE).first()

@@ -47,7 +47,7 @@ def assignment_consent(
 
 def _locked(assignment_id: int) -> Assignment:
     assignment = (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))
         .select_related("experiment", "rater", "digits_clip")
         .get(pk=assignment_id)
     )
@@ -156,17 +156,19 @@ def _item(assignment: Assignment, clip: str) -> AssignmentItem:
     return item
 
 
-def _check_turn(assignment: Assignment, item: AssignmentItem) -> None:
+def _check_turn(assignment: Assignment, item: AssignmentItem) -> int:
+    """Refuse a clip that is not the next one to rate; returns how many clips of its
+    phase are still unrated (this one included)."""
     if assignment.status != Assignment.Status.ACTIVE or item.phase != assignment.stage:
         raise _out_of_order("This clip is not part of the current step.")
-    first_open = (
+    unrated = list(
         AssignmentItem.objects.filter(assignment=assignment, phase=item.phase, vote__isnull=True)
         .order_by("position")
         .values_list("pk", flat=True)
-        .first()
     )
-    if first_open != item.pk:
+    if not unrated or unrated[0] != item.pk:
         raise _out_of_order("Clips are played and rated in order.")
+    return len(unrated)
 
 
 def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> AssignmentItem:
@@ -203,7 +205,7 @@ def clip_rate(
                     code="already_rated",
                 )
             return saved, assignment
-        _check_turn(assignment, item)
+        unrated = _check_turn(assignment, item)
         if item.play_started_at is None:
             raise RatingError("Listen to the clip before rating it.", code="not_played")
         listened = (now - item.play_started_at).total_seconds()
@@ -226,15 +228,14 @@ def clip_rate(
             play_started_at=item.play_started_at,
             listened_s=round(listened, 3),
         )
-        _after_vote(assignment, item, now)
+        _after_vote(assignment, item, now, phase_done=unrated == 1)
     return vote, assignment
 
 
-def _after_vote(assignment: Assignment, item: AssignmentItem, now: datetime) -> None:
+def _after_vote(
+    assignment: Assignment, item: AssignmentItem, now: datetime, *, phase_done: bool
+) -> None:
     fields = ["last_seen_at"]
-    phase_done = not AssignmentItem.objects.filter(
-        assignment=assignment, phase=item.phase, vote__isnull=True
-    ).exists()
     if phase_done and item.phase == AssignmentItem.Phase.TRAINING:
         assignment.stage = Assignment.Stage.RATING
         fields.append("stage")
