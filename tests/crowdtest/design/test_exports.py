@@ -7,9 +7,8 @@ import io
 
 import pytest
 
-from crowdtest.design.exports import sessions_csv
 from crowdtest.design.models import SessionItem
-from crowdtest.exports import csv_text
+from crowdtest.exports import export_one
 from tests.crowdtest.rating.designs import make_design
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_sessions_csv_lists_every_item_with_its_expected_answer() -> None:
     built = make_design()
-    # Called directly: the results app registers a file of the same name (see the report).
-    rows = list(csv.DictReader(io.StringIO(csv_text(*sessions_csv(built.experiment)))))
+    rows = list(csv.DictReader(io.StringIO(export_one(built.experiment, "sessions.csv"))))
     assert len(rows) == SessionItem.objects.filter(session__experiment=built.experiment).count()
     training = [r for r in rows if r["kind"] == "training"]
     rating = [r for r in rows if r["kind"] == "rating"]

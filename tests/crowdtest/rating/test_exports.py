@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_votes_csv_holds_every_vote(client: Client) -> None:
     built = make_design()
     take_session(RaterClient(client, built.experiment, external_id="ann"))
-    assert "votes.csv" in export_names()
+    assert {"votes.csv", "sessions.csv"} <= set(export_names())
     rows = list(csv.DictReader(io.StringIO(export_one(built.experiment, "votes.csv"))))
     votes = Vote.objects.filter(experiment=built.experiment)
     assert len(rows) == votes.count() == 3 + 7  # training, then 6 stimuli and a trap
