@@ -69,15 +69,17 @@ def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str,
     base = {"platform": identity.platform}
     if assignment is None or assignment.status == Assignment.Status.ABANDONED:
         refusal = _may_start(experiment, rater_of(identity=identity))
-        if refusal:
-            return {**base, **_closed(refusal)}
+        timed_out = ""
         if assignment is not None:
             minutes = experiment.config.session_timeout_minutes
-            message = (
+            timed_out = (
                 f"Your last session timed out after {minutes} minutes without activity; your "
-                "answers are saved. You can start a new session."
+                "answers are saved. "
             )
-            return {**base, "stage": "expired", "message": message}
+        if refusal:
+            return {**base, **_closed(timed_out + refusal)}
+        if timed_out:
+            return {**base, "stage": "expired", "message": timed_out + "You can start again."}
         return {**base, "stage": "consent"}
     if assignment.status == Assignment.Status.STOPPED:
         return {**base, "stage": "stopped", "message": STOPPED_MESSAGE}

@@ -318,3 +318,22 @@ def test_a_prolific_session_finishes_with_the_completion_redirect(
     assert finish["redirect"] == (
         f"https://app.prolific.com/submissions/complete?cc={finish['code']}"
     )
+
+
+def test_an_abandoned_session_is_given_to_the_next_rater(client: Client) -> None:
+    built = make_design(size=2, votes=1)  # a single rating session
+    gone = RaterClient(client, built.experiment, external_id="gone")
+    clip = to_rating(gone)["clips"][0]["clip"]
+    gone.post("play", {"clip": clip})
+    assert gone.post("rate", {"clip": clip, "score": 2}).status_code == 200
+    kept = Vote.objects.filter(rater__external_id="gone").count()
+    later = RaterClient(client, built.experiment, external_id="later")
+    assert later.state()["stage"] == "closed"  # nothing free while "gone" holds it
+    Assignment.objects.update(last_seen_at=timezone.now() - timedelta(minutes=91))
+    assert later.post("consent").json()["stage"] == "setup"
+    assert assignment_of(later).session_id == assignment_of(gone).session_id
+    state = gone.state()
+    assert state["stage"] == "closed" and "timed out after 90 minutes" in state["message"]
+    second = assignment_of(gone).items.filter(phase="rating", position=1).get()
+    assert error_of(gone.post("play", {"clip": second.clip_key})) == (409, "expired")
+    assert Vote.objects.filter(rater__external_id="gone").count() == kept
