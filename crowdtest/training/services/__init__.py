@@ -1,0 +1,43 @@
+"""Writes of the training app: model runs and their folds, archive scoring, backbone
+pre-training. Every service takes keyword-only arguments and raises `TrainingError`."""
+
+from ..errors import TrainingError
+from .pretraining import pretrain_run, pretrain_start
+from .runs import (
+    DEFAULT_BACKBONE,
+    backbone_resolve,
+    fold_train,
+    run_cancel,
+    run_resume,
+    run_start,
+    stage_audio,
+)
+from .scoring import (
+    ScoreSource,
+    archive_score,
+    archive_sources,
+    scoring_fold,
+    scoring_run,
+    scoring_run_here,
+    scoring_start,
+)
+
+__all__ = [
+    "DEFAULT_BACKBONE",
+    "ScoreSource",
+    "TrainingError",
+    "archive_score",
+    "archive_sources",
+    "backbone_resolve",
+    "fold_train",
+    "pretrain_run",
+    "pretrain_start",
+    "run_cancel",
+    "run_resume",
+    "run_start",
+    "scoring_fold",
+    "scoring_run",
+    "scoring_run_here",
+    "scoring_start",
+    "stage_audio",
+]

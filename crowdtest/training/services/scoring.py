@@ -1,0 +1,351 @@
+"""Archive scoring (mission step 11): the predicted MOS of every file of a folder, a
+manifest CSV or the experiment's own tracks, with a run's model, in a quality-metadata
+CSV that names the model run and the code version. A file that can't be read gets its
+error in the CSV and the rest goes on (`modeling.w2vmos.score`).
+
+Files are taken in chunks: each chunk is fetched (S3 tracks are downloaded to temporary
+files, removed after the chunk), scored in length-sorted batches, and written."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.files import File
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.sources import SourceError, allowed_roots, is_within, local_copy
+from crowdtest.jobs.dispatch import enqueue
+from crowdtest.jobs.models import Job
+from crowdtest.jobs.services import (
+    job_advance,
+    job_create,
+    job_fail,
+    job_mark_cancelled,
+    job_start,
+)
+from modeling.provenance import code_version
+from modeling.w2vmos.errors import W2VMOSError
+
+from ..errors import TrainingError
+from ..models import ModelFold, ModelRun, ScoringRun
+from .control import StopControl, task_deadline
+
+logger = logging.getLogger(__name__)
+
+JOB_KIND = "score_archive"
+CHUNK = 256
+CSV_COLUMNS = ("path", "track_id", "predicted_mos", "error", "model_run", "code_version")
+Status = ModelRun.Status
+
+
+@dataclass(frozen=True)
+class ScoreSource:
+    """One file to score: what the CSV calls it, and where to read it."""
+
+    name: str
+    kind: str  # "path" | "s3" | "upload", as `corpus.sources.local_copy` takes
+    source: str
+    track_id: int | None = None
+    error: str = ""
+
+
+@dataclass
+class ScoreCounts:
+    files: int = 0
+    scored: int = 0
+    failed: int = 0
+    cancelled: bool = False
+
+
+def scoring_fold(run: ModelRun) -> ModelFold:
+    """The fold whose model scores: a final model's only one, else the cross-validation
+    fold with the lowest validation loss (chosen on validation, never on test data)."""
+    if run.kind == ModelRun.Kind.PRETRAIN:
+        raise TrainingError(f"Run {run.pk} is a pre-training: it has no MOS head to score with.")
+    folds = [
+        f for f in run.folds.all() if f.status == Status.SUCCEEDED and f.model_dir
+    ]  # prefetched on pages
+    if not folds:
+        raise TrainingError(f"Run {run.pk} has no trained model yet ({run.status}).")
+    return min(folds, key=lambda f: (f.best_val_loss is None, f.best_val_loss or 0.0, f.index))
+
+
+def archive_sources(*, source: str, experiment: Experiment | None = None) -> list[ScoreSource]:
+    """The files of a folder (recursively), of a manifest CSV (`path` column), or, with
+    no source, every track of the experiment as it was imported."""
+    from modeling.w2vmos.data import read_manifest
+    from modeling.w2vmos.pretrain import find_audio_files
+
+    if not source:
+        if experiment is None:
+            raise TrainingError("Give a folder or a manifest CSV to score.")
+        tracks = experiment.tracks.order_by("pk").values_list(
+            "pk", "source_kind", "source", "original_name", "error"
+        )
+        return [
+            ScoreSource(str(src if kind != "upload" else name), kind, src, pk, error)
+            for pk, kind, src, name, error in tracks
+        ]
+    path = Path(source).expanduser()
+    try:
+        if path.suffix.lower() == ".csv":
+            return [ScoreSource(str(it.path), "path", str(it.path)) for it in read_manifest(path)]
+        return [ScoreSource(str(p), "path", str(p)) for p in find_audio_files(path)]
+    except W2VMOSError as exc:
+        raise TrainingError(str(exc)) from exc
+
+
+def _chunks(items: Sequence[ScoreSource], size: int) -> Iterator[Sequence[ScoreSource]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def archive_score(
+    *,
+    run: ModelRun,
+    sources: Sequence[ScoreSource],
+    out: IO[str],
+    device: str = "auto",
+    batch_size: int = 8,
+    num_workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ScoreCounts:
+    """Score `sources` with the run's model into the CSV stream `out`, in input order;
+    `progress(files done, files in all)` after every batch."""
+    from modeling.w2vmos.model import load_model
+    from modeling.w2vmos.score import score_files
+
+    fold = scoring_fold(run)
+    model_dir = Path(fold.model_dir)
+    if not (model_dir / "w2vmos.json").is_file():
+        raise TrainingError(
+            f"The model of run {run.pk} is not on this machine ({model_dir}): score where "
+            "its run folder is (the gpu worker)."
+        )
+    try:
+        model = load_model(model_dir)
+    except W2VMOSError as exc:
+        raise TrainingError(str(exc)) from exc
+    max_seconds = run.config.get("train", {}).get("max_seconds", 10.0)
+    version = code_version()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    counts = ScoreCounts(files=len(sources))
+    finished = 0
+    for chunk in _chunks(sources, CHUNK):
+        if should_stop is not None and should_stop():
+            counts.cancelled = True
+            break
+        mos: dict[int, float] = {}
+        errors = {i: s.error for i, s in enumerate(chunk) if s.error}
+        with ExitStack() as stack:
+            paths: dict[int, Path] = {}
+            for i, item in enumerate(chunk):
+                if i in errors:
+                    continue
+                try:
+                    paths[i] = stack.enter_context(local_copy(item.kind, item.source))
+                except (SourceError, OSError) as exc:
+                    errors[i] = str(exc)
+            order = sorted(paths)
+            base = finished + len(errors)
+
+            def report(done: int, total: int, base: int = base) -> None:
+                if progress is not None:
+                    progress(base + done, len(sources))
+
+            for result in score_files(
+                model,
+                [paths[i] for i in order],
+                batch_size=batch_size,
+                device=device,
+                max_seconds=max_seconds,
+                num_workers=num_workers,
+                progress=report,
+            ):
+                if result.mos is None:
+                    errors[order[result.index]] = result.error or "unreadable audio"
+                else:
+                    mos[order[result.index]] = result.mos
+        for i, item in enumerate(chunk):
+            value = mos.get(i)
+            writer.writerow(
+                [
+                    item.name,
+                    "" if item.track_id is None else item.track_id,
+                    "" if value is None else f"{value:.4f}",
+                    errors.get(i, ""),
+                    run.pk,
+                    version,
+                ]
+            )
+        counts.scored += len(mos)
+        counts.failed += len(chunk) - len(mos)
+        finished += len(chunk)
+        if progress is not None:
+            progress(finished, len(sources))
+    return counts
+
+
+# --- From a command: here, into a local CSV -------------------------------------------
+
+
+def scoring_run_here(
+    *,
+    run: ModelRun,
+    source: str,
+    out_path: Path,
+    device: str = "auto",
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+    created_by: Any = None,
+) -> ScoringRun:
+    """Score a folder or manifest in this process into `out_path`, recorded as a
+    ScoringRun (`predict_quality`)."""
+    sources = archive_sources(source=source)
+    scoring = ScoringRun.objects.create(
+        run=run,
+        source=str(Path(source).expanduser().resolve()),
+        status=Status.RUNNING,
+        device=device,
+        out_path=str(out_path.resolve()),
+        n_files=len(sources),
+        code_version=code_version(),
+        created_by=created_by,
+        model_fold=scoring_fold(run).index,
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.name + ".part")
+    try:
+        with partial.open("w", newline="") as out:
+            counts = archive_score(
+                run=run,
+                sources=sources,
+                out=out,
+                device=device,
+                batch_size=batch_size,
+                progress=progress,
+            )
+        partial.replace(out_path)
+    except (TrainingError, W2VMOSError, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        _record(scoring, status=Status.FAILED, error=str(exc))
+        raise TrainingError(str(exc)) from exc
+    _record(scoring, status=Status.SUCCEEDED, counts=counts)
+    return scoring
+
+
+def _record(
+    scoring: ScoringRun, *, status: str, counts: ScoreCounts | None = None, error: str = ""
+) -> None:
+    scoring.status, scoring.error, scoring.finished_at = status, error, timezone.now()
+    if counts is not None:
+        scoring.n_scored, scoring.n_failed = counts.scored, counts.failed
+    scoring.save(update_fields=["status", "error", "finished_at", "n_scored", "n_failed"])
+
+
+# --- From the web: a gpu task, the CSV into storage -----------------------------------
+
+
+def scoring_start(
+    *, run: ModelRun, source: str = "", device: str = "auto", created_by: Any = None
+) -> ScoringRun:
+    """Queue the scoring of the experiment's tracks (no source) or of a folder or
+    manifest inside the import roots, with the run's model, on the gpu queue."""
+    from ..tasks import score_archive_task
+
+    scoring_fold(run)
+    source = source.strip()
+    if source and not is_within(Path(source).expanduser(), allowed_roots()):
+        raise TrainingError(f"{source} is outside the folders the app may read (IMPORT_ROOTS).")
+    if device not in ("auto", "cpu", "cuda"):
+        raise TrainingError(f"device must be auto, cpu or cuda, not {device!r}.")
+    with transaction.atomic():
+        scope = run.experiment.job_scope if run.experiment else ""
+        job = job_create(kind=JOB_KIND, scope=scope, created_by=created_by)
+        scoring = ScoringRun.objects.create(
+            run=run,
+            source=source,
+            job=job,
+            device=device,
+            code_version=code_version(),
+            created_by=created_by,
+        )
+        enqueue(score_archive_task, scoring_id=scoring.pk)
+    return scoring
+
+
+def scoring_run(*, scoring_id: int) -> str:
+    """The scoring task's work. A scoring delivered again after its worker died starts
+    over (scoring is far cheaper than training); a finished one is left alone."""
+    with transaction.atomic():
+        scoring = ScoringRun.objects.select_for_update().select_related("run").get(pk=scoring_id)
+        if scoring.status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED):
+            return f"scoring {scoring.status}"
+        scoring.status = Status.RUNNING
+        scoring.save(update_fields=["status"])
+    run, job_id = scoring.run, scoring.job_id
+    control = StopControl(job_id=job_id, deadline=task_deadline())
+    try:
+        sources = archive_sources(source=scoring.source, experiment=run.experiment)
+        scoring.n_files, scoring.model_fold = len(sources), scoring_fold(run).index
+        scoring.save(update_fields=["n_files", "model_fold"])
+        if job_id:
+            Job.objects.filter(pk=job_id).update(done=0, failed=0)
+            job_start(job_id=job_id, total=len(sources) + 1, message="loading the model")
+        reported = 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal reported
+            if job_id and done > reported:
+                job_advance(job_id=job_id, done=done - reported, message=f"{done}/{total} files")
+                reported = done
+
+        with tempfile.TemporaryFile("w+", newline="") as out:
+            counts = archive_score(
+                run=run,
+                sources=sources,
+                out=out,
+                device=scoring.device,
+                progress=progress,
+                should_stop=control,
+            )
+            if counts.cancelled:
+                _record(scoring, status=Status.CANCELLED, counts=counts)
+                if job_id:
+                    job_mark_cancelled(job_id=job_id)
+                return "cancelled"
+            out.seek(0)
+            scoring.output.save(f"run-{run.pk}-scoring-{scoring.pk}.csv", File(out), save=False)
+        scoring.save(update_fields=["output"])
+    except OperationalError:
+        raise
+    except (TrainingError, W2VMOSError, OSError) as exc:
+        _record(scoring, status=Status.FAILED, error=str(exc))
+        if job_id:
+            job_fail(job_id=job_id, error=str(exc))
+        return "failed"
+    except Exception as exc:  # a bug: the job must not wait forever
+        logger.exception("scoring %s failed", scoring_id)
+        _record(scoring, status=Status.FAILED, error=f"internal error: {exc}")
+        if job_id:
+            job_fail(job_id=job_id, error=f"internal error: {exc}")
+        return "failed"
+    _record(scoring, status=Status.SUCCEEDED, counts=counts)
+    if job_id:
+        job_advance(
+            job_id=job_id,
+            done=1,
+            message=f"{counts.scored} files scored, {counts.failed} with errors",
+        )
+    return "scored"
