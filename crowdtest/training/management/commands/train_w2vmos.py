@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from crowdtest.corpus.management.base import ExperimentCommand
+from crowdtest.jobs.dispatch import uses_workers
+from crowdtest.training import selectors
+from crowdtest.training.models import ModelRun
+from crowdtest.training.services import DEFAULT_BACKBONE, TrainingError, run_resume, run_start
+
+
+class Command(ExperimentCommand):
+    help = (
+        "Fine-tune w2vMOS on the experiment's MOS labels as gpu-queue tasks: the paper's "
+        "stratified k-fold cross-validation (RMSE, PCC, SRCC, PRA), or with --final the "
+        "model that scores the archive. Labels, backbone and settings are checked first."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--backbone",
+            default=DEFAULT_BACKBONE,
+            help="wav2vec 2.0 checkpoint: a folder (e.g. a pretrain_wav2vec2 output) or hub id",
+        )
+        parser.add_argument("--folds", type=int, default=3)
+        parser.add_argument("--max-epochs", type=int, default=200)
+        parser.add_argument("--patience", type=int, default=20)
+        parser.add_argument("--random-labels", action="store_true", help="the paper's control")
+        parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--batch-size", type=int, default=4)
+        parser.add_argument("--lr-backbone", type=float, default=1e-5)
+        parser.add_argument("--lr-head", type=float, default=1e-4)
+        parser.add_argument(
+            "--final", action="store_true", help="train the final model on every label"
+        )
+        parser.add_argument(
+            "--resume", type=int, metavar="RUN", help="continue a failed or cancelled run"
+        )
+        parser.add_argument(
+            "--no-wait", action="store_true", help="queue the tasks and return (workers only)"
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        experiment = self.experiment(opts["slug"])
+        try:
+            run = self._start(experiment, opts)
+        except TrainingError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Run {run.pk}: {run.get_kind_display()} on {run.n_items} labelled stimuli, "
+            f"backbone {run.backbone}, folder {run.path}"
+        )
+        if opts["no_wait"] and uses_workers():
+            self.stdout.write(f"Queued on the gpu queue (job {run.job_id}).")
+            return
+        assert run.job_id is not None
+        self.follow(run.job_id)
+        self._report(selectors.run_for_page(slug=experiment.slug, run_id=run.pk))
+
+    def _start(self, experiment: Any, opts: dict[str, Any]) -> ModelRun:
+        if opts["resume"]:
+            run = ModelRun.objects.filter(pk=opts["resume"], experiment=experiment).first()
+            if run is None:
+                raise TrainingError(f"No run {opts['resume']} in {experiment.slug}.")
+            return run_resume(run=run)
+        return run_start(
+            experiment=experiment,
+            kind=ModelRun.Kind.FINAL if opts["final"] else ModelRun.Kind.CROSSVAL,
+            backbone=opts["backbone"],
+            folds=opts["folds"],
+            max_epochs=opts["max_epochs"],
+            patience=opts["patience"],
+            random_labels=opts["random_labels"],
+            device=opts["device"],
+            precision=opts["precision"],
+            seed=opts["seed"],
+            batch_size=opts["batch_size"],
+            lr_backbone=opts["lr_backbone"],
+            lr_head=opts["lr_head"],
+        )
+
+    def _report(self, run: ModelRun) -> None:
+        if run.status != ModelRun.Status.SUCCEEDED:
+            self.stdout.write(self.style.WARNING(f"Run {run.pk} {run.status}. {run.error}"))
+            return
+        header = f"{'':14}{'epochs':>8}{'val L1':>8}{'RMSE':>8}{'PCC':>8}{'SRCC':>8}{'PRA %':>8}"
+        self.stdout.write(header)
+        for row in selectors.fold_rows(run):
+            fold = row["fold"]
+            self.stdout.write(
+                f"{row['name']:14}{fold.epochs_run:>8}{row['best_val_loss']:>8}{row['rmse']:>8}"
+                f"{row['pcc']:>8}{row['srcc']:>8}{row['pra']:>8}"
+            )
+        for table_row in selectors.comparison_rows([run]) + selectors.paper_rows():
+            cells = "  ".join(
+                f"{name} {cell}"
+                for name, cell in zip(("RMSE", "PCC", "SRCC", "PRA %"), table_row.cells)
+            )
+            self.stdout.write(f"{table_row.name}: {cells}")
+        if run.kind == ModelRun.Kind.FINAL:
+            self.stdout.write(
+                f"Score an archive with: python manage.py predict_quality {run.pk} FOLDER out.csv"
+            )
+        self.stdout.write(self.style.SUCCESS(f"Run {run.pk} succeeded."))
