@@ -39,3 +39,27 @@ def refresh_results_task(experiment_id: int, job_id: int) -> str:
         return "failed"
     job_advance(job_id=job_id, done=1, message=report.summary())
     return report.summary()
+
+
+@shared_task(
+    name="crowdtest.results.tasks.screen_assignment",
+    acks_late=True,
+    time_limit=DEFAULT_TIME_LIMIT,
+    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def screen_assignment_task(assignment_id: int) -> str:
+    """Screen a session as soon as its rater finishes it, then, when the experiment
+    collects adaptively, retire the sessions nobody needs any more. Both rewrite their
+    own rows, so a redelivered task is harmless."""
+    from crowdtest.rating.models import Assignment
+
+    from .services import adaptive_retire, assignment_screen
+
+    assignment = Assignment.objects.select_related("experiment").get(pk=assignment_id)
+    verdict = assignment_screen(assignment=assignment)
+    if assignment.experiment.config.target_ci_width is not None:
+        adaptive_retire(experiment=assignment.experiment)
+    return "valid" if verdict.valid else "invalid"
