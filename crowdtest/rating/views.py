@@ -59,16 +59,13 @@ def take(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def clip(request: HttpRequest, key: str) -> HttpResponseBase:
     """A clip's audio, for a signed URL that has not expired. No file name, nothing that
-    tells which clip it is; a presigned storage URL when media live on S3."""
+    tells which clip it is. Streamed through the app from any storage (S3 included): a
+    presigned storage URL would show the stored name, the same for every rater."""
     if not clip_signature_valid(key, request.GET.get("x", ""), request.GET.get("s", "")):
         return HttpResponseForbidden("This audio link is not valid or has expired.")
     stored = clip_file(key)
     if stored is None:
         raise Http404("No such clip.")
-    try:
-        stored.path  # noqa: B018  (local storage has a path; S3 raises)
-    except NotImplementedError:
-        return redirect(stored.url)
     response = FileResponse(stored.open("rb"), content_type="audio/mp4")
     if "Content-Disposition" in response:
         del response["Content-Disposition"]
