@@ -152,3 +152,42 @@ class VoteFactory(factory.django.DjangoModelFactory):
     score = 4
     play_started_at = factory.LazyFunction(timezone.now)
     listened_s = 10.2
+
+
+class StimulusMOSFactory(factory.django.DjangoModelFactory):
+    """An imported MOS label of a stimulus (Vinylset-style: MOS, CI half-width, class)."""
+
+    class Meta:
+        model = "results.StimulusMOS"
+
+    stimulus = factory.SubFactory(StimulusFactory)
+    experiment = factory.SelfAttribute("stimulus.experiment")
+    source = "imported"
+    mos = 3.0
+    std = 0.8
+    n = 15
+    ci95_normal = 0.4
+    mosgroup = ""
+    computed_at = factory.LazyFunction(timezone.now)
+
+
+class ModelRunFactory(factory.django.DjangoModelFactory):
+    """A finished w2vMOS cross-validation with a summary (no folds, no files)."""
+
+    class Meta:
+        model = "training.ModelRun"
+
+    experiment = factory.SubFactory(ExperimentFactory)
+    kind = "crossval"
+    status = "succeeded"
+    config: dict = factory.LazyFunction(
+        lambda: {"backbone": "facebook/wav2vec2-base", "random_labels": False, "cv": {"k": 3}}
+    )
+    summary: dict = factory.LazyFunction(
+        lambda: {
+            m: {"mean": v, "std": 0.05}
+            for m, v in (("rmse", 0.3), ("pcc", 0.5), ("srcc", 0.45), ("pra", 0.88))
+        }
+    )
+    n_items = 620
+    code_version = "test"

@@ -1,0 +1,103 @@
+"""Tiny wav2vec 2.0 checkpoints saved to disk (no downloads ever) and experiments whose
+stimuli have synthetic FLAC masters with labels that follow a known degradation: the
+more hiss, the lower the MOS."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from django.core.files.base import ContentFile
+
+from crowdtest.corpus.models import Experiment
+from modeling.synth import synth_track
+from tests.factories import ExperimentFactory, StimulusFactory, StimulusMOSFactory
+
+SR = 16000
+#: A few thousand parameters; 80x down-sampling CNN (wav2vec2-base style GroupNorm).
+TINY: dict[str, Any] = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "conv_dim": [16, 16, 16],
+    "conv_kernel": [10, 8, 4],
+    "conv_stride": [5, 4, 4],
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 2,
+    "codevector_dim": 16,
+    "proj_codevector_dim": 16,
+    "num_codevectors_per_group": 8,
+    "num_codevector_groups": 2,
+    "num_negatives": 5,
+    "feat_extract_norm": "group",
+}
+#: Fast settings for the command: a few epochs with learning rates that move a tiny model.
+FAST = ["--device", "cpu", "--lr-backbone", "1e-3", "--lr-head", "1e-2", "--batch-size", "4"]
+
+
+def save_tiny_backbone(folder: Path, *, pretraining: bool = False) -> Path:
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2ForPreTraining, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    config = Wav2Vec2Config(**TINY)
+    model = Wav2Vec2ForPreTraining(config) if pretraining else Wav2Vec2Model(config)
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init wav2vec 2.0 checkpoint folder, as `--backbone` takes it."""
+    return save_tiny_backbone(tmp_path_factory.mktemp("tiny-w2v2"))
+
+
+def flac_bytes(seconds: float, *, seed: int, hiss: float) -> bytes:
+    audio = synth_track(
+        seconds=seconds, sample_rate=SR, channels=1, seed=seed, faults={"hiss": hiss}
+    )
+    out = io.BytesIO()
+    sf.write(out, audio, SR, format="FLAC")
+    return out.getvalue()
+
+
+def mos_for_hiss(hiss: float) -> float:
+    """The known degradation: clean 4.5, full hiss 1.5."""
+    return 4.5 - 3.0 * hiss
+
+
+def labelled_experiment(n: int = 18, *, seconds: float = 1.0, slug: str = "") -> Experiment:
+    """An experiment with n ready stimuli, each with a FLAC master and an imported MOS
+    that falls with its hiss."""
+    experiment = ExperimentFactory(**({"slug": slug} if slug else {}))
+    for i, hiss in enumerate(np.linspace(0.0, 1.0, n)):
+        stimulus = StimulusFactory(
+            track__experiment=experiment,
+            master=ContentFile(flac_bytes(seconds, seed=i, hiss=float(hiss)), name=f"m{i}.flac"),
+        )
+        StimulusMOSFactory(
+            stimulus=stimulus, mos=mos_for_hiss(float(hiss)), ci95_normal=0.15 + 0.01 * (i % 5)
+        )
+    return experiment
+
+
+@pytest.fixture
+def make_experiment(db: None) -> Callable[..., Experiment]:
+    return labelled_experiment
+
+
+def write_wavs(folder: Path, n: int, *, seconds: float = 1.0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"track{i:02d}.wav"
+        audio = synth_track(seconds=seconds, sample_rate=SR, channels=1, seed=100 + i)
+        sf.write(path, audio, SR)
+        paths.append(path)
+    return paths
