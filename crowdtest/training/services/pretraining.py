@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
@@ -152,6 +153,9 @@ def pretrain_run(*, run_id: int) -> str:
         )
     except OperationalError:
         raise
+    except SoftTimeLimitExceeded:  # continue from the last saved step in a new task
+        pretrain_send(run)
+        return "continues in a new task"
     except (W2VMOSError, OSError) as exc:
         _fail(run_id, str(exc))
         return "failed"

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import default_storage
 from django.db import OperationalError, transaction
 from django.utils import timezone
@@ -229,6 +230,11 @@ def fold_train(*, run_id: int, fold: int) -> str:
         return _train_and_record(run, row, control)
     except OperationalError:
         raise
+    except SoftTimeLimitExceeded:  # an epoch outlasted the hand-over margin
+        from ..tasks import train_fold_task
+
+        enqueue(train_fold_task, run_id=run_id, fold=fold)
+        return "continues in a new task"
     except (TrainingError, W2VMOSError, OSError) as exc:
         _mark_failed(run, str(exc))
         return "failed"

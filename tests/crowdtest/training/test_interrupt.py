@@ -143,3 +143,35 @@ def test_only_failed_or_cancelled_runs_resume(
     with pytest.raises(TrainingError, match="Only a failed or cancelled run can be resumed"):
         run_resume(run=run)
     assert run_cancel(run=run).status == ModelRun.Status.CANCELLED  # queued: at once
+
+
+def test_a_task_near_its_time_limit_hands_over_to_a_continuation(
+    make_experiment: Callable[..., Experiment],
+    tiny_backbone: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    epochs: tuple[Epochs, list[Callable[..., None]]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The first task finds its deadline passed at its first batch: it saves nothing,
+    queues its continuation and returns; the continuation trains the fold."""
+    import time
+
+    from crowdtest.training.services import runs
+
+    deadlines = iter([time.monotonic() - 1.0])
+    monkeypatch.setattr(runs, "task_deadline", lambda: next(deadlines, None))
+    results: list[str] = []
+    original = runs.fold_train
+    monkeypatch.setattr(
+        runs, "fold_train", lambda **kw: results.append(original(**kw)) or results[-1]
+    )
+    monkeypatch.setattr("crowdtest.training.services.fold_train", runs.fold_train)
+    run = start(
+        make_experiment(8),
+        tiny_backbone,
+        django_capture_on_commit_callbacks,
+        max_epochs=1,
+        kind="final",
+    )
+    assert results == ["continues in a new task", "trained"]
+    assert run.status == ModelRun.Status.SUCCEEDED and epochs[0] == [(0, 1)]
