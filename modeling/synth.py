@@ -294,7 +294,7 @@ def write_demo_corpus(
     seed: int = 0,
 ) -> list[DemoTrack]:
     """Write `n_tracks` synthetic records (WAV and FLAC, alternately) and a `manifest.csv`
-    (path, title, artist, year, label, carrier) into `folder`.
+    (path, title, artist, year, label, carrier, severity, faults) into `folder`.
 
     Severity cycles through `SEVERITY_LEVELS`, each track has one dominant fault at that
     severity (cycling through `FAULTS`) plus the hiss and crackle every record has a bit of,
@@ -333,10 +333,24 @@ def write_demo_corpus(
         )
     with (folder / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "title", "artist", "year", "label", "carrier"])
+        # severity and faults: the ground truth, which importers ignore and the demo's
+        # simulated raters hear
+        writer.writerow(
+            ["path", "title", "artist", "year", "label", "carrier", "severity", "faults"]
+        )
         for track in tracks:
+            faults = ";".join(f"{name}={value}" for name, value in sorted(track.faults.items()))
             writer.writerow(
-                [track.path.name, track.title, track.artist, track.year, track.label, track.carrier]
+                [
+                    track.path.name,
+                    track.title,
+                    track.artist,
+                    track.year,
+                    track.label,
+                    track.carrier,
+                    track.severity,
+                    faults,
+                ]
             )
     return tracks
 

@@ -102,8 +102,18 @@ def test_demo_corpus_files_manifest_and_spread(tmp_path) -> None:
         assert (info.samplerate, info.channels, info.frames) == (8000, 2, 8000)
     with (tmp_path / "manifest.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["path", "title", "artist", "year", "label", "carrier"]
+    assert list(rows[0]) == [
+        "path",
+        "title",
+        "artist",
+        "year",
+        "label",
+        "carrier",
+        "severity",
+        "faults",
+    ]
     assert [row["path"] for row in rows] == [track.path.name for track in tracks]
+    assert [float(row["severity"]) for row in rows] == [track.severity for track in tracks]
     again = write_demo_corpus(
         tmp_path / "again", n_tracks=10, seconds=1.0, sample_rate=8000, seed=3
     )

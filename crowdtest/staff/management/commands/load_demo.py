@@ -1,8 +1,11 @@
 """The demo experiment `make run` serves: synthetic vinyl-like tracks taken through the
-pipeline as far as it goes without a crowd, and a staff login."""
+whole pipeline (stimuli, clusters, P.808 sessions, a simulated crowd, screening, MOS), a
+direct link to take the test yourself, and a staff login. Safe to run again: each step
+does only what is missing."""
 
 from __future__ import annotations
 
+import csv
 import secrets
 from pathlib import Path
 from typing import Any
@@ -15,17 +18,30 @@ from django.core.management.base import BaseCommand, CommandParser
 from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.selectors import current_clustering
 from crowdtest.corpus.services import experiment_create
+from crowdtest.design.models import Design
+from crowdtest.rating.links import link_url, links_create
+from crowdtest.rating.models import Vote
+from crowdtest.staff.demo_crowd import simulate_crowd
 from modeling.synth import write_demo_corpus
 
 SLUG = "demo-vinyl"
+DEMO_SETTINGS = {
+    "n_clusters": 4,
+    "stimuli_per_cluster": 2,
+    "training_size": 4,
+    "trap_sources": 3,
+    "votes_per_stimulus": 6,
+    "reward_usd": "0.50",
+}
 
 
 class Command(BaseCommand):
-    help = "Create (or complete) the demo experiment and print a staff login."
+    help = "Create (or complete) the demo experiment and print a staff login and a rater link."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tracks", type=int, default=60)
+        parser.add_argument("--tracks", type=int, default=48)
         parser.add_argument("--seconds", type=float, default=24.0)
+        parser.add_argument("--raters", type=int, default=12, help="simulated raters")
         parser.add_argument("--username", default="demo")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -34,36 +50,54 @@ class Command(BaseCommand):
             name="Demo: synthetic vinyl",
             description=(
                 "Music-like signals with vinyl faults (crackle, hiss, wow, clipping, "
-                "band-limiting) at several strengths, synthesised on this machine."
+                "band-limiting) at several strengths, synthesised on this machine, rated by "
+                "a simulated crowd."
             ),
-            settings={
-                "n_clusters": 5,
-                "stimuli_per_cluster": 2,
-                "training_size": 5,
-                "trap_sources": 4,
-                "votes_per_stimulus": 5,
-            },
+            settings=DEMO_SETTINGS,
         )
         folder = Path(settings.IMPORT_ROOTS[0]) / "demo-archive"
         if not (folder / "manifest.csv").exists():
             self.stdout.write(f"Synthesising {opts['tracks']} tracks into {folder} ...")
             write_demo_corpus(folder, n_tracks=opts["tracks"], seconds=opts["seconds"], seed=7)
-        call_command("import_tracks", SLUG, str(folder / "manifest.csv"), stdout=self.stdout)
-        call_command("prepare_stimuli", SLUG, stdout=self.stdout)
+        self.step("import_tracks", SLUG, str(folder / "manifest.csv"))
+        self.step("prepare_stimuli", SLUG)
         if current_clustering(experiment=experiment) is None:
-            call_command("cluster_stimuli", SLUG, stdout=self.stdout)
-        self._login(opts["username"])
+            self.step("cluster_stimuli", SLUG)
+        if not Design.objects.filter(experiment=experiment).exists():
+            self.step("build_sessions", SLUG)
+        if not Vote.objects.filter(experiment=experiment).exists():
+            self.stdout.write(f"A simulated crowd of {opts['raters']} raters takes sessions ...")
+            done = simulate_crowd(
+                experiment=experiment,
+                severity_by_name=self.severities(folder / "manifest.csv"),
+                raters=opts["raters"],
+            )
+            self.stdout.write(f"  {done} sessions completed")
+        self.step("compute_mos", SLUG)
+        self.report(experiment, opts["username"])
 
-    def _login(self, username: str) -> None:
+    def step(self, *args: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"\n$ manage.py {' '.join(args)}"))
+        call_command(*args, stdout=self.stdout)
+
+    @staticmethod
+    def severities(manifest: Path) -> dict[str, float]:
+        with manifest.open(newline="", encoding="utf-8") as handle:
+            return {row["path"]: float(row["severity"]) for row in csv.DictReader(handle)}
+
+    def report(self, experiment: Experiment, username: str) -> None:
         password = secrets.token_urlsafe(9)
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        [link] = links_create(experiment=experiment, participants=None)
         base = settings.PUBLIC_BASE_URL
         self.stdout.write(
             self.style.SUCCESS(
-                f"\nDemo experiment: {base}/experiments/{SLUG}/\n"
-                f"Staff login: {username} / {password}   (a new password each run)\n"
+                f"\nDemo experiment:  {base}/experiments/{SLUG}/\n"
+                f"Results:          {base}/experiments/{SLUG}/results/\n"
+                f"Take the test:    {link_url(link)}\n"
+                f"Staff login:      {username} / {password}   (a new password each run)\n"
             )
         )
