@@ -339,7 +339,7 @@ def write_demo_corpus(
             ["path", "title", "artist", "year", "label", "carrier", "severity", "faults"]
         )
         for track in tracks:
-            faults = ";".join(f"{name}={value}" for name, value in sorted(track.faults.items()))
+            described = ";".join(f"{k}={v}" for k, v in sorted(track.faults.items()))
             writer.writerow(
                 [
                     track.path.name,
@@ -349,7 +349,7 @@ def write_demo_corpus(
                     track.label,
                     track.carrier,
                     track.severity,
-                    faults,
+                    described,
                 ]
             )
     return tracks
