@@ -57,8 +57,13 @@ def run_detail(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
 def run_cancel_view(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     run = get_object_or_404(ModelRun, pk=run_id, experiment__slug=slug)
     try:
-        run_cancel(run=run)
-        messages.info(request, "Cancellation requested; training stops at its next batch.")
+        run = run_cancel(run=run)
+        messages.info(
+            request,
+            "Run cancelled."
+            if run.is_finished
+            else "Cancellation requested; training stops at its next batch.",
+        )
     except (TrainingError, JobError) as exc:
         messages.error(request, str(exc))
     return redirect("training:run_detail", slug=slug, run_id=run_id)

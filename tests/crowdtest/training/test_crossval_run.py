@@ -207,3 +207,37 @@ def test_models_csv_holds_each_runs_metrics(trained: tuple[Experiment, ModelRun,
     assert float(rows[0]["rmse_mean"]) == pytest.approx(run.summary["rmse"]["mean"])
     assert rows[0]["labels_fingerprint"] == run.labels_fingerprint
     assert rows[0]["code_version"] == run.code_version
+
+
+def test_scoring_the_experiments_own_tracks_reports_each_unreadable_one(
+    trained: tuple[Experiment, ModelRun, str],
+    staff_client: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The factory's tracks point at files that do not exist: every row says why."""
+    experiment, run, _ = trained
+    url = reverse("training:scoring_start", args=[experiment.slug, run.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(url, {"source": "", "device": "cpu"})
+    scoring = ScoringRun.objects.get(run=run, source="")
+    assert (scoring.status, scoring.n_files, scoring.n_scored, scoring.n_failed) == (
+        "succeeded",
+        18,
+        0,
+        18,
+    )
+    rows = list(csv.DictReader(io.StringIO(scoring.output.read().decode())))
+    track_ids = set(experiment.tracks.values_list("pk", flat=True))
+    assert {int(r["track_id"]) for r in rows} == track_ids
+    assert all(r["error"] and r["predicted_mos"] == "" for r in rows)
+    scoring.delete()
+
+
+def test_admin_lists_runs_with_their_folds(
+    trained: tuple[Experiment, ModelRun, str], admin_client: Any
+) -> None:
+    _, run, _ = trained
+    assert admin_client.get(reverse("admin:training_modelrun_changelist")).status_code == 200
+    page = admin_client.get(reverse("admin:training_modelrun_change", args=[run.pk]))
+    assert page.status_code == 200 and "fold" in page.text.lower()
+    assert admin_client.get(reverse("admin:training_scoringrun_changelist")).status_code == 200
