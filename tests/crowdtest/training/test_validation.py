@@ -153,3 +153,14 @@ def test_a_placeholder_stimulus_of_a_label_without_audio_is_named(
     )
     with pytest.raises(TrainingError, match=f"without a master audio file.*{placeholder.pk}"):
         start(experiment, tiny_backbone)
+
+
+def test_the_random_label_control_is_recorded_and_named_as_in_table_1(
+    make_experiment: MakeExperiment, tiny_backbone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crowdtest.training.services.runs.enqueue", lambda *a, **k: None)
+    run = start(make_experiment(8), tiny_backbone, random_labels=True, seed=7)
+    assert run.config["cv"] == {"k": 3, "seed": 7, "mapping_fit": "test", "random_labels": True}
+    assert run.config["train"]["seed"] == 7 and run.name == "w2vMOS Rand. Labels"
+    assert run.job is not None and run.job.total == 3
+    assert list(run.folds.values_list("index", "sent")) == [(0, True), (1, False), (2, False)]
