@@ -30,7 +30,7 @@ DEMO_SETTINGS = {
     "stimuli_per_cluster": 2,
     "training_size": 4,
     "trap_sources": 3,
-    "votes_per_stimulus": 6,
+    "votes_per_stimulus": 8,
     "reward_usd": "0.50",
 }
 
@@ -41,7 +41,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tracks", type=int, default=48)
         parser.add_argument("--seconds", type=float, default=24.0)
-        parser.add_argument("--raters", type=int, default=12, help="simulated raters")
+        parser.add_argument(
+            "--raters",
+            type=int,
+            default=8,
+            help="simulated raters (2 sessions each; the rest stay open for you)",
+        )
         parser.add_argument("--username", default="demo")
 
     def handle(self, *args: Any, **opts: Any) -> None:
