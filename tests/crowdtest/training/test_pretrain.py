@@ -64,7 +64,7 @@ def test_pretraining_refuses_a_folder_without_audio(tmp_path: Path) -> None:
         call_command("pretrain_wav2vec2", str(tmp_path / "empty"), str(tmp_path / "out"))
     with pytest.raises(CommandError, match="is not a folder"):
         call_command("pretrain_wav2vec2", str(tmp_path / "nowhere"), str(tmp_path / "out"))
-    assert not ModelRun.objects.exists()
+    assert not ModelRun.objects.filter(kind=ModelRun.Kind.PRETRAIN).exists()
 
 
 def test_train_w2vmos_reports_bad_input_as_a_command_error(tiny_backbone: Path) -> None:

@@ -31,9 +31,11 @@ def start(experiment: Experiment, backbone: Path, **kwargs: Any) -> ModelRun:
 
 
 def test_an_experiment_without_labels_is_refused(tiny_backbone: Path) -> None:
+    experiment = ExperimentFactory()
     with pytest.raises(TrainingError, match="has no MOS labels yet"):
-        start(ExperimentFactory(), tiny_backbone)
-    assert not ModelRun.objects.exists() and not Job.objects.exists()
+        start(experiment, tiny_backbone)
+    assert not ModelRun.objects.filter(experiment=experiment).exists()
+    assert not Job.objects.filter(scope=experiment.job_scope).exists()
 
 
 def test_labels_without_ci_are_refused_for_pra_but_not_for_a_final_model(
@@ -109,9 +111,10 @@ def test_a_checkpoint_that_is_not_wav2vec2_is_refused(
 def test_a_gpu_asked_for_where_there_is_none_is_refused_before_queueing(
     make_experiment: MakeExperiment, tiny_backbone: Path
 ) -> None:
+    experiment = make_experiment(8)
     with pytest.raises(TrainingError, match="no CUDA GPU is available"):
-        run_start(experiment=make_experiment(8), backbone=str(tiny_backbone), device="cuda")
-    assert not ModelRun.objects.exists()
+        run_start(experiment=experiment, backbone=str(tiny_backbone), device="cuda")
+    assert not ModelRun.objects.filter(experiment=experiment).exists()
 
 
 def test_a_worker_without_a_gpu_fails_the_job_at_task_start(
