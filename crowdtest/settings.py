@@ -160,6 +160,9 @@ else:
         },
     }
 
+# Model run folders (checkpoints, predictions): local disk of the gpu workers.
+MODEL_RUNS_ROOT = Path(os.environ.get("MODEL_RUNS_ROOT", str(MEDIA_ROOT / "model_runs")))
+
 # Folders that `import_tracks` and manifests may read from (colon-separated).
 IMPORT_ROOTS = [
     Path(p).resolve() for p in os.environ.get("IMPORT_ROOTS", str(BASE_DIR / "var")).split(":") if p

@@ -22,6 +22,7 @@ CELERY_BROKER_URL = ""
 CELERY_RESULT_BACKEND = None
 TASKS_IN_PROCESS = "sync"
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="crowdtest-media-"))
+MODEL_RUNS_ROOT = MEDIA_ROOT / "model_runs"
 IMPORT_ROOTS = [Path(tempfile.gettempdir()).resolve()]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

@@ -257,6 +257,7 @@ def pretrain(
         )
         for batch in loader:
             if should_stop is not None and should_stop():
+                save(step)  # a cancelled or handed-over run resumes from here
                 return PretrainResult(None, step, len(segments), skipped, cancelled=True)
             if batch.indices:
                 mask, negatives = _masks(model, batch.attention_mask, config)

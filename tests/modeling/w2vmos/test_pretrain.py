@@ -75,3 +75,40 @@ def test_pretraining_needs_audio(tmp_path: Path) -> None:
             config=PretrainConfig(),
             out_dir=tmp_path / "pre",
         )
+
+
+def test_a_stopped_pretraining_resumes_where_it_stopped(
+    make_clip: ClipFactory, tmp_path: Path
+) -> None:
+    files = [make_clip(f"m{i}.wav", seconds=2.0, seed=i) for i in range(2)]
+    config = PretrainConfig(
+        window_seconds=1.0,
+        hop_seconds=0.5,
+        min_seconds=0.5,
+        batch_size=2,
+        max_steps=4,
+        warmup_steps=1,
+        mask_time_prob=0.5,
+        mask_time_length=2,
+        save_every=100,
+    )
+    steps: list[PretrainProgress] = []
+    first = pretrain(
+        files,
+        init=ModelConfig(tiny_config=TINY_GROUP),
+        config=config,
+        out_dir=tmp_path / "pre",
+        progress=steps.append,
+        should_stop=lambda: len(steps) >= 2,
+    )
+    assert first.cancelled and first.steps == 2
+
+    second = pretrain(
+        files,
+        init=ModelConfig(tiny_config=TINY_GROUP),
+        config=config,
+        out_dir=tmp_path / "pre",
+        progress=steps.append,
+    )
+    assert not second.cancelled and second.backbone_dir is not None
+    assert [s.step for s in steps] == [1, 2, 3, 4]
