@@ -7,6 +7,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("CROWDTEST_INSECURE_DEFAULTS", "1")
+# Nothing in the tests may fetch model weights: tiny models are built from configs.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["TASKS_IN_PROCESS"] = "sync"
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests
 # make around it are still synchronous.
