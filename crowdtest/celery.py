@@ -59,6 +59,11 @@ app.conf.beat_schedule = {
         "task": "crowdtest.rating.tasks.release_abandoned",
         "schedule": 300.0,
     },
+    # Submissions of every experiment published on MTurk or Prolific, matched and checked.
+    "sync-platforms": {
+        "task": "crowdtest.platforms.tasks.sync_platform",
+        "schedule": 900.0,
+    },
 }
 app.autodiscover_tasks()
 

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class PlatformsConfig(AppConfig):
     name = "crowdtest.platforms"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from crowdtest.rating.publishing import register_publisher
+
+        from . import receivers  # noqa: F401  (session cap and Prolific completion code)
+        from .publishing import LinkPublisher, MTurkPublisher, ProlificPublisher
+
+        register_publisher(LinkPublisher())
+        register_publisher(MTurkPublisher())
+        register_publisher(ProlificPublisher())

@@ -1,0 +1,53 @@
+"""Hooks on the rating flow, kept here so the rating app knows nothing of platforms:
+
+- when a session is completed, a rater who reached the cap is put on the platform's cap
+  list (a task, after the commit: never a network call inside the rater's request);
+- when a Prolific rater starts a session, it carries the study's completion code, the
+  one Prolific accepts when the page sends them back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from crowdtest.jobs.dispatch import enqueue
+from crowdtest.rating.models import Assignment
+
+from .models import Publication
+
+
+@receiver(post_save, sender=Assignment, dispatch_uid="platforms.assignment_saved")
+def assignment_saved(
+    sender: Any, instance: Assignment, created: bool, update_fields: Any = None, **kwargs: Any
+) -> None:
+    if kwargs.get("raw"):
+        return
+    if created:
+        if instance.platform_batch_id and instance.rater.platform == "prolific":
+            _study_completion_code(instance)
+        return
+    completed = instance.status == Assignment.Status.COMPLETED
+    status_saved = bool(update_fields) and "status" in update_fields
+    if completed and status_saved and instance.rater.platform in ("mturk", "prolific"):
+        from .tasks import apply_cap_task
+
+        enqueue(apply_cap_task, rater_id=instance.rater_id)
+
+
+def _study_completion_code(assignment: Assignment) -> None:
+    code = (
+        Publication.objects.filter(
+            experiment_id=assignment.experiment_id,
+            platform="prolific",
+            batches__external_id=assignment.platform_batch_id,
+        )
+        .exclude(completion_code="")
+        .values_list("completion_code", flat=True)
+        .first()
+    )
+    if code:
+        Assignment.objects.filter(pk=assignment.pk).update(completion_code=code)
+        assignment.completion_code = code

@@ -1,0 +1,95 @@
+"""Platform tasks: thin wrappers that load ids and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from crowdtest.celery import DEFAULT_TIME_LIMIT
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="crowdtest.platforms.tasks.sync_platform",
+    acks_late=True,
+    time_limit=DEFAULT_TIME_LIMIT,
+    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def sync_platform_task(experiment_id: int | None = None, job_id: int | None = None) -> str:
+    """Sync one experiment, or (from beat, no id) every experiment published on MTurk or
+    Prolific. Idempotent: a sync rewrites the rows of what the platforms report."""
+    from crowdtest.corpus.models import Experiment
+    from crowdtest.jobs.services import job_fail, job_finish
+
+    from .errors import PlatformError
+    from .models import Publication
+    from .services import platform_sync
+
+    if experiment_id is None:
+        ids = list(
+            Publication.objects.filter(platform__in=("mturk", "prolific"))
+            .order_by()
+            .values_list("experiment_id", flat=True)
+            .distinct()
+        )
+    else:
+        ids = [experiment_id]
+    summaries = []
+    for pk in ids:
+        try:
+            report = platform_sync(experiment=Experiment.objects.get(pk=pk))
+        except PlatformError as exc:
+            logger.warning("syncing experiment %s failed: %s", pk, exc.message)
+            if job_id is not None:
+                job_fail(job_id=job_id, error=exc.message)
+            summaries.append(f"{pk}: failed")
+            continue
+        summaries.append(f"{pk}: {report.summary()}")
+        if job_id is not None:
+            job_finish(job_id=job_id, message=report.summary()[:500])
+    return "; ".join(summaries)
+
+
+@shared_task(
+    name="crowdtest.platforms.tasks.apply_cap",
+    acks_late=True,
+    time_limit=300,
+    soft_time_limit=240,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def apply_cap_task(rater_id: int) -> int:
+    """Put a rater who reached the session cap on the platform's cap list (idempotent:
+    a confirmed grant is never sent again)."""
+    from .services import rater_cap_apply
+
+    return len(rater_cap_apply(rater_id=rater_id))
+
+
+@shared_task(
+    name="crowdtest.platforms.tasks.execute_payments",
+    acks_late=False,  # never delivered twice; a crashed run is resumed by the next one
+    time_limit=DEFAULT_TIME_LIMIT,
+    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
+)
+def execute_payments_task(experiment_id: int, job_id: int) -> str:
+    from crowdtest.corpus.models import Experiment
+    from crowdtest.jobs.services import job_fail, job_finish
+
+    from .errors import PlatformError
+    from .services import payments_execute
+
+    try:
+        report = payments_execute(experiment=Experiment.objects.get(pk=experiment_id))
+    except PlatformError as exc:
+        job_fail(job_id=job_id, error=exc.message)
+        return "stopped"
+    job_finish(job_id=job_id, message=report.summary())
+    return report.summary()
