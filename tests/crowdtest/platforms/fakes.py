@@ -14,6 +14,7 @@ from requests.adapters import BaseAdapter
 
 API = "https://api.prolific.com/api/v1/"
 TOKEN = "test-prolific-token"
+ANY_BODY = object()  # a JSON body the test checks afterwards (it holds a generated value)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class ProlificAPI(BaseAdapter):
         assert request.headers["Authorization"] == f"Token {TOKEN}"
         if exchange.body is None:
             assert not request.body, request.body
+        elif exchange.body is ANY_BODY:
+            assert request.headers["Content-Type"] == "application/json"
         else:
             assert request.headers["Content-Type"] == "application/json"
             assert json.loads(request.body or b"") == exchange.body
@@ -58,6 +61,10 @@ class ProlificAPI(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+    def body(self, index: int) -> Any:
+        """The JSON body of the index-th request seen."""
+        return json.loads(self.seen[index].body or b"")
 
     def assert_done(self) -> None:
         assert not self.expected, f"requests never made: {list(self.expected)}"
