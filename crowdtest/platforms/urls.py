@@ -1,4 +1,11 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from . import views
 
 app_name = "platforms"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("choose/", views.choose, name="choose"),
+    path("sync/", views.sync, name="sync"),
+    path("pay/", views.pay, name="pay"),
+]

@@ -1,0 +1,66 @@
+"""The Platform tab: where the sessions are offered, what they cost, sync, payments."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.services import experiment_update_settings
+from crowdtest.jobs.dispatch import enqueue
+from crowdtest.jobs.selectors import jobs_for_scope
+from crowdtest.jobs.services import job_create
+from crowdtest.staff.access import permission_required, staff_required
+
+from . import selectors
+from .forms import PlatformChoiceForm
+from .tasks import execute_payments_task, sync_platform_task
+
+EXECUTE_PAYMENTS = "platforms.execute_payments"
+JOB_KINDS = ("platform_sync", "platform_pay")
+
+
+@staff_required
+def overview(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    context = selectors.platform_page(experiment=experiment)
+    context["choice_form"] = PlatformChoiceForm(initial={"platform": context["platform"]})
+    context["can_execute"] = request.user.has_perm(EXECUTE_PAYMENTS)
+    scope = jobs_for_scope(scope=experiment.job_scope)
+    context["jobs"] = [j for j in scope if j.kind in JOB_KINDS][:3]
+    return render(request, "platforms/overview.html", context)
+
+
+@staff_required
+@require_POST
+def choose(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = PlatformChoiceForm(request.POST)
+    if form.is_valid():
+        experiment_update_settings(experiment=experiment, changes=form.cleaned_data)
+        messages.success(request, f"Sessions will be offered on {form.cleaned_data['platform']}.")
+    else:
+        messages.error(request, f"Choose a platform: {form.errors.as_text()}")
+    return redirect("platforms:overview", slug=slug)
+
+
+@staff_required
+@require_POST
+def sync(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    job = job_create(kind="platform_sync", scope=experiment.job_scope, created_by=request.user)
+    enqueue(sync_platform_task, experiment_id=experiment.pk, job_id=job.pk)
+    messages.success(request, "Syncing with the platform.")
+    return redirect("platforms:overview", slug=slug)
+
+
+@permission_required(EXECUTE_PAYMENTS)
+@require_POST
+def pay(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    job = job_create(kind="platform_pay", scope=experiment.job_scope, created_by=request.user)
+    enqueue(execute_payments_task, experiment_id=experiment.pk, job_id=job.pk)
+    messages.success(request, "Sending the approvals, rejections and bonuses listed below.")
+    return redirect("platforms:overview", slug=slug)

@@ -1,0 +1,123 @@
+"""The Platform tab: the MTurk dates said plainly, the cost, publications, sync, the
+payment dry run, and payments executed only with `platforms.execute_payments`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from crowdtest.jobs.models import Job
+from crowdtest.platforms.models import Payment
+from crowdtest.platforms.selectors import APPROVE_FEEDBACK
+from crowdtest.results.services import experiment_screen
+from tests.crowdtest.rating.designs import make_design
+
+from .helpers import mturk_row, published, session, stimuli, synced
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def experiment() -> Any:
+    experiment = make_design().experiment
+    publication = published(experiment, "3HIT")
+    assignment = session(experiment, "AW1", "3A1", "3HIT", on=stimuli(experiment))
+    synced(publication, assignment, "3A1", "AW1")
+    experiment_screen(experiment=experiment)
+    return experiment
+
+
+def url(experiment: Any, action: str = "") -> str:
+    return f"/experiments/{experiment.slug}/platform/{action}"
+
+
+def test_the_page_says_the_dates_and_shows_cost_and_payments(
+    staff_client: Client, experiment: Any
+) -> None:
+    response = staff_client.get(url(experiment))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "closed Mechanical Turk to new customers on 30 July 2026" in page
+    assert "closes permanently on 30 September 2026" in page
+    assert 'id="estimate-mturk"' in page and 'id="estimate-prolific"' in page
+    assert "6 sessions x $0.50" in page
+    assert "1 approvals ($0.50), 0 rejections" in page
+    assert "3HIT" in page and "PUBLIC_BASE_URL" in page
+    assert "Execute these payments" not in page
+    assert 'href="/experiments/' in page and ">Platform</a>" in page
+
+
+def test_executing_payments_needs_the_permission(
+    staff_client: Client,
+    staff_user: Any,
+    experiment: Any,
+    stub: Stubber,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    assert staff_client.post(url(experiment, "pay/")).status_code == 403
+    assert not Job.objects.exists()
+    staff_user.user_permissions.add(Permission.objects.get(codename="execute_payments"))
+    staff_user = type(staff_user).objects.get(pk=staff_user.pk)
+    staff_client.force_login(staff_user)
+    assert "Execute these payments" in staff_client.get(url(experiment)).content.decode()
+    stub.add_response(
+        "approve_assignment",
+        {},
+        {
+            "AssignmentId": "3A1",
+            "RequesterFeedback": APPROVE_FEEDBACK,
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url(experiment, "pay/"))
+    assert response.status_code == 302
+    assert Payment.objects.get().status == "confirmed"
+    assert Job.objects.get(kind="platform_pay").status == "succeeded"
+
+
+def test_sync_from_the_page(
+    staff_client: Client, experiment: Any, stub: Stubber, django_capture_on_commit_callbacks: Any
+) -> None:
+    stub.add_response(
+        "list_assignments_for_hit",
+        {"NumResults": 1, "Assignments": [mturk_row("3A1", "AW1", "3HIT")]},
+        {"HITId": "3HIT", "MaxResults": 100},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_client.post(url(experiment, "sync/")).status_code == 302
+    job = Job.objects.get(kind="platform_sync")
+    assert job.status == "succeeded" and "1 matched" in job.message
+
+
+def test_the_platform_choice(staff_client: Client, experiment: Any) -> None:
+    staff_client.post(url(experiment, "choose/"), {"platform": "prolific"})
+    experiment.refresh_from_db()
+    assert experiment.config.platform == "prolific"
+    response = staff_client.post(url(experiment, "choose/"), {"platform": "amazon"}, follow=True)
+    assert "Choose a platform" in response.content.decode()
+
+
+def test_raters_and_strangers_see_nothing(client: Client, experiment: Any) -> None:
+    assert client.get(url(experiment)).status_code == 302  # to the login page
+    assert client.post(url(experiment, "pay/")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "publication",
+        "submission",
+        "assignmentcheck",
+        "payment",
+        "caplist",
+        "capgrant",
+        "importedassignment",
+    ],
+)
+def test_admin_lists(client: Client, admin_user_account: Any, experiment: Any, model: str) -> None:
+    client.force_login(admin_user_account)
+    assert client.get(f"/admin/platforms/{model}/").status_code == 200
