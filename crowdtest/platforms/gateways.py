@@ -7,6 +7,7 @@ import os
 from . import mturk, prolific
 from .base import Gateway
 from .errors import PlatformError
+from .link import NO_PLATFORM
 
 
 def gateway_for(*, platform: str, sandbox: bool) -> Gateway:
@@ -24,6 +25,8 @@ def gateway_for(*, platform: str, sandbox: bool) -> Gateway:
             workspace_id=os.environ.get("PROLIFIC_WORKSPACE_ID", "").strip(),
             project_id=os.environ.get("PROLIFIC_PROJECT_ID", "").strip(),
         )
+    if platform == "link":
+        raise PlatformError(NO_PLATFORM, code="no_platform")
     raise PlatformError(
         f"'{platform}' is not a crowd platform crowdtest calls.", code="no_platform"
     )

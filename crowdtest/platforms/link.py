@@ -12,7 +12,10 @@ from crowdtest.rating.links import link_url, links_create
 from .base import Published, RemoteBatch
 from .errors import PlatformError
 
-NO_PAYMENTS = "Direct links have no platform to pay through: pay your participants yourself."
+NO_PLATFORM = (
+    "Direct links have no platform to pay or message raters through: reach your "
+    "participants yourself."
+)
 
 
 class Links:

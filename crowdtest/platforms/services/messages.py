@@ -9,6 +9,7 @@ from crowdtest.corpus.models import Experiment
 
 from ..errors import PlatformError
 from ..gateways import gateway_for
+from ..link import NO_PLATFORM
 from ..models import Publication, Submission
 
 
@@ -32,6 +33,8 @@ def raters_message(
 ) -> MessageReport:
     """Message `worker_ids` (default: every rater who submitted work here) on `platform`.
     On Prolific a message belongs to a study: each rater's latest one."""
+    if platform not in ("mturk", "prolific"):
+        raise PlatformError(NO_PLATFORM, code="no_platform")
     if not subject.strip() or not text.strip():
         raise PlatformError("A message needs a subject and a text.")
     publication = (

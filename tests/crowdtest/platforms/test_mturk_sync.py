@@ -18,6 +18,7 @@ from crowdtest.platforms.models import AssignmentCheck, CapGrant, CapList, Submi
 from crowdtest.platforms.selectors import payment_plan
 from crowdtest.rating.models import Rater, Vote
 from crowdtest.results.models import SessionVerdict
+from crowdtest.results.selectors import stimulus_vote_stats
 from crowdtest.results.services import experiment_screen
 from tests.crowdtest.rating.designs import RaterClient, make_design, take_session
 from tests.factories import ExperimentFactory
@@ -72,6 +73,9 @@ def test_sync_matches_assignments_across_pages_and_refuses_forged_ones(stub: Stu
         assert SessionVerdict.objects.get(assignment=forged).valid is False
         assert not Vote.objects.filter(assignment=forged, valid=True).exists()
         assert Rater.objects.get(pk=forged.rater_id).blocked
+    # MOS counts the three real sessions and the one still unverified, not the forged.
+    stats = stimulus_vote_stats(experiment=experiment)
+    assert {(s.n, s.votes_total) for s in stats} == {(4, 7)}
     detail = AssignmentCheck.objects.get(assignment=forged_worker).detail
     assert detail == "MTurk says AW3 did 3A3, not AWFAKE"
     assert "3NOTOURS is not one of this experiment's MTurk batches" in out
