@@ -21,7 +21,10 @@ from .services import PublishOptions, publication_create, publication_plan
 def _shared(group: _ArgumentGroup) -> None:
     """Options every paying platform takes; added once whichever adapter comes first."""
     for flags, kwargs in (
-        (("--sandbox",), {"action": "store_true", "help": "use the platform's sandbox"}),
+        (
+            ("--sandbox",),
+            {"action": "store_true", "help": "MTurk's sandbox (Prolific has none)"},
+        ),
         (
             ("--sessions",),
             {"type": int, "metavar": "N", "help": "sessions to offer (default: every open one)"},
@@ -94,12 +97,31 @@ class MTurkPublisher(_PaidPublisher):
             metavar="N",
             help="assignments per HIT (MTurk's fee is 20%% below 10, 40%% from 10)",
         )
-        group.add_argument("--locales", type=_locales, default=Requirements().locales)
-        group.add_argument("--min-approval-rate", type=int, default=98, metavar="PERCENT")
-        group.add_argument("--min-approved-hits", type=int, default=500, metavar="N")
-        group.add_argument("--lifetime-days", type=float, default=7.0)
-        group.add_argument("--auto-approve-hours", type=float, default=72.0)
-        group.add_argument("--frame-height", type=int, default=0, help="0: the whole window")
+        group.add_argument(
+            "--locales",
+            type=_locales,
+            default=Requirements().locales,
+            help="countries workers must be in (default US,GB,CA,AU,IE,NZ)",
+        )
+        group.add_argument(
+            "--min-approval-rate", type=int, default=98, metavar="PERCENT", help="default 98"
+        )
+        group.add_argument(
+            "--min-approved-hits", type=int, default=500, metavar="N", help="default 500"
+        )
+        group.add_argument(
+            "--lifetime-days", type=float, default=7.0, metavar="DAYS", help="HITs listed (7)"
+        )
+        group.add_argument(
+            "--auto-approve-hours",
+            type=float,
+            default=72.0,
+            metavar="HOURS",
+            help="MTurk approves what is not decided by then (72)",
+        )
+        group.add_argument(
+            "--frame-height", type=int, default=0, metavar="PX", help="0: the whole window"
+        )
 
     def options(self, options: Mapping[str, Any]) -> PublishOptions:
         base = super().options(options)

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from crowdtest.jobs.models import Job
 from crowdtest.platforms.models import Payment
@@ -121,3 +123,21 @@ def test_raters_and_strangers_see_nothing(client: Client, experiment: Any) -> No
 def test_admin_lists(client: Client, admin_user_account: Any, experiment: Any, model: str) -> None:
     client.force_login(admin_user_account)
     assert client.get(f"/admin/platforms/{model}/").status_code == 200
+
+
+def test_the_page_reads_the_same_number_of_queries_for_more_sessions(
+    staff_client: Client, experiment: Any
+) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff_client.get(url(experiment)).status_code == 200
+        return len(captured)
+
+    before = queries()
+    publication = experiment.publications.get()
+    rated = stimuli(experiment)
+    for n in range(2, 6):
+        assignment = session(experiment, f"AW{n}", f"3A{n}", "3HIT", on=rated)
+        synced(publication, assignment, f"3A{n}", f"AW{n}")
+    experiment_screen(experiment=experiment)
+    assert queries() == before
