@@ -1,7 +1,8 @@
 """Hooks on the rating flow, kept here so the rating app knows nothing of platforms:
 
-- when a session is completed, a rater who reached the cap is put on the platform's cap
-  list (a task, after the commit: never a network call inside the rater's request);
+- when a rater completes the session that reaches the cap, they are put on the
+  platform's cap list (a task, after the commit: never a network call inside the
+  rater's request; `sync_platform` catches up on any that failed);
 - when a Prolific rater starts a session, it carries the study's completion code, the
   one Prolific accepts when the page sends them back.
 """
@@ -31,7 +32,11 @@ def assignment_saved(
         return
     completed = instance.status == Assignment.Status.COMPLETED
     status_saved = bool(update_fields) and "status" in update_fields
-    if completed and status_saved and instance.rater.platform in ("mturk", "prolific"):
+    if not (completed and status_saved):
+        return
+    # `ordinal` is the rater's nth completed session: only the one reaching the cap counts.
+    at_cap = (instance.ordinal or 0) >= instance.experiment.config.max_sessions_per_rater
+    if at_cap and instance.rater.platform in ("mturk", "prolific"):
         from .tasks import apply_cap_task
 
         enqueue(apply_cap_task, rater_id=instance.rater_id)

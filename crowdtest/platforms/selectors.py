@@ -207,7 +207,10 @@ def _decide(
         return None
     verdict = verdicts.get(assignment.pk)
     if assignment.status == Assignment.Status.ACTIVE or verdict is None:
-        plan.waiting.append(f"{sub.external_id}: its session is not finished and screened yet")
+        plan.waiting.append(
+            f"{sub.external_id}: its session is not finished and screened yet "
+            "(`python manage.py screen` screens sessions that timed out)"
+        )
         return None
     if verdict.valid:
         return PlannedPayment(
