@@ -67,8 +67,11 @@ def staff_client(client: Any, staff_user: Any) -> Any:
     return client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one test module. Not for the whole session: processes forked later
+    (data loader workers) would inherit the Playwright driver's pipes and keep it from
+    shutting down."""
     require_service(
         "Chromium", shutil.which(CHROMIUM) is not None, f"install Debian's chromium ({CHROMIUM})"
     )
