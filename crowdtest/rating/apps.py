@@ -7,6 +7,3 @@ class RatingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import exports  # noqa: F401  (registers votes.csv)
-        from .publishing import LinkPublisher, register_publisher
-
-        register_publisher(LinkPublisher())
