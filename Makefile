@@ -33,6 +33,7 @@ run: venv
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 demo: venv
+	@mkdir -p var
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py load_demo
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 
@@ -83,7 +84,14 @@ def progress_png(
         right.axhline(target_ci_width, color="#888", linestyle="--", label="target")
         right.legend(fontsize="small")
     right.set_title("Mean 95% CI full width", fontsize="medium")
+    # Within a short collection (or a single instant) matplotlib's default date range is
+    # years wide; pad the span by a few minutes instead and label clock times.
+    span = max(times) - min(times)
+    pad = max(span * 0.05, timedelta(minutes=5))
     for axes in (left, right):
         axes.grid(alpha=0.3)
+        axes.set_xlim(min(times) - pad, max(times) + pad)
+        if span < timedelta(days=2):
+            axes.xaxis.set_major_formatter(DateFormatter("%d %b %H:%M"))
         axes.tick_params(axis="x", labelrotation=30, labelsize="small")
     return _png(figure)
