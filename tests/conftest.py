@@ -189,6 +189,7 @@ def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any
             )
         yield client
     finally:
+        client.close()  # its broker connections must not outlive the test
         proc.terminate()
         try:
             proc.wait(timeout=20)

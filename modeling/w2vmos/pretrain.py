@@ -40,6 +40,7 @@ from modeling.w2vmos.runtime import (
     autocast,
     environment,
     load_checkpoint,
+    loader_context,
     resolve_device,
     resolve_precision,
     rng_state,
@@ -254,6 +255,7 @@ def pretrain(
             batch_sampler=batches[offset:],
             collate_fn=collate_clips,
             num_workers=config.num_workers,
+            multiprocessing_context=loader_context(config.num_workers),
         )
         for batch in loader:
             if should_stop is not None and should_stop():

@@ -5,6 +5,7 @@ random-number-generator states a checkpoint needs for an exact resume."""
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import platform
 import random
 from pathlib import Path
@@ -17,6 +18,17 @@ import transformers
 from modeling.w2vmos.errors import W2VMOSError
 
 ResolvedPrecision = Literal["fp32", "bf16", "fp16"]
+
+
+def loader_context(num_workers: int) -> multiprocessing.context.BaseContext | None:
+    """How data-loading workers start: from a clean fork server, never by forking the
+    caller. A Celery worker (or any process with open sockets and threads) forked as is
+    hands its broker connections and locks to the children, which then hang closing them."""
+    if num_workers <= 0:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["modeling.w2vmos.data"])
+    return context
 
 
 def resolve_device(requested: str) -> torch.device:

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from modeling.w2vmos.data import ClipDataset, audio_duration, collate_clips, load_audio_16k_mono
 from modeling.w2vmos.errors import AudioReadError
 from modeling.w2vmos.model import W2VMOS
-from modeling.w2vmos.runtime import autocast, resolve_device, resolve_precision
+from modeling.w2vmos.runtime import autocast, loader_context, resolve_device, resolve_precision
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ def score_files(
         batch_sampler=length_buckets(lengths, batch_size),
         collate_fn=collate_clips,
         num_workers=num_workers,
+        multiprocessing_context=loader_context(num_workers),
         pin_memory=dev.type == "cuda",
     )
     with torch.inference_mode():

@@ -39,6 +39,7 @@ from modeling.w2vmos.runtime import (
     autocast,
     environment,
     load_checkpoint,
+    loader_context,
     resolve_device,
     resolve_precision,
     rng_state,
@@ -131,6 +132,7 @@ def _loader(
         sampler=sampler,
         collate_fn=collate_clips,
         num_workers=num_workers,
+        multiprocessing_context=loader_context(num_workers),
         pin_memory=pin,
     )
 

@@ -74,3 +74,32 @@ def test_scoring_a_folder_reports_bad_files_and_scores_the_rest(
         rows = list(csv.DictReader(f))
     assert [Path(row["path"]).name for row in rows] == [p.name for p in folder]
     assert rows[1]["mos"] == "" and rows[1]["error"]
+
+
+class _ForkHook:
+    """Stands for kombu's connection pools, which register a clean-up to run in forked
+    children (closing the parent's broker sockets; that hung loading workers)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+
+def _touch(hook: _ForkHook) -> None:
+    hook.marker.write_text("ran in a forked child")
+
+
+def test_loading_workers_do_not_run_the_callers_after_fork_hooks(
+    folder: list[Path], tmp_path: Path
+) -> None:
+    from multiprocessing.util import register_after_fork
+
+    hook = _ForkHook(tmp_path / "after-fork-ran")
+    register_after_fork(hook, _touch)
+    model = build_model(ModelConfig(tiny_config=TINY_GROUP))
+
+    results = list(
+        score_files(model, folder[:3], batch_size=2, device="cpu", max_seconds=1.0, num_workers=2)
+    )
+
+    assert len(results) == 3
+    assert not hook.marker.exists()
