@@ -1,0 +1,28 @@
+"""Writes to the corpus: experiments, track imports, stimulus preparation, clustering."""
+
+from ..errors import CorpusError
+from .clustering import stimuli_cluster
+from .experiments import experiment_create, experiment_update_settings
+from .importing import ImportReport, tracks_import, tracks_upload
+from .preparation import (
+    deliveries_encode,
+    stimuli_prepare,
+    stimulus_deliver,
+    stimulus_fail,
+    stimulus_prepare,
+)
+
+__all__ = [
+    "CorpusError",
+    "ImportReport",
+    "deliveries_encode",
+    "experiment_create",
+    "experiment_update_settings",
+    "stimuli_cluster",
+    "stimuli_prepare",
+    "stimulus_deliver",
+    "stimulus_fail",
+    "stimulus_prepare",
+    "tracks_import",
+    "tracks_upload",
+]

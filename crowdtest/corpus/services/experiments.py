@@ -1,0 +1,64 @@
+"""Creating experiments and changing their settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from ..config import ExperimentSettings, SettingsError
+from ..errors import CorpusError
+from ..models import Experiment, Stimulus
+
+
+def experiment_create(
+    *,
+    slug: str,
+    name: str,
+    description: str = "",
+    settings: dict[str, Any] | None = None,
+    created_by: Any = None,
+) -> Experiment:
+    from django.core.exceptions import ValidationError
+
+    try:
+        resolved = ExperimentSettings.from_dict(settings)
+    except SettingsError as exc:
+        raise CorpusError(f"Invalid settings: {exc}") from exc
+    experiment = Experiment(
+        slug=slug,
+        name=name,
+        description=description,
+        settings=resolved.to_dict(),
+        created_by=created_by,
+    )
+    try:
+        experiment.full_clean()
+    except ValidationError as exc:
+        messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        raise CorpusError(messages) from exc
+    try:
+        with transaction.atomic():
+            experiment.save()
+    except IntegrityError as exc:
+        raise CorpusError(f"An experiment with the slug '{slug}' already exists.") from exc
+    return experiment
+
+
+def experiment_update_settings(*, experiment: Experiment, changes: dict[str, Any]) -> Experiment:
+    """Change settings; those that shaped existing stimuli or sessions are frozen."""
+    current = experiment.config
+    try:
+        updated = current.replace(**changes)
+    except SettingsError as exc:
+        raise CorpusError(f"Invalid settings: {exc}") from exc
+    stimulus_keys = {"excerpt_seconds", "target_lufs", "max_true_peak_db", "delivery_bitrate_kbps"}
+    changed = {k for k in changes if getattr(current, k) != getattr(updated, k)}
+    if changed & stimulus_keys and experiment.stimuli.filter(status=Stimulus.Status.READY).exists():
+        raise CorpusError(
+            "Stimuli have already been prepared with the current "
+            f"{', '.join(sorted(changed & stimulus_keys))}; create a new experiment to change them."
+        )
+    experiment.settings = updated.to_dict()
+    experiment.save(update_fields=["settings"])
+    return experiment
