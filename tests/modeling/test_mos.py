@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -21,13 +20,8 @@ from modeling.mos import (
     votes_from_ci,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-VINYLSET_CANDIDATES = [
-    Path(os.environ.get("CROWDTEST_VINYLSET_CSV", "/nonexistent")),
-    REPO / "tests" / "data" / "vinylset_MOS.csv",
-    REPO / "shared" / "data" / "vinylset_MOS.csv",
-    Path("/work/shared/data/vinylset_MOS.csv"),
-]
+# The published Vinylset labels, kept in the repository for tests that need no audio.
+VINYLSET = Path(__file__).resolve().parents[1] / "data" / "vinylset_MOS.csv"
 
 
 def test_summary_of_one_to_five() -> None:
@@ -119,11 +113,8 @@ def test_mos_classes_reject_empty_input() -> None:
 
 @pytest.fixture(scope="module")
 def vinylset() -> list[dict[str, str]]:
-    for path in VINYLSET_CANDIDATES:
-        if path.is_file():
-            with path.open(newline="") as handle:
-                return list(csv.DictReader(handle))
-    pytest.skip("vinylset_MOS.csv not found; set CROWDTEST_VINYLSET_CSV")
+    with VINYLSET.open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def _column(rows: list[dict[str, str]], name: str) -> np.ndarray:

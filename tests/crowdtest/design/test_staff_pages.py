@@ -17,6 +17,7 @@ from django.urls import reverse
 from crowdtest.design.models import Prompt, Trap
 from crowdtest.jobs.models import Job
 from crowdtest.rating.models import DirectLink
+from tests.conftest import IN_CI
 from tests.crowdtest.rating.designs import make_design
 from tests.factories import ExperimentFactory
 
@@ -60,7 +61,7 @@ def test_the_build_button_starts_a_job_or_says_why_not(staff_client: Client) -> 
     assert not Job.objects.filter(scope=experiment.job_scope).exists()
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.skipif(shutil.which("ffmpeg") is None and not IN_CI, reason="needs ffmpeg")
 def test_an_uploaded_prompt_replaces_the_synthesised_one(staff_client: Client) -> None:
     experiment = ExperimentFactory()
     url = reverse("design:prompt_upload", args=[experiment.slug])
