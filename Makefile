@@ -53,6 +53,7 @@ fmt: venv
 	$(BIN)/ruff format .
 
 migrations-check: venv
+	@mkdir -p var
 	CROWDTEST_INSECURE_DEFAULTS=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 worker: venv

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
 from django.db import OperationalError
 
 from crowdtest.celery import AUDIO_TIME_LIMIT
+from crowdtest.jobs.durable import durable_task
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="crowdtest.corpus.tasks.prepare_stimulus",
-    acks_late=True,
-    time_limit=AUDIO_TIME_LIMIT,
-    soft_time_limit=AUDIO_TIME_LIMIT - 30,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.corpus.tasks.prepare_stimulus", time_limit=AUDIO_TIME_LIMIT, soft_margin=30
 )
 def prepare_stimulus_task(
     stimulus_id: int, job_id: int | None = None, deliver: bool = False
@@ -36,14 +30,8 @@ def prepare_stimulus_task(
         return "failed"
 
 
-@shared_task(
-    name="crowdtest.corpus.tasks.deliver_stimulus",
-    acks_late=True,
-    time_limit=AUDIO_TIME_LIMIT,
-    soft_time_limit=AUDIO_TIME_LIMIT - 30,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.corpus.tasks.deliver_stimulus", time_limit=AUDIO_TIME_LIMIT, soft_margin=30
 )
 def deliver_stimulus_task(stimulus_id: int, job_id: int | None = None) -> str:
     from crowdtest.jobs.services import job_advance

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
 from crowdtest.celery import AUDIO_TIME_LIMIT
+from crowdtest.jobs.durable import durable_task
 
 
-@shared_task(
-    name="crowdtest.design.tasks.build_sessions",
-    acks_late=True,
-    time_limit=AUDIO_TIME_LIMIT,
-    soft_time_limit=AUDIO_TIME_LIMIT - 30,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
+@durable_task("crowdtest.design.tasks.build_sessions", time_limit=AUDIO_TIME_LIMIT, soft_margin=30)
 def build_sessions_task(
     experiment_id: int, job_id: int, votes_per_stimulus: int, seed: int, digits_pool: int
 ) -> str:

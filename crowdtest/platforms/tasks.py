@@ -5,21 +5,15 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
 
 from crowdtest.celery import DEFAULT_TIME_LIMIT
+from crowdtest.jobs.durable import durable_task
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="crowdtest.platforms.tasks.sync_platform",
-    acks_late=True,
-    time_limit=DEFAULT_TIME_LIMIT,
-    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.platforms.tasks.sync_platform", time_limit=DEFAULT_TIME_LIMIT, soft_margin=60
 )
 def sync_platform_task(experiment_id: int | None = None, job_id: int | None = None) -> str:
     """Sync one experiment, or (from beat, no id) every experiment published on MTurk or
@@ -56,15 +50,7 @@ def sync_platform_task(experiment_id: int | None = None, job_id: int | None = No
     return "; ".join(summaries)
 
 
-@shared_task(
-    name="crowdtest.platforms.tasks.apply_cap",
-    acks_late=True,
-    time_limit=300,
-    soft_time_limit=240,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
-)
+@durable_task("crowdtest.platforms.tasks.apply_cap", time_limit=300, soft_margin=60)
 def apply_cap_task(rater_id: int) -> int:
     """Put a rater who reached the session cap on the platform's cap list (idempotent:
     a confirmed grant is never sent again)."""

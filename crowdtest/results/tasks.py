@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
 from django.db import OperationalError
 
 from crowdtest.celery import DEFAULT_TIME_LIMIT
+from crowdtest.jobs.durable import durable_task
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="crowdtest.results.tasks.refresh_results",
-    acks_late=True,
-    time_limit=DEFAULT_TIME_LIMIT,
-    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.results.tasks.refresh_results", time_limit=DEFAULT_TIME_LIMIT, soft_margin=60
 )
 def refresh_results_task(experiment_id: int, job_id: int) -> str:
     """Screen, compute MOS, retire saturated sessions. Idempotent: every step rewrites
@@ -41,14 +35,8 @@ def refresh_results_task(experiment_id: int, job_id: int) -> str:
     return report.summary()
 
 
-@shared_task(
-    name="crowdtest.results.tasks.screen_assignment",
-    acks_late=True,
-    time_limit=DEFAULT_TIME_LIMIT,
-    soft_time_limit=DEFAULT_TIME_LIMIT - 60,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.results.tasks.screen_assignment", time_limit=DEFAULT_TIME_LIMIT, soft_margin=60
 )
 def screen_assignment_task(assignment_id: int) -> str:
     """Screen a session as soon as its rater finishes it, then, when the experiment

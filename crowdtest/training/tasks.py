@@ -4,23 +4,14 @@ to a continuation before its time limit, and retries only database outages."""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
-
 from crowdtest.celery import GPU_TIME_LIMIT
+from crowdtest.jobs.durable import durable_task
 
-SOFT_TIME_LIMIT = GPU_TIME_LIMIT - 5 * 60
+SOFT_MARGIN = 5 * 60  # time for a fold to save and queue its continuation
 
 
-@shared_task(
-    name="crowdtest.training.tasks.train_fold",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=GPU_TIME_LIMIT,
-    soft_time_limit=SOFT_TIME_LIMIT,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.training.tasks.train_fold", time_limit=GPU_TIME_LIMIT, soft_margin=SOFT_MARGIN
 )
 def train_fold_task(run_id: int, fold: int) -> str:
     """Train (or resume) one fold of a model run, then queue the next one."""
@@ -29,15 +20,8 @@ def train_fold_task(run_id: int, fold: int) -> str:
     return fold_train(run_id=run_id, fold=fold)
 
 
-@shared_task(
-    name="crowdtest.training.tasks.score_archive",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=GPU_TIME_LIMIT,
-    soft_time_limit=SOFT_TIME_LIMIT,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.training.tasks.score_archive", time_limit=GPU_TIME_LIMIT, soft_margin=SOFT_MARGIN
 )
 def score_archive_task(scoring_id: int) -> str:
     """Score an archive with a run's model into a CSV."""
@@ -46,15 +30,8 @@ def score_archive_task(scoring_id: int) -> str:
     return scoring_run(scoring_id=scoring_id)
 
 
-@shared_task(
-    name="crowdtest.training.tasks.pretrain",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=GPU_TIME_LIMIT,
-    soft_time_limit=SOFT_TIME_LIMIT,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=3,
+@durable_task(
+    "crowdtest.training.tasks.pretrain", time_limit=GPU_TIME_LIMIT, soft_margin=SOFT_MARGIN
 )
 def pretrain_task(run_id: int) -> str:
     """Pre-train (or continue pre-training) a wav2vec 2.0 backbone."""

@@ -1,0 +1,17 @@
+"""Every task has the delivery guarantees of a long task."""
+
+from __future__ import annotations
+
+from crowdtest.celery import app
+
+
+def test_our_tasks_acknowledge_late_and_have_time_limits() -> None:
+    app.loader.import_default_modules()
+    ours = {name: task for name, task in app.tasks.items() if name.startswith("crowdtest.")}
+    assert "crowdtest.training.tasks.train_fold" in ours
+    for name, task in ours.items():
+        assert task.time_limit or name == "crowdtest.ping", name
+        if name in {"crowdtest.ping", "crowdtest.platforms.tasks.execute_payments"}:
+            continue  # a ping; payments resume from their ledger instead of a redelivery
+        assert task.acks_late, name
+        assert task.soft_time_limit < task.time_limit, name
