@@ -52,8 +52,12 @@ class ExperimentSettings:
     screen_hearing: bool = True
     screen_headphones: bool = True
     min_rating_variance: float = 0.1
+    # Gold stimuli (P.808 toolkit, optional): stimuli of known quality marked with
+    # `mark_gold`, `gold_per_session` of them in every rating session; with `screen_gold`
+    # a session fails when a gold answer is more than `gold_tolerance` from the known score.
     screen_gold: bool = False
     gold_tolerance: int = 1
+    gold_per_session: int = 1
     outlier_z: float | None = None
     min_rater_pcc: float | None = None
     # Adaptive collection (beyond P.808): stop giving a stimulus out once its 95% CI
@@ -75,6 +79,11 @@ class ExperimentSettings:
             "delivery_bitrate_kbps",
         )
         problems += [f"{name} must be positive" for name in positive if getattr(self, name) <= 0]
+        problems += [
+            f"{name} must not be negative"
+            for name in ("gold_tolerance", "gold_per_session")
+            if getattr(self, name) < 0
+        ]
         if self.max_true_peak_db > 0:
             problems.append("max_true_peak_db must be at most 0 dBTP")
         if self.target_ci_width is not None and self.target_ci_width <= 0:

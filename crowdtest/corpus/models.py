@@ -93,6 +93,7 @@ class Stimulus(models.Model):
     class Role(models.TextChoices):
         RATED = "rated", "rated"
         TRAP_SOURCE = "trap_source", "trap source"
+        GOLD = "gold", "gold stimulus"
         UNUSED = "unused", "not used"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="stimuli")

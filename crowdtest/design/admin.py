@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
 
 
 class AnswerKeysForAdminsOnly(admin.ModelAdmin):
@@ -55,9 +55,31 @@ class PromptAdmin(admin.ModelAdmin):
 @admin.register(Trap)
 class TrapAdmin(AnswerKeysForAdminsOnly):
     answer_keys = ("answer",)
-    list_display = ("id", "experiment", "source", "answer", "duration_s")
+    list_display = ("id", "experiment", "kind", "source", "answer", "duration_s")
+    list_filter = ("experiment", "kind")
+    readonly_fields = (
+        "experiment",
+        "kind",
+        "source",
+        "answer",
+        "media_key",
+        "delivery",
+        "duration_s",
+    )
+
+
+@admin.register(GoldStimulus)
+class GoldStimulusAdmin(AnswerKeysForAdminsOnly):
+    """Marked with `manage.py mark_gold`; read-only here so a mark always has a checked
+    stimulus (prepared, not rated)."""
+
+    answer_keys = ("score",)
+    list_display = ("id", "experiment", "stimulus", "score", "marked_at")
     list_filter = ("experiment",)
-    readonly_fields = ("experiment", "source", "answer", "media_key", "delivery", "duration_s")
+    readonly_fields = ("experiment", "stimulus", "score", "marked_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(DigitsClip)

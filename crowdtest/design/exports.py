@@ -28,8 +28,8 @@ SESSION_COLUMNS = (
 
 @export_file(
     "sessions.csv",
-    "Every planned session (training and rating) item by item: stimulus or trap, and the "
-    "answer a trap asks for",
+    "Every planned session (training and rating) item by item: stimulus, trap or gold clip, "
+    "and the answer a trap asks for or a gold clip's known score",
 )
 def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     items = (
@@ -45,7 +45,7 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
             trap = item.trap
             return (
                 *head,
-                "trap",
+                trap.kind,
                 None,
                 None,
                 None,

@@ -55,13 +55,41 @@ class Prompt(models.Model):
         return f"{self.key} ({self.source})"
 
 
+class GoldStimulus(models.Model):
+    """A stimulus of known quality (P.808 toolkit's gold clips): raters are expected to
+    rate it within the experiment's `gold_tolerance` of `score`. Never a rated stimulus,
+    so a rater never hears a clip twice and gold votes never reach a MOS."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="gold")
+    stimulus = models.OneToOneField(Stimulus, on_delete=models.CASCADE, related_name="gold")
+    score = models.PositiveSmallIntegerField(help_text="The known ACR score, 1..5")
+    marked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["experiment", "stimulus"]
+        verbose_name_plural = "gold stimuli"
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="gold_score_acr"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold {self.score} on {self.stimulus}"
+
+
 class Trap(models.Model):
-    """A trapping stimulus: music from a track not among the rated stimuli, then a spoken
-    'This is an interruption, please select the answer X'. `answer` is the key."""
+    """A quality-control clip with a key, `answer`. A trap (kind "trap"): music from a
+    track not among the rated stimuli, then a spoken 'This is an interruption, please
+    select the answer X'; answered right only with X. A gold clip (kind "gold"): a gold
+    stimulus as it is; answered right within `gold_tolerance` of its known score."""
+
+    class Kind(models.TextChoices):
+        TRAP = "trap"
+        GOLD = "gold"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="traps")
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.TRAP)
     source = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="traps")
-    answer = models.PositiveSmallIntegerField(help_text="The ACR score the message asks for")
+    answer = models.PositiveSmallIntegerField(help_text="The ACR score expected")
     media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
     delivery = models.FileField(upload_to="traps/", max_length=300)
     duration_s = models.FloatField()
@@ -75,7 +103,7 @@ class Trap(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"trap {self.pk}"
+        return f"{self.kind} {self.pk}"
 
 
 class DigitsClip(models.Model):

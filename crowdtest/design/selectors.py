@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.jobs.models import Job
 
-from .models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
 
 BUILD_JOB_KIND = "build_sessions"
 
@@ -36,11 +36,25 @@ def rated_by_cluster(*, experiment: Experiment) -> dict[int, list[int]]:
 
 
 def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
-    """Prepared stimuli not among the rated ones: music for the traps."""
+    """Prepared stimuli not among the rated ones nor gold: music for the traps."""
     return (
-        Stimulus.objects.filter(experiment=experiment, selected=False, status=Stimulus.Status.READY)
+        Stimulus.objects.filter(
+            experiment=experiment,
+            selected=False,
+            status=Stimulus.Status.READY,
+            gold__isnull=True,
+        )
         .exclude(master="")
         .order_by("pk")
+    )
+
+
+def gold_stimuli(*, experiment: Experiment) -> QuerySet[GoldStimulus]:
+    """The experiment's gold stimuli, with their stimulus and track."""
+    return (
+        GoldStimulus.objects.filter(experiment=experiment)
+        .select_related("stimulus__track")
+        .order_by("stimulus_id")
     )
 
 
@@ -93,16 +107,23 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         .select_related("stimulus__track")
         .order_by("position")
     )
-    traps = Trap.objects.filter(experiment=experiment)
+    traps = Trap.objects.filter(experiment=experiment, kind=Trap.Kind.TRAP)
     per_session = (
         SessionItem.objects.filter(
             session__experiment=experiment, session__kind=Session.Kind.RATING
         )
         .values("session")
-        .annotate(n=Count("id"), n_traps=Count("trap"))
+        .annotate(
+            n=Count("id"),
+            n_traps=Count("trap", filter=Q(trap__kind=Trap.Kind.TRAP)),
+            n_gold=Count("trap", filter=Q(trap__kind=Trap.Kind.GOLD)),
+        )
         .order_by()
     )
-    sizes = Counter((row["n"] - row["n_traps"], row["n_traps"]) for row in per_session)
+    sizes = Counter(
+        (row["n"] - row["n_traps"] - row["n_gold"], row["n_traps"], row["n_gold"])
+        for row in per_session
+    )
     return {
         "design": design,
         "sessions": session_counts(experiment=experiment),
@@ -112,6 +133,8 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         "trap_sources": traps.values("source").distinct().count(),
         "trap_seconds": sorted(set(traps.values_list("duration_s", flat=True))),
         "digit_clips": DigitsClip.objects.filter(experiment=experiment).count(),
+        "gold_clips": Trap.objects.filter(experiment=experiment, kind=Trap.Kind.GOLD).count(),
+        "gold": list(gold_stimuli(experiment=experiment)),
     }
 
 

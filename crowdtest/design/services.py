@@ -3,8 +3,9 @@ the experimenter's recorded prompts.
 
 A build runs as a job on the audio queue: it makes the spoken prompts that are missing,
 the trapping stimuli (trap sources x 5 ACR answers), a pool of left/right digits clips and
-the volume clip, then replaces the previous design in one transaction: training session,
-rating sessions with traps at random positions, trap-source roles. Rebuilding is allowed
+the volume clip and the gold clips (when gold stimuli are marked), then replaces the
+previous design in one transaction: training session, rating sessions with traps and gold
+clips at random positions, trap-source and gold roles. Rebuilding is allowed
 until the first vote; an assignment started without votes is dropped with the old design.
 """
 
@@ -50,7 +51,7 @@ from modeling.prompts import PromptError, load_prompt
 from modeling.provenance import code_version
 
 from . import clips, selectors
-from .models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class DesignNumbers:
     training_size: int
     trap_sources: int
     traps_per_session: int
+    gold_per_session: int
     excerpt_seconds: float
     target_lufs: float
     bitrate_kbps: int
@@ -90,6 +92,7 @@ class DesignNumbers:
             "training_size": self.training_size,
             "trap_sources": self.trap_sources,
             "traps_per_session": self.traps_per_session,
+            "gold_per_session": self.gold_per_session,
             "digits_pool": self.digits_pool,
         }
 
@@ -115,6 +118,7 @@ def design_numbers(
         training_size=cfg.training_size,
         trap_sources=cfg.trap_sources,
         traps_per_session=cfg.traps_per_session,
+        gold_per_session=cfg.gold_per_session,
         excerpt_seconds=cfg.excerpt_seconds,
         target_lufs=cfg.target_lufs,
         bitrate_kbps=cfg.delivery_bitrate_kbps,
@@ -184,12 +188,43 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
             f"traps_per_session = {numbers.traps_per_session} needs at least that many traps; "
             f"{numbers.trap_sources} trap sources make {5 * numbers.trap_sources}."
         )
+    _check_gold(experiment=experiment, numbers=numbers)
     missing = _prompts_to_synthesise(experiment=experiment, numbers=numbers)
     if missing and shutil.which("espeak-ng") is None:
         raise DesignError(
             "espeak-ng is not installed, and it is needed to speak the prompts "
             f"{', '.join(missing)}: install espeak-ng (apt-get install espeak-ng) or upload "
             "recorded prompts on the Sessions page."
+        )
+
+
+def _check_gold(*, experiment: Experiment, numbers: DesignNumbers) -> None:
+    gold = list(selectors.gold_stimuli(experiment=experiment))
+    config = experiment.config
+    if not gold:
+        if config.screen_gold:
+            raise DesignError(
+                "screen_gold is on but no gold stimuli are marked: mark them with "
+                "`manage.py mark_gold`, or turn screen_gold off."
+            )
+        return
+    rated = [g for g in gold if g.stimulus.selected]
+    if rated:
+        names = ", ".join(g.stimulus.track.original_name for g in rated[:5])
+        raise DesignError(
+            f"{len(rated)} gold stimuli are among the stimuli to rate ({names}): a rater would "
+            "hear them twice. Unmark them (mark_gold --clear) or cluster again."
+        )
+    unready = [
+        g for g in gold if g.stimulus.status != Stimulus.Status.READY or not g.stimulus.master
+    ]
+    if unready:
+        names = ", ".join(g.stimulus.track.original_name for g in unready[:5])
+        raise DesignError(f"{len(unready)} gold stimuli are not prepared: {names}.")
+    if numbers.gold_per_session > len(gold):
+        raise DesignError(
+            f"gold_per_session = {numbers.gold_per_session} needs at least that many gold "
+            f"stimuli; {len(gold)} are marked."
         )
 
 
@@ -285,7 +320,8 @@ def design_build(
 def _summary(design: Design) -> str:
     return (
         f"{design.n_rating_sessions} rating sessions of {design.n_clusters} x "
-        f"{design.stimuli_per_cluster} stimuli, {design.experiment.traps.count()} traps"
+        f"{design.stimuli_per_cluster} stimuli, "
+        f"{design.experiment.traps.filter(kind=Trap.Kind.TRAP).count()} traps"
     )
 
 
@@ -294,9 +330,10 @@ def _build(
 ) -> Design:
     missing = _prompts_to_synthesise(experiment=experiment, numbers=numbers)
     n_traps = 5 * numbers.trap_sources
+    gold = list(selectors.gold_stimuli(experiment=experiment))
     job_start(
         job_id=job_id,
-        total=len(missing) + n_traps + numbers.digits_pool + 2,
+        total=len(missing) + n_traps + len(gold) + numbers.digits_pool + 2,
         message="speaking the prompts",
     )
 
@@ -327,6 +364,7 @@ def _build(
     warnings: list[str] = []
     if sources:
         traps, warnings = _make_traps(experiment, numbers, sources, prompts, made, step)
+    traps += _make_gold_clips(experiment, numbers, gold, made, step)
 
     rate = selectors.clip_sample_rate(experiment=experiment)
     spoken = {key[-1]: clips.read_prompt(prompts[key].audio, rate) for key in clips.DIGIT_KEYS}
@@ -381,6 +419,37 @@ def _build(
 
 def _first_rated(experiment: Experiment) -> Stimulus:
     return experiment.stimuli.filter(selected=True).exclude(master="").order_by("pk")[0]
+
+
+def _make_gold_clips(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    gold: list[GoldStimulus],
+    made: list[str],
+    step: Callable[[str], None],
+) -> list[Trap]:
+    """Each gold stimulus's master encoded as a clip of its own: the same format and
+    length as a rated stimulus, under a key that says nothing of what it is."""
+    clips_made: list[Trap] = []
+    for mark in gold:
+        audio, rate = clips.read_audio(mark.stimulus.master)
+        stored = clips.store_clip(
+            audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+        )
+        made.append(stored.name)
+        clips_made.append(
+            Trap(
+                experiment=experiment,
+                kind=Trap.Kind.GOLD,
+                source=mark.stimulus,
+                answer=mark.score,
+                media_key=stored.media_key,
+                delivery=stored.name,
+                duration_s=stored.duration_s,
+            )
+        )
+        step(f"gold clip {len(clips_made)} of {len(gold)}")
+    return clips_made
 
 
 def _make_traps(
@@ -472,9 +541,19 @@ def design_replace(
         Design.objects.filter(experiment=experiment).delete()
         experiment.stimuli.filter(selected=False).update(role=Stimulus.Role.UNUSED)
         experiment.stimuli.filter(pk__in=trap_source_ids).update(role=Stimulus.Role.TRAP_SOURCE)
+        gold_ids = [t.source_id for t in traps if t.kind == Trap.Kind.GOLD]
+        experiment.stimuli.filter(pk__in=gold_ids).update(role=Stimulus.Role.GOLD)
         saved_traps = Trap.objects.bulk_create(traps)
         DigitsClip.objects.bulk_create(digit_clips)
-        _create_sessions(experiment, numbers, training, plan, [t.pk for t in saved_traps], rng)
+        _create_sessions(
+            experiment,
+            numbers,
+            training,
+            plan,
+            [t.pk for t in saved_traps if t.kind == Trap.Kind.TRAP],
+            [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
+            rng,
+        )
         design = Design.objects.create(
             experiment=experiment,
             seed=numbers.seed,
@@ -504,10 +583,20 @@ def _create_sessions(
     training: list[int],
     plan: list[list[int]],
     trap_ids: list[int],
+    gold_ids: list[int],
     rng: np.random.Generator,
 ) -> None:
+    """Traps and gold clips are both quality-control clips (Trap rows), dealt evenly over
+    the sessions and put at random positions among the stimuli."""
     per_session = numbers.traps_per_session if trap_ids else 0
     trap_sets = assign_traps(len(plan), trap_ids, per_session=per_session, seed=rng)
+    gold_per_session = numbers.gold_per_session if gold_ids else 0
+    gold_sets = assign_traps(len(plan), gold_ids, per_session=gold_per_session, seed=rng)
+    if gold_ids:  # mixed, so a gold clip is not always the last quality-control clip
+        trap_sets = [
+            [int(pk) for pk in rng.permutation(traps + gold)]
+            for traps, gold in zip(trap_sets, gold_sets)
+        ]
     sessions = Session.objects.bulk_create(
         [Session(experiment=experiment, kind=Session.Kind.TRAINING, index=0)]
         + [

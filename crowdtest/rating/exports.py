@@ -17,6 +17,7 @@ VOTE_COLUMNS = (
     "session",
     "phase",
     "position",
+    "item",
     "stimulus_id",
     "track_id",
     "trap_id",
@@ -33,7 +34,8 @@ VOTE_COLUMNS = (
 
 @export_file(
     "votes.csv",
-    "Every score given, with its rater, session, stimulus or trap, playback start, answer "
+    "Every score given, with its rater, session, stimulus, trap or gold clip, playback start, "
+    "answer "
     "time, seconds listened and screening verdict",
 )
 def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
@@ -52,6 +54,7 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
             vote.assignment.session.index,
             vote.phase,
             vote.item.position,
+            vote.trap.kind if vote.trap is not None else "stimulus",
             vote.stimulus_id,
             vote.stimulus.track_id if vote.stimulus is not None else None,
             vote.trap_id,

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from modeling.screening import (
     ScreeningRules,
@@ -170,10 +171,12 @@ def _verdicts(
     ).values_list("assignment_id", "score"):
         scores[assignment_id].append(score)
     traps: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for assignment_id, expected, given in AssignmentItem.objects.filter(
+    gold: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for assignment_id, kind, expected, given in AssignmentItem.objects.filter(
         assignment__in=assignments, trap__isnull=False
-    ).values_list("assignment_id", "trap__answer", "vote__score"):
-        traps[assignment_id].append((expected, given))
+    ).values_list("assignment_id", "trap__kind", "trap__answer", "vote__score"):
+        checks = gold if kind == Trap.Kind.GOLD else traps
+        checks[assignment_id].append((expected, given))
     overrides = _overrides_in_force(assignments)
     snapshot = dataclasses.asdict(rules)
     now = timezone.now()
@@ -190,7 +193,7 @@ def _verdicts(
         "digits_correct",
     ):
         pk = row["pk"]
-        answers = _answers(row, ordinals.get(pk, 0), scores[pk], traps[pk])
+        answers = _answers(row, ordinals.get(pk, 0), scores[pk], traps[pk], gold[pk])
         verdict = screen_session(answers, rules)
         override = overrides.get(pk)
         verdicts.append(
@@ -211,7 +214,11 @@ def _verdicts(
 
 
 def _answers(
-    row: Mapping[str, Any], ordinal: int, scores: list[int], traps: list[tuple[int, int | None]]
+    row: Mapping[str, Any],
+    ordinal: int,
+    scores: list[int],
+    traps: list[tuple[int, int | None]],
+    gold: list[tuple[int, int | None]],
 ) -> SessionAnswers:
     """A question never asked (its key is empty) is None: it neither passes nor fails.
     A math question asked but left unanswered is wrong."""
@@ -227,6 +234,7 @@ def _answers(
         headphones=row["headphones"],
         setup_passed=row["digits_correct"],
         traps=traps,
+        gold=gold,
     )
 
 

@@ -47,7 +47,7 @@ def test_the_page_summarises_the_design(staff_client: Client) -> None:
     summary = response.context["summary"]
     assert summary["sessions"] == {"total": 6, "open": 6, "active": 0, "done": 0, "retired": 0}
     assert summary["traps"] == 5 and len(summary["training"]) == 3
-    assert summary["session_shapes"] == [((6, 1), 6)]
+    assert summary["session_shapes"] == [((6, 1, 0), 6)]  # stimuli, traps, gold
     page = response.content.decode()
     assert "6 rating sessions of 3 clusters \N{MULTIPLICATION SIGN} 2 stimuli" in page
     assert 'href="/experiments/' in page and ">Sessions<" in page

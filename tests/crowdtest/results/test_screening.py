@@ -286,3 +286,34 @@ def test_raters_who_do_not_follow_the_mos_are_dropped(experiment) -> None:
     assert exclusions[0].value == pytest.approx(-1.0)
     assert _votes_valid(contrarian) == {False}
     assert VoteExclusion.objects.count() == 5
+
+
+def test_gold_clips_are_screened_within_the_tolerance_and_apart_from_traps(
+    experiment, stimuli, trap
+) -> None:
+    """A gold clip (known score 5) answered 4 is within ±1; answered 3 it fails the
+    session, but only with `screen_gold` on. Its vote is not a trap answer."""
+    gold = TrapFactory(source__track__experiment=experiment, kind="gold", answer=5)
+    near = take_session(
+        rater=RaterFactory(experiment=experiment),
+        stimuli=stimuli,
+        scores=VARIED,
+        traps=[(trap, 3), (gold, 4)],
+    )
+    far = take_session(
+        rater=RaterFactory(experiment=experiment),
+        stimuli=stimuli,
+        scores=VARIED,
+        traps=[(trap, 3), (gold, 3)],
+    )
+    experiment_screen(experiment=experiment)
+    assert SessionVerdict.objects.get(assignment=far).valid is True  # off by default
+    set_config(experiment, screen_gold=True)
+    experiment_screen(experiment=experiment)
+    assert SessionVerdict.objects.get(assignment=near).reasons == []
+    verdict = SessionVerdict.objects.get(assignment=far)
+    assert (verdict.valid, verdict.reasons) == (False, ["gold_wrong"])
+    assert _votes_valid(far) == {False}
+    set_config(experiment, screen_gold=True, gold_tolerance=2)
+    experiment_screen(experiment=experiment)
+    assert SessionVerdict.objects.get(assignment=far).valid is True
