@@ -6,13 +6,20 @@ old experiments keep working. Every export writes the resolved settings beside i
 
 from __future__ import annotations
 
+import math
+import re
+import typing
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import Any
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "clustering_algorithm": ("kmeans", "hdbscan"),
     "platform": ("link", "mturk", "prolific"),
 }
+MONEY = re.compile(r"\d{1,4}(\.\d{1,2})?")
+MAX_PLAYBACK_TOLERANCE_S = 2.0
+KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 
 
 class SettingsError(ValueError):
@@ -66,7 +73,9 @@ class ExperimentSettings:
     adaptive_min_votes: int = 10
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = self._type_problems()
+        if problems:  # ranges can't be checked on values of the wrong type
+            raise SettingsError("; ".join(problems))
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}")
@@ -88,8 +97,76 @@ class ExperimentSettings:
             problems.append("max_true_peak_db must be at most 0 dBTP")
         if self.target_ci_width is not None and self.target_ci_width <= 0:
             problems.append("target_ci_width must be positive when set")
+        problems += self._range_problems()
         if problems:
             raise SettingsError("; ".join(problems))
+
+    def _type_problems(self) -> list[str]:
+        """Each value of its declared type (an int where an int is declared, a float or int
+        for a float, None only where allowed): a JSON value of another type is refused."""
+        hints = typing.get_type_hints(type(self))
+        problems = []
+        for f in fields(self):
+            value, annotation = getattr(self, f.name), hints[f.name]
+            allowed = typing.get_args(annotation) or (annotation,)
+            if value is None:
+                if type(None) not in allowed:
+                    problems.append(f"{f.name} must be set")
+                continue
+            kinds = {a for a in allowed if a is not type(None)}
+            if bool in kinds:
+                ok = isinstance(value, bool)
+            elif int in kinds:
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif float in kinds:
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                ok = ok and math.isfinite(value)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                kind = next(k for k in (bool, int, float, str) if k in kinds)
+                problems.append(f"{f.name} must be {KIND_WORDS[kind]}, got {value!r}"[:200])
+        return problems
+
+    def _range_problems(self) -> list[str]:
+        problems = []
+        for name in ("reward_usd", "bonus_usd"):
+            if not MONEY.fullmatch(getattr(self, name)):
+                problems.append(f"{name} must be an amount in dollars like 0.50")
+        if MONEY.fullmatch(self.reward_usd) and Decimal(self.reward_usd) <= 0:
+            problems.append("reward_usd must be more than 0")
+        not_negative = (
+            "seed",
+            "training_size",
+            "trap_sources",
+            "traps_per_session",
+            "setup_repeat_minutes",
+            "training_repeat_minutes",
+            "bonus_after_sessions",
+            "min_rating_variance",
+            "playback_tolerance_seconds",
+        )
+        problems += [
+            f"{name} must not be negative" for name in not_negative if getattr(self, name) < 0
+        ]
+        if self.session_timeout_minutes < 1:
+            problems.append("session_timeout_minutes must be at least 1")
+        if self.playback_tolerance_seconds > MAX_PLAYBACK_TOLERANCE_S:
+            problems.append(
+                f"playback_tolerance_seconds must be at most {MAX_PLAYBACK_TOLERANCE_S:g}: a "
+                "larger tolerance lets raters answer before the clip has played"
+            )
+        if self.gold_tolerance > 4:
+            problems.append("gold_tolerance must be at most 4 (the ACR scale spans 1..5)")
+        if self.outlier_z is not None and self.outlier_z <= 0:
+            problems.append("outlier_z must be positive when set (the toolkit uses 3.29)")
+        if self.min_rater_pcc is not None and not -1 <= self.min_rater_pcc <= 1:
+            problems.append("min_rater_pcc must be between -1 and 1 when set")
+        if self.adaptive_min_votes < 2:
+            problems.append("adaptive_min_votes must be at least 2 (a CI needs two votes)")
+        if not -70 <= self.target_lufs <= 0:
+            problems.append("target_lufs must be between -70 and 0 LUFS")
+        return problems
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ExperimentSettings:

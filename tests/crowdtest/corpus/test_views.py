@@ -84,3 +84,41 @@ def test_settings_form_validates(staff_client: Any) -> None:
     response = staff_client.post(url, data)
     assert response.status_code == 200
     assert "n_clusters must be positive" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("reward_usd", "abc", "reward_usd must be an amount in dollars like 0.50"),
+        ("reward_usd", "0", "reward_usd must be more than 0"),
+        ("bonus_usd", "-1", "bonus_usd must be an amount in dollars"),
+        ("min_rater_pcc", "5", "min_rater_pcc must be between -1 and 1"),
+        ("outlier_z", "-1", "outlier_z must be positive"),
+        ("playback_tolerance_seconds", "100", "playback_tolerance_seconds must be at most 2"),
+        ("session_timeout_minutes", "0", "session_timeout_minutes must be at least 1"),
+        ("setup_repeat_minutes", "-10", "setup_repeat_minutes must not be negative"),
+        ("adaptive_min_votes", "-4", "adaptive_min_votes must be at least 2"),
+    ],
+)
+def test_settings_that_would_break_the_test_are_refused(
+    staff_client: Any, field: str, value: str, message: str
+) -> None:
+    """Each value is refused with its reason and nothing is saved, so the pages that read
+    the settings (results, platform) keep working."""
+    experiment = ExperimentFactory()
+    url = reverse("corpus:experiment_settings", args=[experiment.slug])
+    data = {k: v for k, v in experiment.config.to_dict().items() if v is not False}
+    data = {**{k: "" if v is None else v for k, v in data.items()}, field: value}
+    response = staff_client.post(url, data)
+    assert response.status_code == 200 and message in response.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.config == ExperimentFactory.build().config
+    for page in ("results:dashboard", "platforms:overview"):
+        assert staff_client.get(reverse(page, args=[experiment.slug])).status_code == 200
+
+
+def test_create_experiment_refuses_a_value_of_the_wrong_type() -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"seed must be a whole number, got 1\.5"):
+        call_command("create_experiment", "typed", "--name", "Typed", "--set", "seed=1.5")
