@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 
 AUDIO_EXTENSIONS = frozenset(
@@ -147,10 +148,14 @@ def local_copy(kind: str, source: str, *, client: Any = None) -> Iterator[Path]:
         return
     if kind == "upload":
         try:
-            yield Path(default_storage.path(source))
-            return
+            local = Path(default_storage.path(source))
         except NotImplementedError:
-            pass  # remote storage: fall through to a temporary copy
+            local = None  # remote storage: fall through to a temporary copy
+        except SuspiciousFileOperation as exc:
+            raise SourceError(f"{source} is not a stored upload: {exc}") from exc
+        if local is not None:
+            yield local
+            return
     suffix = Path(source).suffix
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
         if kind == "s3":

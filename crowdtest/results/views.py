@@ -4,11 +4,7 @@ export downloads. Staff only; downloads need `corpus.export_experiment`, overrid
 
 from __future__ import annotations
 
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +14,12 @@ from crowdtest.corpus.models import Experiment
 from crowdtest.exports import REGISTRY, export_names
 from crowdtest.jobs.models import Job
 from crowdtest.rating.models import Assignment
-from crowdtest.staff.access import View, permission_required, staff_required
+from crowdtest.staff.access import (
+    EXPORT_PERMISSION,
+    export_access,
+    permission_required,
+    staff_required,
+)
 
 from . import dashboard as figures
 from . import exports, plots, selectors
@@ -26,23 +27,8 @@ from .forms import OverrideForm
 from .services import ResultsError, results_refresh_start, verdict_override
 from .services.mos import REFRESH_JOB
 
-EXPORT_PERMISSION = "corpus.export_experiment"
 OVERRIDE_PERMISSION = "results.override_verdict"
 RATERS_SHOWN = 200
-
-
-def export_access(view: View) -> View:
-    """Downloads answer 403 to anyone without the export permission, signed in or not
-    (a file link is not a page to bounce through the login form)."""
-    guarded = permission_required(EXPORT_PERMISSION)(view)
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if not request.user.is_authenticated:
-            raise PermissionDenied("Exports are for staff with the export permission.")
-        return guarded(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _experiment(slug: str) -> Experiment:

@@ -14,6 +14,8 @@ from django.http.response import HttpResponseBase as HttpResponse
 
 View = Callable[..., HttpResponse]
 
+EXPORT_PERMISSION = "corpus.export_experiment"
+
 
 def staff_required(view: View) -> View:
     @login_required
@@ -38,3 +40,18 @@ def permission_required(perm: str) -> Callable[[View], View]:
         return wrapped
 
     return decorator
+
+
+def export_access(view: View) -> View:
+    """Downloads of results (exports, archive scores) answer 403 to anyone without the
+    export permission, signed in or not (a file link is not a page to bounce through the
+    login form)."""
+    guarded = permission_required(EXPORT_PERMISSION)(view)
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            raise PermissionDenied("Exports are for staff with the export permission.")
+        return guarded(request, *args, **kwargs)
+
+    return wrapped

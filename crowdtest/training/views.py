@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.services import JobError
-from crowdtest.staff.access import staff_required
+from crowdtest.staff.access import export_access, staff_required
 
 from . import plots, selectors
 from .forms import RunStartForm, ScoreForm
@@ -112,7 +112,7 @@ def scoring_start_view(request: HttpRequest, slug: str, run_id: int) -> HttpResp
     return redirect("training:run_detail", slug=slug, run_id=run_id)
 
 
-@staff_required
+@export_access
 def scoring_download(request: HttpRequest, slug: str, scoring_id: int) -> FileResponse:
     scoring = selectors.scoring_for_download(slug=slug, scoring_id=scoring_id)
     if not scoring.output:

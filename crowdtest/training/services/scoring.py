@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.sources import SourceError, allowed_roots, is_within, local_copy
+from crowdtest.exports import safe_cell
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.jobs.models import Job
 from crowdtest.jobs.services import (
@@ -181,10 +182,10 @@ def archive_score(
             value = mos.get(i)
             writer.writerow(
                 [
-                    item.name,
+                    safe_cell(item.name),  # a file name is the uploader's text
                     "" if item.track_id is None else item.track_id,
                     "" if value is None else f"{value:.4f}",
-                    errors.get(i, ""),
+                    safe_cell(errors.get(i, "")),
                     run.pk,
                     version,
                 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -112,9 +113,11 @@ def test_pages_plots_and_actions_are_for_staff_only(
         reverse("training:run_list", args=[experiment.slug]),
         reverse("training:run_detail", args=[experiment.slug, run.pk]),
         reverse("training:run_plot", args=[experiment.slug, run.pk, "pra"]),
-        reverse("training:scoring_download", args=[experiment.slug, 1]),
     ]
-    for url in urls:
+    download = reverse("training:scoring_download", args=[experiment.slug, 1])
+    assert client.get(download).status_code == 403  # a file: refused, not a login page
+    urls.append(download)
+    for url in urls[:-1]:
         assert client.get(url).status_code == 302  # to the login page
     client.force_login(django_user_model.objects.create_user("rater", password="x" * 12))
     for url in urls:
@@ -176,6 +179,7 @@ def test_predict_quality_scores_a_folder_and_reports_the_corrupt_file(
 def test_scoring_from_the_page_writes_a_downloadable_csv(
     trained: tuple[Experiment, ModelRun, str],
     staff_client: Any,
+    staff_user: Any,
     tmp_path: Path,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
@@ -189,9 +193,10 @@ def test_scoring_from_the_page_writes_a_downloadable_csv(
     scoring = ScoringRun.objects.get(run=run, source=str(archive))
     assert scoring.status == "succeeded" and scoring.n_scored == 2 and scoring.output
     assert scoring.job is not None and scoring.job.status == Job.Status.SUCCEEDED
-    download = staff_client.get(
-        reverse("training:scoring_download", args=[experiment.slug, scoring.pk])
-    )
+    download_url = reverse("training:scoring_download", args=[experiment.slug, scoring.pk])
+    assert staff_client.get(download_url).status_code == 403  # results need the permission
+    staff_user.user_permissions.add(Permission.objects.get(codename="export_experiment"))
+    download = staff_client.get(download_url)
     text = b"".join(download.streaming_content).decode()
     assert text.startswith("path,track_id,predicted_mos,error,model_run,code_version")
     assert len(text.strip().splitlines()) == 3
@@ -214,8 +219,13 @@ def test_scoring_the_experiments_own_tracks_reports_each_unreadable_one(
     staff_client: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """The factory's tracks point at files that do not exist: every row says why."""
+    """The factory's tracks point at files that do not exist: every row says why. A
+    track's name as uploaded is neutralised where a spreadsheet would run it."""
     experiment, run, _ = trained
+    track = experiment.tracks.order_by("pk").first()
+    assert track is not None
+    track.original_name, track.source_kind = "=HYPERLINK(1).wav", "upload"
+    track.save(update_fields=["original_name", "source_kind"])
     url = reverse("training:scoring_start", args=[experiment.slug, run.pk])
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url, {"source": "", "device": "cpu"})
@@ -230,6 +240,8 @@ def test_scoring_the_experiments_own_tracks_reports_each_unreadable_one(
     track_ids = set(experiment.tracks.values_list("pk", flat=True))
     assert {int(r["track_id"]) for r in rows} == track_ids
     assert all(r["error"] and r["predicted_mos"] == "" for r in rows)
+    named = next(r for r in rows if r["track_id"] == str(track.pk))
+    assert named["path"] == "'=HYPERLINK(1).wav"
     scoring.delete()
 
 
