@@ -49,11 +49,13 @@ def read_manifest(path: Path | str) -> list[ManifestItem]:
     """Items of a manifest CSV (`path`, optional `mos`, `ci`, `class`)."""
     source = Path(path)
     try:
-        with source.open(newline="") as f:
+        with source.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             if reader.fieldnames is None or "path" not in reader.fieldnames:
                 raise W2VMOSError(f"{source}: a manifest needs a 'path' column")
             rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise W2VMOSError(f"{source} is not a UTF-8 CSV manifest: {exc}") from exc
     except OSError as exc:
         raise W2VMOSError(f"cannot read manifest {source}: {exc}") from exc
     items = []

@@ -78,3 +78,13 @@ def test_commands_name_the_problem() -> None:
         run("create_experiment", "other", "--name", "x", "--set", "colour=blue")
     with pytest.raises(CommandError, match="too few to cluster"):
         run("cluster_stimuli", "dup")
+
+
+def test_export_names_a_destination_it_cannot_write(tmp_path: Path) -> None:
+    run("create_experiment", "out", "--name", "x")
+    taken = tmp_path / "taken.csv"
+    taken.write_text("a file\n")
+    with pytest.raises(CommandError, match="is a file, not a folder"):
+        run("export_experiment", "out", str(taken))
+    with pytest.raises(CommandError, match="Can't write the export to /proc/nope"):
+        run("export_experiment", "out", "/proc/nope")

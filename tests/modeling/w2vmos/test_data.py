@@ -58,6 +58,9 @@ def test_manifest_paths_are_relative_to_the_manifest(tmp_path: Path) -> None:
     manifest.write_text("path,mos\na.wav,three\n")
     with pytest.raises(W2VMOSError, match="line 2: mos 'three' is not a number"):
         read_manifest(manifest)
+    manifest.write_bytes("path\ncaf\u00e9.wav\n".encode("latin-1"))
+    with pytest.raises(W2VMOSError, match="is not a UTF-8 CSV manifest"):
+        read_manifest(manifest)
 
 
 def _items(n: int, classes: int = 3) -> list[ManifestItem]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from crowdtest.corpus.management.base import ExperimentCommand
 from crowdtest.exports import export_experiment
@@ -18,5 +18,12 @@ class Command(ExperimentCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         experiment = self.experiment(opts["slug"])
-        for path in export_experiment(experiment, opts["out_dir"]):
+        out_dir: Path = opts["out_dir"]
+        if out_dir.exists() and not out_dir.is_dir():
+            raise CommandError(f"{out_dir} is a file, not a folder to write the export into.")
+        try:
+            written = export_experiment(experiment, out_dir)
+        except OSError as exc:
+            raise CommandError(f"Can't write the export to {out_dir}: {exc}") from exc
+        for path in written:
             self.stdout.write(f"  wrote {path}")
