@@ -48,6 +48,8 @@ def _locales(text: str) -> tuple[str, ...]:
 class _PaidPublisher:
     name = ""
     help = ""
+    # The `_shared` options, which argparse holds once for every paying platform.
+    shared_options = frozenset({"sandbox", "sessions", "dry_run"})
 
     def options(self, options: Mapping[str, Any]) -> PublishOptions:
         return PublishOptions(

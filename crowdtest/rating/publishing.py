@@ -29,7 +29,9 @@ class Publisher(Protocol):
     help: str
 
     def add_arguments(self, group: _ArgumentGroup) -> None:
-        """Options of this platform (prefix them when they could clash)."""
+        """Options of this platform (prefix them when they could clash). An option added
+        once for several platforms is named in the adapter's `shared_options`; an option
+        of another platform is refused by `publish`."""
 
     def publish(self, *, experiment: Experiment, options: Mapping[str, Any], out: Output) -> None:
         """Publish, and print what the experimenter needs (URLs, ids, costs)."""

@@ -54,3 +54,10 @@ def test_publishing_needs_sessions_and_a_known_platform() -> None:
     if "prolific" not in PUBLISHERS:
         with pytest.raises(CommandError, match="No publisher for the platform 'prolific'"):
             publish(experiment.slug)
+
+
+def test_an_option_of_another_platform_is_refused_not_ignored() -> None:
+    experiment = make_design().experiment
+    with pytest.raises(CommandError, match=r"--dry-run, --sandbox do\(es\) not apply to"):
+        publish(experiment.slug, "--platform", "link", "--sandbox", "--dry-run")
+    assert not DirectLink.objects.filter(experiment=experiment).exists()  # nothing published

@@ -167,3 +167,15 @@ def test_the_random_label_control_is_recorded_and_named_as_in_table_1(
     assert run.config["train"]["seed"] == 7 and run.name == "w2vMOS Rand. Labels"
     assert run.job is not None and run.job.total == 3
     assert list(run.folds.values_list("index", "sent")) == [(0, True), (1, False), (2, False)]
+
+
+def test_resume_refuses_settings_it_would_ignore() -> None:
+    from django.core.management import CommandError, call_command
+
+    experiment = ExperimentFactory()
+    with pytest.raises(CommandError, match=r"--folds, --max-epochs can't change them"):
+        call_command(
+            "train_w2vmos", experiment.slug, "--resume", "1", "--folds", "5", "--max-epochs", "3"
+        )
+    with pytest.raises(CommandError, match=f"No run 1 in {experiment.slug}"):
+        call_command("train_w2vmos", experiment.slug, "--resume", "1", "--device", "cpu")

@@ -10,6 +10,23 @@ from crowdtest.training import selectors
 from crowdtest.training.models import ModelRun
 from crowdtest.training.services import DEFAULT_BACKBONE, TrainingError, run_resume, run_start
 
+# Options that make a run what it is: fixed once it starts, so --resume refuses them.
+RUN_SETTINGS = frozenset(
+    {
+        "backbone",
+        "folds",
+        "max_epochs",
+        "patience",
+        "random_labels",
+        "precision",
+        "seed",
+        "batch_size",
+        "lr_backbone",
+        "lr_head",
+        "final",
+    }
+)
+
 
 class Command(ExperimentCommand):
     help = (
@@ -45,8 +62,28 @@ class Command(ExperimentCommand):
             "--no-wait", action="store_true", help="queue the tasks and return (workers only)"
         )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        self.run_settings = {
+            action.dest: (action.default, action.option_strings[0])
+            for action in parser._actions
+            if action.option_strings and action.dest in RUN_SETTINGS
+        }
+        return parser
+
     def handle(self, *args: Any, **opts: Any) -> None:
         experiment = self.experiment(opts["slug"])
+        if opts["resume"]:
+            given = sorted(
+                flag
+                for dest, (default, flag) in getattr(self, "run_settings", {}).items()
+                if opts.get(dest, default) != default
+            )
+            if given:
+                raise CommandError(
+                    f"--resume continues run {opts['resume']} with the settings it was started "
+                    f"with; {', '.join(given)} can't change them. Start a new run instead."
+                )
         try:
             run = self._start(experiment, opts)
         except TrainingError as exc:
