@@ -213,11 +213,17 @@ def _create_assignment(
         math_question=question.text,
         math_answer=question.answer,
     )
-    rating_items = (
-        SessionItem.objects.filter(session_id=session_id)
-        .select_related("stimulus", "trap")
-        .order_by("position")
+    rating_items, skipped = _without_saturated(
+        experiment,
+        list(
+            SessionItem.objects.filter(session_id=session_id)
+            .select_related("stimulus", "trap")
+            .order_by("position")
+        ),
     )
+    if skipped:
+        assignment.saturated_skipped = skipped
+        assignment.save(update_fields=["saturated_skipped"])
     items = [
         AssignmentItem(
             assignment=assignment,
@@ -241,6 +247,26 @@ def _create_assignment(
     ]
     AssignmentItem.objects.bulk_create(items)
     return assignment
+
+
+def _without_saturated(
+    experiment: Experiment, items: list[SessionItem]
+) -> tuple[list[SessionItem], int]:
+    """Adaptive collection: the session's items less the stimuli whose CI already reached
+    the target (one small aggregation over this session's stimuli), and how many were left
+    out. A session is never emptied of stimuli, and it still starts with one to rate."""
+    if experiment.config.target_ci_width is None:
+        return items, 0
+    from crowdtest.results.selectors import saturated_stimulus_ids
+
+    stimuli = [item.stimulus_id for item in items if item.stimulus_id is not None]
+    done = saturated_stimulus_ids(experiment=experiment, among=stimuli)
+    kept = [item for item in items if item.stimulus_id not in done]
+    if not any(item.stimulus_id is not None for item in kept):
+        return items, 0
+    first = next(i for i, item in enumerate(kept) if item.stimulus_id is not None)
+    kept.insert(0, kept.pop(first))
+    return kept, len(items) - len(kept)
 
 
 def _duration(item: SessionItem, default: float) -> float:

@@ -103,6 +103,11 @@ class Assignment(models.Model):
     ordinal = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="This rater's nth completed session"
     )
+    saturated_skipped = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Stimuli of the session left out when it was handed out: their CI had "
+        "already reached the adaptive target",
+    )
 
     class Meta:
         ordering = ["-started_at"]

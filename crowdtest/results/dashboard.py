@@ -51,6 +51,7 @@ class Overview:
     cost_usd: Decimal
     retired_votes_saved: int
     retired_usd_saved: Decimal
+    skipped_votes_saved: int
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -82,6 +83,7 @@ def overview(*, experiment: Experiment) -> Overview:
         active=Count("id", filter=Q(status=status.ACTIVE)),
         valid=Count("id", filter=Q(verdict__valid=True)),
         invalid=Count("id", filter=Q(verdict__valid=False)),
+        skipped=Sum("saturated_skipped"),
     )
     bonus_raters = (
         Rater.objects.filter(experiment=experiment)
@@ -128,6 +130,7 @@ def overview(*, experiment: Experiment) -> Overview:
         cost_usd=(taken["completed"] * reward + bonus_raters * bonus).quantize(CENT),
         retired_votes_saved=saved["votes"] or 0,
         retired_usd_saved=Decimal(saved["usd"] or 0).quantize(CENT),
+        skipped_votes_saved=taken["skipped"] or 0,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,9 @@ def rating_votes(*, experiment: Experiment) -> QuerySet[Vote]:
     return Vote.objects.filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
 
 
-def stimulus_vote_stats(*, experiment: Experiment) -> list[StimulusStats]:
+def stimulus_vote_stats(
+    *, experiment: Experiment, stimulus_ids: Collection[int] | None = None
+) -> list[StimulusStats]:
     """Per stimulus, from ONE aggregation query over the votes: count, sum and sum of
     squares of the valid scores, and the number of votes collected.
 
@@ -52,9 +54,11 @@ def stimulus_vote_stats(*, experiment: Experiment) -> list[StimulusStats]:
     stimulus with one vote. The t quantile of each n is applied here, over one row per
     stimulus (`modeling.mos`), never over the votes."""
     valid = Q(valid=True)
+    votes = rating_votes(experiment=experiment)
+    if stimulus_ids is not None:
+        votes = votes.filter(stimulus_id__in=stimulus_ids)
     rows = (
-        rating_votes(experiment=experiment)
-        .values("stimulus_id")
+        votes.values("stimulus_id")
         .annotate(
             total=Count("id"),
             n=Count("id", filter=valid),
@@ -117,12 +121,16 @@ def saturated(stats: Iterable[StimulusStats], config: ExperimentSettings) -> set
     }
 
 
-def saturated_stimulus_ids(*, experiment: Experiment) -> set[int]:
-    """Stimuli whose valid votes already reach the experiment's target CI width (see
-    `saturated`): the allocation should not put them in new sessions."""
+def saturated_stimulus_ids(
+    *, experiment: Experiment, among: Collection[int] | None = None
+) -> set[int]:
+    """Stimuli (of `among`, or all) whose valid votes already reach the experiment's
+    target CI width (see `saturated`): they are left out of sessions as raters start them,
+    and open sessions holding nothing else are retired."""
     if experiment.config.target_ci_width is None:
         return set()
-    return saturated(stimulus_vote_stats(experiment=experiment), experiment.config)
+    stats = stimulus_vote_stats(experiment=experiment, stimulus_ids=among)
+    return saturated(stats, experiment.config)
 
 
 def mos_table(*, experiment: Experiment) -> list[StimulusMOS]:

@@ -1,9 +1,10 @@
 """Adaptive collection: stop buying votes for stimuli whose CI is already narrow enough.
 
-The decision is `selectors.saturated_stimulus_ids`. This service acts on it the simple,
-always-correct way: an OPEN rating session whose every stimulus is saturated is RETIRED
-(never given out again), and what it would have cost is recorded as saved. Sessions
-being taken, done, or holding any stimulus that still needs votes are not touched.
+The decision is `selectors.saturated_stimulus_ids`. Two things act on it: the allocation
+leaves saturated stimuli out of a session as a rater starts it (votes saved, recorded on
+the assignment), and this service RETIRES every OPEN rating session whose every stimulus
+is saturated (never given out again: votes and money saved). Sessions being taken or
+done are not touched.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.design.models import Session
+from crowdtest.design.models import Session, SessionItem
 from crowdtest.results.dashboard import overview
 from crowdtest.results.models import RetiredSession
 from crowdtest.results.selectors import saturated_stimulus_ids
@@ -108,3 +108,37 @@ def test_compute_mos_retires_and_the_dashboard_shows_the_savings(staff_client, e
     assert 'data-live="saturated">1<' in page
     assert 'data-live="retired_votes_saved">2<' in page
     assert 'data-live="retired_usd_saved">1.00<' in page
+
+
+def test_a_saturated_stimulus_is_left_out_of_sessions_as_raters_start_them(db: None) -> None:
+    from crowdtest.rating.allocation import assignment_start
+    from crowdtest.rating.identity import RaterIdentity
+    from crowdtest.rating.models import AssignmentItem
+    from tests.crowdtest.rating.designs import make_design
+
+    built = make_design(settings={"target_ci_width": 0.7, "adaptive_min_votes": 10})
+    experiment = built.experiment
+    done = built.rated[0].pk
+    n_sessions = Session.objects.filter(experiment=experiment, kind="rating").count()
+    bulk_votes(experiment, [[(done, AGREED[i % 2])] for i in range(12)], valid=True)
+    assert saturated_stimulus_ids(experiment=experiment) == {done}
+    skipped = 0
+    for n in range(n_sessions):
+        identity = RaterIdentity(experiment.pk, "link", f"adaptive-{n}")
+        assignment = assignment_start(experiment=experiment, identity=identity)
+        planned = set(
+            SessionItem.objects.filter(
+                session=assignment.session, stimulus__isnull=False
+            ).values_list("stimulus_id", flat=True)
+        )
+        items = list(
+            assignment.items.filter(phase=AssignmentItem.Phase.RATING).order_by("position")
+        )
+        given = {i.stimulus_id for i in items if i.stimulus_id is not None}
+        assert given == planned - {done}
+        assert assignment.saturated_skipped == len(planned & {done})
+        assert items[0].stimulus_id is not None  # still starts with a clip to rate
+        assert [i.position for i in items] == list(range(len(items)))
+        skipped += assignment.saturated_skipped
+    assert skipped == 3  # the design put it in 3 sessions
+    assert overview(experiment=experiment).skipped_votes_saved == 3
