@@ -237,6 +237,41 @@ def training_set(
     return [chosen[i] for i in rng.permutation(len(chosen))]
 
 
+def training_set_capped(
+    stimuli_by_cluster: Mapping[int, Sequence[int]], *, size: int = 12, seed: Seed
+) -> list[int]:
+    """Training stimuli from pools of unequal size (the stimuli left out of rating, of
+    which the smallest cluster has none after equalising): as even over the clusters as
+    their sizes allow, a cluster's shortfall spread over the others; the seed picks which
+    clusters get one more. Returned in playing order, shuffled."""
+    if size < 0:
+        raise AllocationError(f"training size must not be negative, got {size}")
+    available = {c: len(s) for c, s in stimuli_by_cluster.items()}
+    if size > sum(available.values()):
+        raise AllocationError(
+            f"the training set needs {size} stimuli; the pools hold {sum(available.values())}"
+        )
+    rng = _rng(seed)
+    quota = dict.fromkeys(available, 0)
+    remaining = size
+    while remaining:
+        open_ = [c for c in sorted(available) if quota[c] < available[c]]
+        base, extra = divmod(remaining, len(open_))
+        if base == 0:
+            for i in rng.permutation(len(open_))[:extra]:
+                quota[open_[int(i)]] += 1
+            break
+        for cluster in open_:
+            take = min(base, available[cluster] - quota[cluster])
+            quota[cluster] += take
+            remaining -= take
+    chosen: list[int] = []
+    for cluster in sorted(quota):
+        stimuli = list(stimuli_by_cluster[cluster])
+        chosen.extend(stimuli[i] for i in rng.choice(len(stimuli), quota[cluster], replace=False))
+    return [chosen[i] for i in rng.permutation(len(chosen))]
+
+
 def trap_positions(n_items: int, n_traps: int, *, seed: Seed) -> list[int]:
     """Where traps go in a session of `n_items` rated stimuli plus `n_traps` traps:
     sorted indices into the combined playlist, drawn at random (P.808: trapping

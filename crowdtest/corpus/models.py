@@ -94,6 +94,7 @@ class Stimulus(models.Model):
         RATED = "rated", "rated"
         TRAP_SOURCE = "trap_source", "trap source"
         GOLD = "gold", "gold stimulus"
+        TRAINING = "training", "training stimulus"
         UNUSED = "unused", "not used"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="stimuli")

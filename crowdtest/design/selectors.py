@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -47,6 +48,32 @@ def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
         .exclude(master="")
         .order_by("pk")
     )
+
+
+def spare_by_cluster(
+    *, experiment: Experiment, exclude: Iterable[int] = ()
+) -> dict[int, list[int]]:
+    """Prepared stimuli left out of rating (not gold, not in `exclude`), by cluster, in id
+    order: the pool the training set is drawn from, so no rater hears a clip twice."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    rows = (
+        Stimulus.objects.filter(
+            experiment=experiment,
+            selected=False,
+            status=Stimulus.Status.READY,
+            cluster__isnull=False,
+            cluster__gte=0,
+            gold__isnull=True,
+        )
+        .exclude(master="")
+        .exclude(pk__in=list(exclude))
+        .order_by("pk")
+        .values_list("pk", "cluster")
+    )
+    for pk, cluster in rows:
+        if cluster is not None:
+            groups[cluster].append(pk)
+    return dict(groups)
 
 
 def gold_stimuli(*, experiment: Experiment) -> QuerySet[GoldStimulus]:

@@ -44,6 +44,7 @@ from modeling.allocation import (
     insert_traps,
     plan_rating_sessions,
     training_set,
+    training_set_capped,
     trap_positions,
 )
 from modeling.audio import AudioError
@@ -57,7 +58,12 @@ logger = logging.getLogger(__name__)
 
 DIGITS_POOL = 20
 # Independent random streams drawn from the one design seed.
-TRAP_SOURCES_STREAM, DIGITS_STREAM, PLAN_STREAM = 1, 2, 3
+TRAP_SOURCES_STREAM, DIGITS_STREAM, PLAN_STREAM, TRAINING_STREAM = 1, 2, 3, 4
+TRAINING_FROM_RATED = (
+    "Too few stimuli are left out of rating to draw the training set from them, so it was "
+    "drawn from the stimuli to rate: a rater may rate a clip they heard in training. "
+    "Import more tracks, or lower training_size or trap_sources, and build again."
+)
 
 
 class DesignError(Exception):
@@ -171,7 +177,8 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
         )
     training_share = math.ceil(numbers.training_size / len(by_cluster))
     smallest = min(len(s) for s in by_cluster.values())
-    if training_share > smallest:
+    from_rated = _spare_training(experiment=experiment, numbers=numbers) is None
+    if from_rated and training_share > smallest:
         raise DesignError(
             f"The training set of {numbers.training_size} needs {training_share} stimuli from "
             f"every cluster; the smallest has {smallest}. Lower training_size."
@@ -331,9 +338,10 @@ def _build(
     missing = _prompts_to_synthesise(experiment=experiment, numbers=numbers)
     n_traps = 5 * numbers.trap_sources
     gold = list(selectors.gold_stimuli(experiment=experiment))
+    training = _spare_training(experiment=experiment, numbers=numbers)
     job_start(
         job_id=job_id,
-        total=len(missing) + n_traps + len(gold) + numbers.digits_pool + 2,
+        total=len(missing) + n_traps + len(gold) + len(training or ()) + numbers.digits_pool + 2,
         message="speaking the prompts",
     )
 
@@ -355,7 +363,14 @@ def _build(
         step(f"spoke {key}")
     prompts = selectors.prompts_by_key(experiment=experiment)
 
-    candidates = list(selectors.trap_source_candidates(experiment=experiment))
+    for stimulus_id in training or ():
+        _encode_delivery(stimulus_id)
+        step("training clips")
+    candidates = [
+        stimulus
+        for stimulus in selectors.trap_source_candidates(experiment=experiment)
+        if stimulus.pk not in set(training or ())
+    ]
     picks = _rng(numbers.seed, TRAP_SOURCES_STREAM).choice(
         len(candidates), numbers.trap_sources, replace=False
     )
@@ -413,8 +428,35 @@ def _build(
         digit_clips=pool,
         volume_name=volume.name,
         warnings=warnings,
+        training=training,
     )
     return design
+
+
+def _spare_training(*, experiment: Experiment, numbers: DesignNumbers) -> list[int] | None:
+    """The training set drawn from the stimuli left out of rating (not gold), as even over
+    the clusters as they allow, so no rater hears a clip twice; None when they are too few
+    to leave the trap sources theirs (the build then draws from the stimuli to rate)."""
+    if numbers.training_size == 0:
+        return []
+    spares = selectors.spare_by_cluster(experiment=experiment)
+    if sum(len(s) for s in spares.values()) < numbers.training_size + numbers.trap_sources:
+        return None
+    return training_set_capped(
+        spares, size=numbers.training_size, seed=_rng(numbers.seed, TRAINING_STREAM)
+    )
+
+
+def _encode_delivery(stimulus_id: int) -> None:
+    """A training stimulus left out of rating has no delivery file yet: encode it."""
+    from crowdtest.corpus.services import stimulus_deliver
+
+    stimulus = stimulus_deliver(stimulus_id=stimulus_id)
+    if not stimulus.delivery:
+        raise DesignError(
+            f"The training clip from {stimulus.track} could not be encoded: "
+            f"{'; '.join(stimulus.warnings[-1:]) or 'unknown error'}."
+        )
 
 
 def _first_rated(experiment: Experiment) -> Stimulus:
@@ -508,16 +550,23 @@ def design_replace(
     digit_clips: list[DigitsClip],
     volume_name: str,
     warnings: list[str] | None = None,
+    training: list[int] | None = None,
 ) -> Design:
     """Replace the experiment's design in one transaction: traps, digits clips, training
-    and rating sessions. Refused once votes exist; the old design's files are deleted
-    after the commit."""
+    and rating sessions. `training` is the training set drawn from stimuli left out of
+    rating; None draws it from the stimuli to rate (as the paper's sampling allows) and
+    says so in the design's warnings. Refused once votes exist; the old design's files
+    are deleted after the commit."""
     from crowdtest.rating.models import Assignment
 
     by_cluster = selectors.rated_by_cluster(experiment=experiment)
     rng = _rng(numbers.seed, PLAN_STREAM)
+    warnings = list(warnings or [])
     try:
-        training = training_set(by_cluster, size=numbers.training_size, seed=rng)
+        if training is None:
+            training = training_set(by_cluster, size=numbers.training_size, seed=rng)
+            if training:
+                warnings.append(TRAINING_FROM_RATED)
         plan = plan_rating_sessions(
             by_cluster,
             per_cluster=numbers.stimuli_per_cluster,
@@ -541,6 +590,9 @@ def design_replace(
         Design.objects.filter(experiment=experiment).delete()
         experiment.stimuli.filter(selected=False).update(role=Stimulus.Role.UNUSED)
         experiment.stimuli.filter(pk__in=trap_source_ids).update(role=Stimulus.Role.TRAP_SOURCE)
+        experiment.stimuli.filter(pk__in=training, selected=False).update(
+            role=Stimulus.Role.TRAINING
+        )
         gold_ids = [t.source_id for t in traps if t.kind == Trap.Kind.GOLD]
         experiment.stimuli.filter(pk__in=gold_ids).update(role=Stimulus.Role.GOLD)
         saved_traps = Trap.objects.bulk_create(traps)
@@ -563,7 +615,7 @@ def design_replace(
             n_rating_sessions=len(plan),
             settings_snapshot={**experiment.config.to_dict(), **numbers.settings()},
             volume_clip=volume_name,
-            warnings=list(warnings or []),
+            warnings=warnings,
             code_version=code_version(),
         )
         transaction.on_commit(lambda: clips.delete_files(old_files))

@@ -322,3 +322,22 @@ def test_math_questions_are_small_and_in_words() -> None:
     assert question.matches("Twelve")
     assert not question.matches("13")
     assert not question.matches("a dozen")
+
+
+def test_a_capped_training_set_spreads_a_small_clusters_shortfall() -> None:
+    from modeling.allocation import training_set_capped
+
+    pools = {0: [], 1: [10, 11], 2: list(range(20, 30)), 3: list(range(30, 40))}
+    cluster_of = {s: c for c, members in pools.items() for s in members}
+    for seed in range(20):
+        chosen = training_set_capped(pools, size=12, seed=seed)
+        assert len(chosen) == len(set(chosen)) == 12
+        counts = Counter(cluster_of[s] for s in chosen)
+        assert counts[1] == 2 and sorted([counts[2], counts[3]]) == [5, 5]
+    assert training_set_capped(pools, size=12, seed=3) == training_set_capped(
+        pools, size=12, seed=3
+    )
+    even = training_set_capped({0: list(range(9)), 1: list(range(10, 19))}, size=5, seed=0)
+    assert sorted(Counter(s // 10 for s in even).values()) == [2, 3]
+    with pytest.raises(AllocationError, match="the pools hold 22"):
+        training_set_capped(pools, size=23, seed=0)

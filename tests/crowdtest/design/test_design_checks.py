@@ -169,3 +169,13 @@ def test_the_same_seed_gives_the_same_sessions() -> None:
 
     assert plan(5) == plan(5)
     assert plan(5) != plan(6)
+
+
+def test_a_training_set_drawn_from_the_stimuli_to_rate_is_said_so(db: None) -> None:
+    """With no stimuli to spare, the training set comes from the rated ones (as the
+    paper's sampling allows) and the design says raters may hear them again."""
+    from crowdtest.design.services import TRAINING_FROM_RATED
+
+    built = make_design(training=3)
+    design = Design.objects.get(experiment=built.experiment)
+    assert TRAINING_FROM_RATED in design.warnings
