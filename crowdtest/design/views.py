@@ -99,7 +99,11 @@ def links_create_view(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, f"Invalid number of links: {form.errors.as_text()}")
         return redirect("design:overview", slug=slug)
     try:
-        made = links_create(experiment=experiment, participants=form.cleaned_data["participants"])
+        made = links_create(
+            experiment=experiment,
+            participants=form.cleaned_data["participants"],
+            max_sessions=form.cleaned_data["max_sessions"],
+        )
         messages.success(request, f"{len(made)} link(s) ready below.")
     except RatingError as exc:
         messages.error(request, exc.message)

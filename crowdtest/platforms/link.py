@@ -25,10 +25,14 @@ class Links:
     def __init__(self, experiment: Experiment) -> None:
         self.experiment = experiment
 
-    def publish_links(self, *, participants: int | None) -> Published:
+    def publish_links(
+        self, *, participants: int | None, max_sessions: int | None = None
+    ) -> Published:
         """The open link (the same one every time), or that many new participant links."""
         try:
-            links = links_create(experiment=self.experiment, participants=participants)
+            links = links_create(
+                experiment=self.experiment, participants=participants, max_sessions=max_sessions
+            )
         except RatingError as exc:
             raise PlatformError(exc.message, code=exc.code) from exc
         return Published(

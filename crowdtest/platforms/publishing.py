@@ -169,13 +169,25 @@ class LinkPublisher:
             metavar="N",
             help="make N per-participant links instead of the open link",
         )
+        group.add_argument(
+            "--max-sessions",
+            type=int,
+            default=None,
+            metavar="N",
+            help="each participant link allows N completed sessions (1: one-off links; "
+            "default: the experiment's max_sessions_per_rater)",
+        )
 
     def publish(self, *, experiment: Experiment, options: Mapping[str, Any], out: Output) -> None:
         participants = options.get("participants")
         try:
             result = publication_create(
                 experiment=experiment,
-                options=PublishOptions(platform="link", participants=participants),
+                options=PublishOptions(
+                    platform="link",
+                    participants=participants,
+                    max_sessions=options.get("max_sessions"),
+                ),
             )
         except PlatformError as exc:
             raise PublishError(exc.message) from exc

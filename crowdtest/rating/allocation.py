@@ -51,6 +51,11 @@ def rater_may_start(*, rater: Rater | None, experiment: Experiment) -> None:
     if rater.blocked:
         raise RatingError("You can no longer take part in this test.", status=403, code="blocked")
     cap = experiment.config.max_sessions_per_rater
+    if rater.platform == Rater.Platform.LINK:
+        from .links import link_session_limit
+
+        limit = link_session_limit(experiment=experiment, participant=rater.external_id)
+        cap = min(cap, limit) if limit is not None else cap
     done = rater.assignments.filter(status=Assignment.Status.COMPLETED).count()
     if done >= cap:
         raise RatingError(

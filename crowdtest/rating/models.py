@@ -197,6 +197,12 @@ class DirectLink(models.Model):
         Experiment, on_delete=models.CASCADE, related_name="direct_links"
     )
     participant = models.CharField(max_length=64, blank=True)
+    max_sessions = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Sessions this participant may complete (1: a one-off link); blank: the "
+        "experiment's max_sessions_per_rater",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

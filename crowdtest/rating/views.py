@@ -25,6 +25,8 @@ from .identity import rater_token as make_rater_token
 
 # MTurk shows the test in an iframe on its own site; nobody else may frame it.
 FRAME_ANCESTORS = "frame-ancestors 'self' " + " ".join(MTURK_HOSTS)
+OPEN_LINK_COOKIE = "crowdtest-open"
+OPEN_LINK_COOKIE_DAYS = 90
 
 
 def _page(
@@ -48,8 +50,24 @@ def take(request: HttpRequest, slug: str) -> HttpResponse:
     except EntryError as exc:
         return _page(request, "rating/invalid.html", {**context, "message": str(exc)}, 400)
     if entry.kind == "open_link":
-        token = link_token(experiment.pk, new_participant_id("o"))
-        return redirect(f"{reverse('rating:take', args=[slug])}?t={token}")
+        # A browser that came before keeps its identity (a first-party cookie: the open
+        # link is our own page, not a platform's iframe), so the session cap holds per
+        # browser; participant links hold it per person.
+        cookie = f"{OPEN_LINK_COOKIE}-{experiment.pk}"
+        remembered = request.get_signed_cookie(cookie, default="", salt=OPEN_LINK_COOKIE) or ""
+        participant = remembered if remembered.startswith("o-") else new_participant_id("o")
+        token = link_token(experiment.pk, participant)
+        response = redirect(f"{reverse('rating:take', args=[slug])}?t={token}")
+        response.set_signed_cookie(
+            cookie,
+            participant,
+            salt=OPEN_LINK_COOKIE,
+            max_age=OPEN_LINK_COOKIE_DAYS * 86400,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
     if entry.kind == "preview" or entry.identity is None:
         return _page(request, "rating/preview.html", context)
     context.update(token=make_rater_token(entry.identity), token_header=TOKEN_HEADER)

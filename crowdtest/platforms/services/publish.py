@@ -42,6 +42,7 @@ class PublishOptions:
     title: str = ""
     description: str = ""
     participants: int | None = None  # direct links: per-participant links instead of one
+    max_sessions: int | None = None  # direct links: sessions each participant link allows
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,9 @@ def _spec(
 
 
 def _links(experiment: Experiment, plan: PublishPlan, by: Any) -> PublishResult:
-    published = Links(experiment).publish_links(participants=plan.options.participants)
+    published = Links(experiment).publish_links(
+        participants=plan.options.participants, max_sessions=plan.options.max_sessions
+    )
     publication = Publication.objects.create(
         experiment=experiment,
         platform=Platform.LINK,
@@ -246,6 +249,7 @@ def _options_record(options: PublishOptions, plan: PublishPlan) -> dict[str, Any
         "frame_height": options.frame_height,
         "minutes": plan.minutes,
         "participants": options.participants,
+        "max_sessions": options.max_sessions,
     }
 
 

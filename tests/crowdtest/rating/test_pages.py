@@ -76,7 +76,13 @@ def test_a_participant_link_and_the_open_link(client: Client, built: Any) -> Non
     visitor = token_in(client.get(opened["Location"]))
     again = token_in(client.get(client.get(open_link)["Location"]))
     assert visitor.platform == "link" and visitor.external_id.startswith("o-")
-    assert again.external_id != visitor.external_id  # each visitor is somebody new
+    assert again.external_id == visitor.external_id  # the same browser: the same rater
+    other = Client()
+    stranger = token_in(other.get(other.get(open_link)["Location"]))
+    assert stranger.external_id != visitor.external_id  # each new browser is somebody new
+    client.cookies[f"crowdtest-open-{experiment.pk}"] = "p-1:forged"
+    forged = token_in(client.get(client.get(open_link)["Location"]))
+    assert forged.external_id.startswith("o-")  # a cookie not signed by us is ignored
 
 
 @pytest.mark.parametrize(

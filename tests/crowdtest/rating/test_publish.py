@@ -61,3 +61,36 @@ def test_an_option_of_another_platform_is_refused_not_ignored() -> None:
     with pytest.raises(CommandError, match=r"--dry-run, --sandbox do\(es\) not apply to"):
         publish(experiment.slug, "--platform", "link", "--sandbox", "--dry-run")
     assert not DirectLink.objects.filter(experiment=experiment).exists()  # nothing published
+
+
+def test_the_open_link_remembers_a_browser_so_the_cap_holds(client: Client) -> None:
+    experiment = make_design().experiment
+    [url] = publish(experiment.slug, "--platform", "link")
+    path = url.removeprefix("http://127.0.0.1:8000")
+    first = client.get(path)["Location"]
+    assert client.get(path)["Location"] == first  # the same browser: the same rater
+    assert Client().get(path)["Location"] != first  # another browser: a new rater
+
+
+def test_one_off_links_allow_one_session_each() -> None:
+    from crowdtest.rating.allocation import rater_may_start
+    from crowdtest.rating.errors import RatingError
+    from crowdtest.rating.models import Rater
+    from tests.factories import AssignmentFactory
+
+    experiment = make_design().experiment
+    urls = publish(
+        experiment.slug, "--platform", "link", "--participants", "2", "--max-sessions", "1"
+    )
+    assert len(urls) == 2
+    links = list(DirectLink.objects.filter(experiment=experiment).exclude(participant=""))
+    assert {link.max_sessions for link in links} == {1}
+    rater = Rater.objects.create(
+        experiment=experiment, platform="link", external_id=links[0].participant
+    )
+    rater_may_start(rater=rater, experiment=experiment)  # nothing done yet
+    AssignmentFactory(rater=rater, session=experiment.sessions.filter(kind="rating").first())
+    with pytest.raises(RatingError, match=r"the most sessions allowed \(1\)"):
+        rater_may_start(rater=rater, experiment=experiment)
+    with pytest.raises(CommandError, match="A session limit is for participant links"):
+        publish(experiment.slug, "--platform", "link", "--max-sessions", "1")
