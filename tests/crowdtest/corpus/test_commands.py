@@ -41,7 +41,8 @@ def test_create_import_prepare_cluster_export(tmp_path: Path) -> None:
     out = run("import_tracks", "lp", str(archive / "manifest.csv"))
     assert "8 track(s) imported" in out
     out = run("import_tracks", "lp", str(archive))
-    assert "1 track(s) with errors" in out or "broken.wav" in out
+    assert "broken.wav: broken.wav: this is a text file, not audio" in out
+    assert "0 track(s) imported, 1 with errors, 8 already in the experiment" in out
     out = run("prepare_stimuli", "lp")
     assert "8 stimuli ready, 0 failed" in out
     assert "broken.wav" in out

@@ -114,6 +114,22 @@ def test_setup_and_training_come_back_after_their_repeat_time() -> None:
 
 
 @pytest.mark.django_db
+def test_the_repeat_times_are_the_experiments_settings() -> None:
+    experiment = make_design(
+        size=8, votes=2, settings={"setup_repeat_minutes": 5, "training_repeat_minutes": 10}
+    ).experiment
+    take(experiment, "r")
+    Rater.objects.update(
+        setup_passed_at=timezone.now() - timedelta(minutes=6),
+        training_done_at=timezone.now() - timedelta(minutes=9),
+    )
+    second = take(experiment, "r")
+    assert second.needs_setup and not second.needs_training
+    Rater.objects.update(training_done_at=timezone.now() - timedelta(minutes=11))
+    assert take(experiment, "r").needs_training
+
+
+@pytest.mark.django_db
 def test_an_abandoned_session_goes_back_to_the_pool_with_its_votes_kept() -> None:
     experiment = make_design(size=2, votes=1).experiment  # a single rating session
     gone = take(experiment, "gone", stop_after=4)
