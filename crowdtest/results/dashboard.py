@@ -48,6 +48,7 @@ class Overview:
     reward_usd: Decimal
     bonus_usd: Decimal
     bonus_raters: int
+    sessions_paid: int
     cost_usd: Decimal
     retired_votes_saved: int
     retired_usd_saved: Decimal
@@ -84,6 +85,7 @@ def overview(*, experiment: Experiment) -> Overview:
         valid=Count("id", filter=Q(verdict__valid=True)),
         invalid=Count("id", filter=Q(verdict__valid=False)),
         skipped=Sum("saturated_skipped"),
+        rejected=Count("id", filter=Q(status=status.COMPLETED, verdict__valid=False)),
     )
     bonus_raters = (
         Rater.objects.filter(experiment=experiment)
@@ -127,7 +129,11 @@ def overview(*, experiment: Experiment) -> Overview:
         bonus_usd=bonus,
         bonus_raters=bonus_raters,
         # Paper: pay per session, and one bonus to each rater with more than 15 sessions.
-        cost_usd=(taken["completed"] * reward + bonus_raters * bonus).quantize(CENT),
+        # Owed, before the platform's fees: a session screened out is rejected, not paid.
+        sessions_paid=taken["completed"] - taken["rejected"],
+        cost_usd=(
+            (taken["completed"] - taken["rejected"]) * reward + bonus_raters * bonus
+        ).quantize(CENT),
         retired_votes_saved=saved["votes"] or 0,
         retired_usd_saved=Decimal(saved["usd"] or 0).quantize(CENT),
         skipped_votes_saved=taken["skipped"] or 0,

@@ -64,7 +64,7 @@ def test_the_dashboard_shows_the_test(staff_client, experiment) -> None:
     for text in (
         'rated stimuli in <span data-live="clusters">1</span> clusters',
         'sessions valid (<span data-live="sessions_invalid">1</span> invalid)',
-        '$<span data-live="cost_usd">1.00</span>',
+        '$<span data-live="cost_usd">0.50</span>',  # the session screened out is not paid
         "link:W-17",
         "low_variance \u00d7 1",
         _url("plot_mos"),
