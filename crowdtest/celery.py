@@ -3,8 +3,9 @@
 Queues: `default` (bookkeeping), `audio` (stimulus preparation, features, prompts) and
 `gpu` (training, evaluation, archive scoring). Long tasks acknowledge late and workers
 prefetch one task at a time, so a task whose worker dies is delivered again instead of
-lost; the broker's visibility timeout is longer than the longest time limit, so a task
-that is still running is never handed to a second worker.
+lost (a task whose pool process alone was killed is failed, except the gpu tasks, which
+resume from checkpoints); the broker's visibility timeout is longer than the longest time
+limit, so a task that is still running is never handed to a second worker.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ app.conf.update(
     task_default_queue="default",
     task_routes=ROUTES,
     task_acks_late=True,
-    task_reject_on_worker_lost=True,
+    # A task whose pool process was killed (out of memory on a huge file, say) is failed,
+    # not put back: redelivering it would kill the next process too. The gpu tasks, which
+    # resume from checkpoints, ask for redelivery themselves (`durable_task`).
+    task_reject_on_worker_lost=False,
     worker_prefetch_multiplier=1,
     task_time_limit=DEFAULT_TIME_LIMIT,
     task_soft_time_limit=DEFAULT_TIME_LIMIT - 60,

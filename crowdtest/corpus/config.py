@@ -19,6 +19,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 MONEY = re.compile(r"\d{1,4}(\.\d{1,2})?")
 MAX_PLAYBACK_TOLERANCE_S = 2.0
+MONEY_SETTINGS = ("reward_usd", "bonus_usd")
 KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 
 
@@ -97,7 +98,6 @@ class ExperimentSettings:
             problems.append("max_true_peak_db must be at most 0 dBTP")
         if self.target_ci_width is not None and self.target_ci_width <= 0:
             problems.append("target_ci_width must be positive when set")
-        problems += self._range_problems()
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -127,6 +127,14 @@ class ExperimentSettings:
                 kind = next(k for k in (bool, int, float, str) if k in kinds)
                 problems.append(f"{f.name} must be {KIND_WORDS[kind]}, got {value!r}"[:200])
         return problems
+
+    def validate(self) -> None:
+        """The ranges a new value must be in (checked when settings are written; stored
+        settings are read without them, so an experiment saved before a range was added
+        keeps working and its Settings page shows what to fix)."""
+        problems = self._range_problems()
+        if problems:
+            raise SettingsError("; ".join(problems))
 
     def _range_problems(self) -> list[str]:
         problems = []
@@ -169,19 +177,41 @@ class ExperimentSettings:
         return problems
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> ExperimentSettings:
+    def from_dict(cls, data: dict[str, Any] | None, *, strict: bool = True) -> ExperimentSettings:
+        """Settings from their JSON. Values of a near type are taken as meant (10.0 for a
+        whole number, 0.75 for a dollar amount); `strict` also checks the ranges, as every
+        write does."""
         known = {f.name for f in fields(cls)}
         data = data or {}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SettingsError(f"Unknown settings: {', '.join(unknown)}")
         try:
-            return cls(**data)
+            settings = cls(**_coerced(cls, data))
         except TypeError as exc:
             raise SettingsError(str(exc)) from exc
+        if strict:
+            settings.validate()
+        return settings
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def replace(self, **changes: Any) -> ExperimentSettings:
         return ExperimentSettings.from_dict({**self.to_dict(), **changes})
+
+
+def _coerced(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """JSON numbers as the declared type where nothing is lost: a whole float for an int
+    setting, a number for a dollar amount (a string, as `Decimal` reads it exactly)."""
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for name, value in data.items():
+        kinds = set(typing.get_args(hints[name]) or (hints[name],))
+        if isinstance(value, bool):
+            continue
+        if int in kinds and isinstance(value, float) and value.is_integer():
+            out[name] = int(value)
+        elif str in kinds and name in MONEY_SETTINGS and isinstance(value, int | float):
+            out[name] = str(Decimal(str(value)))
+    return out

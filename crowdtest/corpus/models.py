@@ -37,7 +37,7 @@ class Experiment(models.Model):
 
     @property
     def config(self) -> ExperimentSettings:
-        return ExperimentSettings.from_dict(self.settings)
+        return ExperimentSettings.from_dict(self.settings, strict=False)
 
     @property
     def job_scope(self) -> str:

@@ -21,6 +21,7 @@ from .models import ACR_LABELS, GoldStimulus
 
 SCORES_BY_LABEL = {label: score for score, label in ACR_LABELS.items()}
 MAX_ROWS = 10_000
+TOO_MANY_FIELDS = "__too_many_fields"
 
 
 class GoldError(Exception):
@@ -59,7 +60,11 @@ def gold_rows_read(path: Path) -> list[dict[str, str]]:
             for row in reader:
                 if len(rows) >= MAX_ROWS:
                     raise GoldError(f"{path} has more than {MAX_ROWS} rows.")
-                rows.append({(k or "").strip().lower(): (v or "").strip() for k, v in row.items()})
+                extra = row.pop(None, None)
+                clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+                if extra:
+                    clean[TOO_MANY_FIELDS] = "yes"
+                rows.append(clean)
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise GoldError(f"{path} can't be read as a UTF-8 CSV: {exc}") from exc
@@ -69,11 +74,17 @@ def gold_mark(
     *, experiment: Experiment, rows: Iterable[Mapping[str, str]], replace: bool = False
 ) -> GoldReport:
     """Mark the rows' stimuli as gold with their known score. `replace` clears every
-    other mark first. Rows are numbered from 2 (the header is line 1)."""
+    other mark first, and changes nothing unless every row is usable. Rows are numbered
+    from 2 (the header is line 1)."""
     report = GoldReport()
     wanted: dict[int, int] = {}
     for line, row in enumerate(rows, start=2):
         try:
+            if row.get(TOO_MANY_FIELDS):
+                raise GoldError(
+                    "The row has more fields than the header (a comma in a file name needs "
+                    'the name in "quotes").'
+                )
             stimulus = _stimulus(experiment, row)
             score = _score(row.get("score", ""))
         except GoldError as exc:
@@ -83,6 +94,8 @@ def gold_mark(
             report.errors.append((line, f"{_name(stimulus)} is given two different scores."))
             continue
         wanted[stimulus.pk] = score
+    if replace and report.errors:
+        return report  # replacing with a file that has bad rows would drop good marks
     with transaction.atomic():
         Experiment.objects.select_for_update().get(pk=experiment.pk)
         if replace:

@@ -3,7 +3,10 @@
 Every task takes ids, loads rows and calls one service that is idempotent through a status
 field, so it is safe to deliver again: acknowledged late (a task whose worker dies runs
 again), bounded retries of database outages only, a hard time limit with a soft one a
-little before it so the service can stop cleanly."""
+little before it so the service can stop cleanly. A task whose worker *process* was
+killed (out of memory, say) is failed, not redelivered, unless it asks for
+`reject_on_worker_lost` (the gpu tasks, which resume from their checkpoints): redelivering
+a file that kills its worker would loop."""
 
 from __future__ import annotations
 
@@ -21,7 +24,6 @@ def durable_task(
     settings: dict[str, Any] = {
         "name": name,
         "acks_late": True,
-        "reject_on_worker_lost": True,
         "time_limit": time_limit,
         "soft_time_limit": time_limit - margin,
         "autoretry_for": (OperationalError,),

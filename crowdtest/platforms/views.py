@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.corpus.services import experiment_update_settings
+from crowdtest.corpus.services import CorpusError, experiment_update_settings
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.jobs.selectors import jobs_for_scope
 from crowdtest.jobs.services import job_create
@@ -39,7 +39,11 @@ def choose(request: HttpRequest, slug: str) -> HttpResponse:
     experiment = get_object_or_404(Experiment, slug=slug)
     form = PlatformChoiceForm(request.POST)
     if form.is_valid():
-        experiment_update_settings(experiment=experiment, changes=form.cleaned_data)
+        try:
+            experiment_update_settings(experiment=experiment, changes=form.cleaned_data)
+        except CorpusError as exc:
+            messages.error(request, str(exc))
+            return redirect("platforms:overview", slug=slug)
         messages.success(request, f"Sessions will be offered on {form.cleaned_data['platform']}.")
     else:
         messages.error(request, f"Choose a platform: {form.errors.as_text()}")

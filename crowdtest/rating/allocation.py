@@ -11,6 +11,7 @@ two raters never get the same session.
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
 from collections import defaultdict
@@ -31,6 +32,8 @@ from .models import Assignment, AssignmentItem, Rater
 
 MAX_ATTEMPTS = 20
 SPREAD = 16
+# Adaptive collection leaves saturated stimuli out of a session, but never below this.
+MIN_STIMULI_KEPT = 5
 
 
 class _Retry(Exception):
@@ -259,15 +262,20 @@ def _without_saturated(
 ) -> tuple[list[SessionItem], int]:
     """Adaptive collection: the session's items less the stimuli whose CI already reached
     the target (one small aggregation over this session's stimuli), and how many were left
-    out. A session is never emptied of stimuli, and it still starts with one to rate."""
+    out. At least half the session's stimuli, and never fewer than MIN_STIMULI_KEPT, stay:
+    a session of one or two votes would fail the variance rule, rejecting an honest rater.
+    It still starts with a stimulus to rate."""
     if experiment.config.target_ci_width is None:
         return items, 0
     from crowdtest.results.selectors import saturated_stimulus_ids
 
     stimuli = [item.stimulus_id for item in items if item.stimulus_id is not None]
-    done = saturated_stimulus_ids(experiment=experiment, among=stimuli)
+    may_skip = len(stimuli) - max(MIN_STIMULI_KEPT, math.ceil(len(stimuli) / 2))
+    if may_skip <= 0:
+        return items, 0
+    done = set(sorted(saturated_stimulus_ids(experiment=experiment, among=stimuli))[:may_skip])
     kept = [item for item in items if item.stimulus_id not in done]
-    if not any(item.stimulus_id is not None for item in kept):
+    if not done:
         return items, 0
     first = next(i for i, item in enumerate(kept) if item.stimulus_id is not None)
     kept.insert(0, kept.pop(first))

@@ -49,8 +49,12 @@ def links_create(
         return [link]
     if not 1 <= participants <= MAX_LINKS_AT_ONCE:
         raise RatingError(f"Ask for 1 to {MAX_LINKS_AT_ONCE} participant links.", code="invalid")
-    if max_sessions is not None and max_sessions < 1:
-        raise RatingError("A link's session limit must be at least 1.", code="invalid")
+    cap = experiment.config.max_sessions_per_rater
+    if max_sessions is not None and not 1 <= max_sessions <= cap:
+        raise RatingError(
+            f"A link's session limit must be from 1 to the experiment's cap ({cap}).",
+            code="invalid",
+        )
     with transaction.atomic():
         return DirectLink.objects.bulk_create(
             DirectLink(
@@ -80,12 +84,13 @@ def link_rows(*, experiment: Experiment) -> list[dict[str, Any]]:
         .annotate(n=Count("assignments", filter=Q(assignments__status=Assignment.Status.COMPLETED)))
         .values_list("external_id", "n")
     )
+    cap = experiment.config.max_sessions_per_rater
     return [
         {
             "participant": link.participant or "(open link)",
             "url": link_url(link),
             "sessions_done": done.get(link.participant, 0) if link.participant else None,
-            "max_sessions": link.max_sessions,
+            "max_sessions": cap if link.max_sessions is None else min(cap, link.max_sessions),
             "created_at": link.created_at,
         }
         for link in DirectLink.objects.filter(experiment=experiment).select_related("experiment")

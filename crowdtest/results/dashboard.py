@@ -84,12 +84,18 @@ def overview(*, experiment: Experiment) -> Overview:
         active=Count("id", filter=Q(status=status.ACTIVE)),
         valid=Count("id", filter=Q(verdict__valid=True)),
         invalid=Count("id", filter=Q(verdict__valid=False)),
-        skipped=Sum("saturated_skipped"),
+        skipped=Sum("saturated_skipped", filter=Q(status=status.COMPLETED)),
         rejected=Count("id", filter=Q(status=status.COMPLETED, verdict__valid=False)),
     )
     bonus_raters = (
         Rater.objects.filter(experiment=experiment)
-        .annotate(done=Count("assignments", filter=Q(assignments__status=status.COMPLETED)))
+        .annotate(
+            done=Count(
+                "assignments",
+                filter=Q(assignments__status=status.COMPLETED)
+                & ~Q(assignments__verdict__valid=False),
+            )
+        )
         .filter(done__gt=config.bonus_after_sessions)
         .count()
     )

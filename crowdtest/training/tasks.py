@@ -11,7 +11,10 @@ SOFT_MARGIN = 5 * 60  # time for a fold to save and queue its continuation
 
 
 @durable_task(
-    "crowdtest.training.tasks.train_fold", time_limit=GPU_TIME_LIMIT, soft_margin=SOFT_MARGIN
+    "crowdtest.training.tasks.train_fold",
+    time_limit=GPU_TIME_LIMIT,
+    soft_margin=SOFT_MARGIN,
+    reject_on_worker_lost=True,  # resumes from its checkpoint
 )
 def train_fold_task(run_id: int, fold: int) -> str:
     """Train (or resume) one fold of a model run, then queue the next one."""
@@ -21,7 +24,10 @@ def train_fold_task(run_id: int, fold: int) -> str:
 
 
 @durable_task(
-    "crowdtest.training.tasks.score_archive", time_limit=GPU_TIME_LIMIT, soft_margin=SOFT_MARGIN
+    "crowdtest.training.tasks.score_archive",
+    time_limit=GPU_TIME_LIMIT,
+    soft_margin=SOFT_MARGIN,
+    reject_on_worker_lost=True,  # resumes from its checkpoint
 )
 def score_archive_task(scoring_id: int) -> str:
     """Score an archive with a run's model into a CSV."""
@@ -31,7 +37,10 @@ def score_archive_task(scoring_id: int) -> str:
 
 
 @durable_task(
-    "crowdtest.training.tasks.pretrain", time_limit=GPU_TIME_LIMIT, soft_margin=SOFT_MARGIN
+    "crowdtest.training.tasks.pretrain",
+    time_limit=GPU_TIME_LIMIT,
+    soft_margin=SOFT_MARGIN,
+    reject_on_worker_lost=True,  # resumes from its checkpoint
 )
 def pretrain_task(run_id: int) -> str:
     """Pre-train (or continue pre-training) a wav2vec 2.0 backbone."""

@@ -122,3 +122,20 @@ def test_create_experiment_refuses_a_value_of_the_wrong_type() -> None:
 
     with pytest.raises(CommandError, match=r"seed must be a whole number, got 1\.5"):
         call_command("create_experiment", "typed", "--name", "Typed", "--set", "seed=1.5")
+
+
+def test_settings_stored_before_a_range_was_checked_still_load(staff_client: Any) -> None:
+    """An experiment saved with values later refused (a float where a whole number is
+    declared, a number for dollars, a range since narrowed) keeps working; saving its
+    settings asks for the out-of-range one to be fixed."""
+    experiment = ExperimentFactory(
+        settings={"reward_usd": 0.75, "votes_per_stimulus": 10.0, "playback_tolerance_seconds": 3}
+    )
+    config = experiment.config
+    assert (config.reward_usd, config.votes_per_stimulus) == ("0.75", 10)
+    for page in ("corpus:experiment_settings", "results:dashboard", "platforms:overview"):
+        assert staff_client.get(reverse(page, args=[experiment.slug])).status_code == 200
+    url = reverse("corpus:experiment_settings", args=[experiment.slug])
+    data = {k: "" if v is None else v for k, v in config.to_dict().items() if v is not False}
+    response = staff_client.post(url, data)
+    assert "playback_tolerance_seconds must be at most 2" in response.content.decode()

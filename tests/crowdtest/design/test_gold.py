@@ -201,3 +201,20 @@ def test_the_sessions_page_lists_gold_stimuli_and_shows_scores_to_admins_only(
     client.force_login(admin_user_account)
     page = client.get(url).content.decode()
     assert "<th>known score</th>" in page and "2 marked" in page
+
+
+def test_replace_changes_nothing_when_a_row_is_bad_and_extra_fields_are_named(
+    corpus: Experiment, tmp_path: Path
+) -> None:
+    marks = _mark(corpus)
+    spare = _stimuli(corpus, selected=False)
+    path = tmp_path / "gold.csv"
+    path.write_text(
+        f"file,score\n{spare[2].track.original_name},4\nSong, Live.wav,4\n", encoding="utf-8"
+    )
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command("mark_gold", corpus.slug, str(path), "--replace", stderr=err)
+    assert "line 3: The row has more fields than the header" in err.getvalue()
+    kept = dict(GoldStimulus.objects.filter(experiment=corpus).values_list("stimulus", "score"))
+    assert kept == marks

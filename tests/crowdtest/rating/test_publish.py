@@ -94,3 +94,7 @@ def test_one_off_links_allow_one_session_each() -> None:
         rater_may_start(rater=rater, experiment=experiment)
     with pytest.raises(CommandError, match="A session limit is for participant links"):
         publish(experiment.slug, "--platform", "link", "--max-sessions", "1")
+    with pytest.raises(CommandError, match=r"from 1 to the experiment's cap \(20\)"):
+        publish(
+            experiment.slug, "--platform", "link", "--participants", "1", "--max-sessions", "50"
+        )

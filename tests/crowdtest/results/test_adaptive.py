@@ -141,4 +141,23 @@ def test_a_saturated_stimulus_is_left_out_of_sessions_as_raters_start_them(db: N
         assert [i.position for i in items] == list(range(len(items)))
         skipped += assignment.saturated_skipped
     assert skipped == 3  # the design put it in 3 sessions
+    assert overview(experiment=experiment).skipped_votes_saved == 0  # none completed yet
+    experiment.assignments.update(status="completed")
     assert overview(experiment=experiment).skipped_votes_saved == 3
+
+
+def test_a_session_is_never_cut_below_the_minimum_of_stimuli(db: None) -> None:
+    """Sessions of 3 stimuli keep all of them: one or two votes would fail the variance
+    rule and reject an honest rater."""
+    from crowdtest.rating.allocation import assignment_start
+    from crowdtest.rating.identity import RaterIdentity
+    from tests.crowdtest.rating.designs import make_design
+
+    built = make_design(per_cluster=1, settings={"target_ci_width": 0.7, "adaptive_min_votes": 10})
+    experiment = built.experiment
+    bulk_votes(experiment, [[(built.rated[0].pk, AGREED[i % 2])] for i in range(12)], valid=True)
+    for n in range(3):
+        identity = RaterIdentity(experiment.pk, "link", f"short-{n}")
+        assignment = assignment_start(experiment=experiment, identity=identity)
+        assert assignment.saturated_skipped == 0
+        assert assignment.items.filter(phase="rating", stimulus__isnull=False).count() == 3

@@ -41,6 +41,8 @@ class Command(ExperimentCommand):
         report = gold_mark(experiment=experiment, rows=rows, replace=opts["replace"])
         for line, message in report.errors:
             self.stderr.write(self.style.ERROR(f"  line {line}: {message}"))
+        if opts["replace"] and report.errors:
+            raise CommandError("--replace needs every row to be usable; nothing was changed.")
         style = self.style.WARNING if report.errors else self.style.SUCCESS
         self.stdout.write(style(report.summary() + ". Rebuild the sessions to use them."))
         if report.errors and not report.marked and not report.unchanged:
