@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,26 +16,9 @@ from django.core.files.base import ContentFile
 from crowdtest.corpus.models import Experiment
 from modeling.synth import synth_track
 from tests.factories import ExperimentFactory, StimulusFactory, StimulusMOSFactory
+from tests.modeling.w2vmos.conftest import TINY_GROUP
 
 SR = 16000
-#: A few thousand parameters; 80x down-sampling CNN (wav2vec2-base style GroupNorm).
-TINY: dict[str, Any] = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": [16, 16, 16],
-    "conv_kernel": [10, 8, 4],
-    "conv_stride": [5, 4, 4],
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-    "codevector_dim": 16,
-    "proj_codevector_dim": 16,
-    "num_codevectors_per_group": 8,
-    "num_codevector_groups": 2,
-    "num_negatives": 5,
-    "feat_extract_norm": "group",
-}
 #: Fast settings for the command: a few epochs with learning rates that move a tiny model.
 FAST = ["--device", "cpu", "--lr-backbone", "1e-3", "--lr-head", "1e-2", "--batch-size", "4"]
 
@@ -46,7 +28,7 @@ def save_tiny_backbone(folder: Path, *, pretraining: bool = False) -> Path:
     from transformers import Wav2Vec2Config, Wav2Vec2ForPreTraining, Wav2Vec2Model
 
     torch.manual_seed(0)
-    config = Wav2Vec2Config(**TINY)
+    config = Wav2Vec2Config(**TINY_GROUP)
     model = Wav2Vec2ForPreTraining(config) if pretraining else Wav2Vec2Model(config)
     model.save_pretrained(folder)
     return folder
