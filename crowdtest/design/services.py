@@ -366,10 +366,11 @@ def _build(
     for stimulus_id in training or ():
         _encode_delivery(stimulus_id)
         step("training clips")
+    in_training = set(training or ())
     candidates = [
         stimulus
         for stimulus in selectors.trap_source_candidates(experiment=experiment)
-        if stimulus.pk not in set(training or ())
+        if stimulus.pk not in in_training
     ]
     picks = _rng(numbers.seed, TRAP_SOURCES_STREAM).choice(
         len(candidates), numbers.trap_sources, replace=False
