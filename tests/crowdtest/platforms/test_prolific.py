@@ -15,7 +15,6 @@ from crowdtest.platforms.services import (
     PlatformError,
     payments_execute,
     platform_sync,
-    raters_message,
 )
 from crowdtest.results.services import experiment_screen
 from tests.crowdtest.rating.designs import RaterClient, make_design, take_session
@@ -287,10 +286,19 @@ def test_messages_go_to_each_raters_study(prolific_api: ProlificAPI) -> None:
         status=201,
         answer=None,
     )
-    report = raters_message(
-        experiment=experiment, platform="prolific", subject="New sessions", text="More to rate."
+    out = io.StringIO()
+    call_command(
+        "message_raters",
+        experiment.slug,
+        "--platform",
+        "prolific",
+        "--subject",
+        "New sessions",
+        "--text",
+        "More to rate.",
+        stdout=out,
     )
-    assert report.summary() == "message sent to 1 rater(s)"
+    assert out.getvalue().strip() == "message sent to 1 rater(s)"
 
 
 def test_no_token_no_call(monkeypatch: pytest.MonkeyPatch) -> None:
