@@ -386,10 +386,13 @@ class MathQuestion:
 
 def math_question(rng: np.random.Generator) -> MathQuestion:
     """An addition of two numbers 1..9 or a subtraction with a positive result; answers
-    stay between 1 and 18."""
+    stay between 1 and 18 and are never one of the question's numbers (not "10 minus 5"),
+    so copying a number from the question does not pass."""
     if rng.random() < 0.5:
         a, b = (int(x) for x in rng.integers(1, 10, size=2))
         return MathQuestion(text=f"What is {a} plus {b}?", answer=a + b)
-    a = int(rng.integers(2, 11))
-    b = int(rng.integers(1, a))
-    return MathQuestion(text=f"What is {a} minus {b}?", answer=a - b)
+    while True:
+        a = int(rng.integers(2, 11))
+        b = int(rng.integers(1, a))
+        if a != 2 * b:
+            return MathQuestion(text=f"What is {a} minus {b}?", answer=a - b)

@@ -317,6 +317,7 @@ def test_math_questions_are_small_and_in_words() -> None:
         assert "+" not in question.text and "-" not in question.text
         a, op, b = question.text.removeprefix("What is ").removesuffix("?").split()
         assert question.answer == (int(a) + int(b) if op == "plus" else int(a) - int(b))
+        assert question.answer not in {int(a), int(b)}  # not copied from the question
     question = MathQuestion(text="What is 7 plus 5?", answer=12)
     assert question.matches(" 12 ")
     assert question.matches("Twelve")
