@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -18,22 +17,7 @@ BUILD_JOB_KIND = "build_sessions"
 
 def rated_by_cluster(*, experiment: Experiment) -> dict[int, list[int]]:
     """The stimuli kept after equalising (to be rated), by cluster, in id order."""
-    groups: dict[int, list[int]] = defaultdict(list)
-    rows = (
-        Stimulus.objects.filter(
-            experiment=experiment,
-            selected=True,
-            status=Stimulus.Status.READY,
-            cluster__isnull=False,
-            cluster__gte=0,
-        )
-        .order_by("pk")
-        .values_list("pk", "cluster")
-    )
-    for pk, cluster in rows:
-        if cluster is not None:
-            groups[cluster].append(pk)
-    return dict(groups)
+    return _by_cluster(Stimulus.objects.filter(experiment=experiment, selected=True))
 
 
 def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
@@ -50,28 +34,22 @@ def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
     )
 
 
-def spare_by_cluster(
-    *, experiment: Experiment, exclude: Iterable[int] = ()
-) -> dict[int, list[int]]:
-    """Prepared stimuli left out of rating (not gold, not in `exclude`), by cluster, in id
-    order: the pool the training set is drawn from, so no rater hears a clip twice."""
-    groups: dict[int, list[int]] = defaultdict(list)
-    rows = (
-        Stimulus.objects.filter(
-            experiment=experiment,
-            selected=False,
-            status=Stimulus.Status.READY,
-            cluster__isnull=False,
-            cluster__gte=0,
-            gold__isnull=True,
+def spare_by_cluster(*, experiment: Experiment) -> dict[int, list[int]]:
+    """Prepared stimuli left out of rating (not gold), by cluster, in id order: the pool
+    the training set is drawn from, so no rater hears a clip twice."""
+    return _by_cluster(
+        Stimulus.objects.filter(experiment=experiment, selected=False, gold__isnull=True).exclude(
+            master=""
         )
-        .exclude(master="")
-        .exclude(pk__in=list(exclude))
-        .order_by("pk")
-        .values_list("pk", "cluster")
     )
-    for pk, cluster in rows:
-        if cluster is not None:
+
+
+def _by_cluster(stimuli: QuerySet[Stimulus]) -> dict[int, list[int]]:
+    """Ready stimuli of `stimuli` with a cluster (HDBSCAN noise left out), by cluster."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    rows = stimuli.filter(status=Stimulus.Status.READY, cluster__gte=0).order_by("pk")
+    for pk, cluster in rows.values_list("pk", "cluster"):
+        if cluster is not None:  # excluded by cluster__gte; for the type checker
             groups[cluster].append(pk)
     return dict(groups)
 

@@ -13,7 +13,7 @@ import pytest
 from crowdtest.platforms.models import Publication
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 from tests.crowdtest.platforms.helpers import published
-from tests.crowdtest.rating.designs import make_design, real_clip
+from tests.crowdtest.rating.designs import browser_design
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SANDBOX = "https://workersandbox.mturk.com"
@@ -21,17 +21,7 @@ SANDBOX = "https://workersandbox.mturk.com"
 
 @pytest.fixture
 def experiment() -> Any:
-    built = make_design(
-        n_clusters=2,
-        size=2,
-        per_cluster=1,
-        votes=1,
-        training=1,
-        trap_sources=1,
-        digits=("37",),
-        duration_s=1.0,
-        audio=real_clip(1.0),
-    )
+    built = browser_design()
     published(built.experiment, "3HITBROWSER")
     return built.experiment
 

@@ -10,25 +10,14 @@ import pytest
 
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
-from tests.crowdtest.rating.designs import make_design, real_clip
+from tests.crowdtest.rating.designs import browser_design
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def experiment() -> Any:
-    # 2 clusters x 1 stimulus per session + 1 trap; 1 training clip; 1 s clips.
-    built = make_design(
-        n_clusters=2,
-        size=2,
-        per_cluster=1,
-        votes=1,
-        training=1,
-        trap_sources=1,
-        digits=("37",),
-        duration_s=1.0,
-        audio=real_clip(1.0),
-    )
+    built = browser_design()
     return built.experiment
 
 

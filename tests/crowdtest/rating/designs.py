@@ -204,3 +204,19 @@ def take_session(rc: RaterClient, score: int = 4) -> dict[str, Any]:
         if state["stage"] == "rating" and all(c["rated"] for c in state["clips"]):
             state = rc.post("finish").json()
     return state
+
+
+def browser_design() -> Built:
+    """The smallest whole test for a browser to take: 2 clusters x 1 stimulus per
+    session and a trap, 1 training clip, one digits clip, real 1 s audio."""
+    return make_design(
+        n_clusters=2,
+        size=2,
+        per_cluster=1,
+        votes=1,
+        training=1,
+        trap_sources=1,
+        digits=("37",),
+        duration_s=1.0,
+        audio=real_clip(1.0),
+    )

@@ -17,6 +17,21 @@ from modeling.w2vmos.pretrain import PretrainProgress, find_audio_files, pretrai
 from .conftest import TINY_GROUP, ClipFactory
 
 
+def _small(*, max_steps: int, save_every: int) -> PretrainConfig:
+    """1 s windows every 0.5 s, batches of 2, masks a tiny model can hold."""
+    return PretrainConfig(
+        window_seconds=1.0,
+        hop_seconds=0.5,
+        min_seconds=0.5,
+        batch_size=2,
+        max_steps=max_steps,
+        warmup_steps=1,
+        mask_time_prob=0.5,
+        mask_time_length=2,
+        save_every=save_every,
+    )
+
+
 def test_windows_are_20_s_every_10_s() -> None:
     assert segment_starts(45.0, window=20.0, hop=10.0, minimum=2.0) == [0.0, 10.0, 20.0]
     assert segment_starts(40.0, window=20.0, hop=10.0, minimum=2.0) == [0.0, 10.0, 20.0]
@@ -36,17 +51,7 @@ def test_a_few_pretraining_steps_give_a_backbone_for_w2vmos(
     files = find_audio_files(tmp_path / "audio")
     assert len(files) == 6
 
-    config = PretrainConfig(
-        window_seconds=1.0,
-        hop_seconds=0.5,
-        min_seconds=0.5,
-        batch_size=2,
-        max_steps=3,
-        warmup_steps=1,
-        mask_time_prob=0.5,
-        mask_time_length=2,
-        save_every=2,
-    )
+    config = _small(max_steps=3, save_every=2)
     steps: list[PretrainProgress] = []
     result = pretrain(
         files,
@@ -81,17 +86,7 @@ def test_a_stopped_pretraining_resumes_where_it_stopped(
     make_clip: ClipFactory, tmp_path: Path
 ) -> None:
     files = [make_clip(f"m{i}.wav", seconds=2.0, seed=i) for i in range(2)]
-    config = PretrainConfig(
-        window_seconds=1.0,
-        hop_seconds=0.5,
-        min_seconds=0.5,
-        batch_size=2,
-        max_steps=4,
-        warmup_steps=1,
-        mask_time_prob=0.5,
-        mask_time_length=2,
-        save_every=100,
-    )
+    config = _small(max_steps=4, save_every=100)
     steps: list[PretrainProgress] = []
     first = pretrain(
         files,
