@@ -104,7 +104,7 @@ class ExperimentSettings:
     def _type_problems(self) -> list[str]:
         """Each value of its declared type (an int where an int is declared, a float or int
         for a float, None only where allowed): a JSON value of another type is refused."""
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         problems = []
         for f in fields(self):
             value, annotation = getattr(self, f.name), hints[f.name]
@@ -204,7 +204,7 @@ class ExperimentSettings:
 def _coerced(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     """JSON numbers as the declared type where nothing is lost: a whole float for an int
     setting, a number for a dollar amount (a string, as `Decimal` reads it exactly)."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     out = dict(data)
     for name, value in data.items():
         kinds = set(typing.get_args(hints[name]) or (hints[name],))
@@ -215,3 +215,15 @@ def _coerced(cls: type, data: dict[str, Any]) -> dict[str, Any]:
         elif str in kinds and name in MONEY_SETTINGS and isinstance(value, int | float):
             out[name] = str(Decimal(str(value)))
     return out
+
+
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a settings class, once: every `Experiment.config`
+    read checks its values against them."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _HINTS:
+        _HINTS[key] = typing.get_type_hints(cls)
+    return _HINTS[key]
