@@ -136,6 +136,12 @@ class AssignmentItem(models.Model):
     duration_s = models.FloatField()
     play_started_at = models.DateTimeField(null=True, blank=True)
     plays = models.PositiveSmallIntegerField(default=0)
+    # What of the clip's bytes went out to the rater: the first request for them, the
+    # byte ranges sent ([start, end) pairs, merged) and when they covered the whole file.
+    # A play counts only after a request, a rating only after the whole clip was sent.
+    audio_requested_at = models.DateTimeField(null=True, blank=True)
+    audio_sent_ranges = models.JSONField(default=list, blank=True)
+    audio_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["assignment", "phase", "position"]
