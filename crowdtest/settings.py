@@ -160,6 +160,13 @@ else:
         },
     }
 
+# Each rater's copies of the clips they are given (see crowdtest/rating/delivery.py): a
+# local folder, also when the media are on S3. Behind nginx, set CROWDTEST_ACCEL_REDIRECT to
+# the internal location that serves this folder ("/_protected/"): the app then answers
+# clip requests with X-Accel-Redirect and nginx sends the bytes (ranges, 304s, HEAD).
+CLIP_ROOT = Path(os.environ.get("CLIP_ROOT", str(BASE_DIR / "var" / "clips")))
+CLIP_ACCEL_REDIRECT = os.environ.get("CROWDTEST_ACCEL_REDIRECT", "")
+
 # Model run folders (checkpoints, predictions): local disk of the gpu workers.
 MODEL_RUNS_ROOT = Path(os.environ.get("MODEL_RUNS_ROOT", str(MEDIA_ROOT / "model_runs")))
 

@@ -26,6 +26,8 @@ CELERY_RESULT_BACKEND = None
 TASKS_IN_PROCESS = "sync"
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="crowdtest-media-"))
 MODEL_RUNS_ROOT = MEDIA_ROOT / "model_runs"
+CLIP_ROOT = MEDIA_ROOT / "clips"
+CLIP_ACCEL_REDIRECT = ""
 IMPORT_ROOTS = [Path(tempfile.gettempdir()).resolve()]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from .delivery import Clip
 from .models import Assignment, AssignmentItem
 
 CLIP_SALT = "crowdtest.rating.clip"
@@ -36,26 +36,45 @@ def clip_signature_valid(
     key: str, expires: str, signature: str, *, now: float | None = None
 ) -> bool:
     now = time.time() if now is None else now
-    if not expires.isdigit() or int(expires) < now:
+    # ASCII digits only: str.isdigit() also takes "¹²", which int() refuses.
+    if not (0 < len(expires) <= 12 and expires.isascii() and expires.isdigit()):
+        return False
+    if int(expires) < now:
         return False
     return constant_time_compare(signature, _signature(key, int(expires)))
 
 
-def clip_file(key: str) -> FieldFile | None:
-    """The delivery file behind a clip key, or None for a key nobody was given."""
-    item = AssignmentItem.objects.filter(clip_key=key).select_related("stimulus", "trap").first()
+def clip_for_key(key: str) -> Clip | None:
+    """The clip behind a key, or None for a key nobody was given."""
+    item = (
+        AssignmentItem.objects.filter(clip_key=key)
+        .select_related("stimulus", "trap", "assignment")
+        .only(
+            "stimulus",
+            "trap",
+            "assignment",
+            "stimulus__delivery",
+            "trap__delivery",
+            "assignment__experiment_id",
+        )
+        .first()
+    )
     if item is not None:
         source = item.stimulus if item.stimulus is not None else item.trap
-        return source.delivery if source is not None else None
+        if source is None or not source.delivery:
+            return None
+        return Clip(key, source.delivery, item.assignment.experiment_id, item.pk)
     assignment = (
         Assignment.objects.filter(volume_clip_key=key).select_related("experiment__design").first()
     )
     if assignment is not None:
         design = getattr(assignment.experiment, "design", None)
-        return design.volume_clip if design is not None and design.volume_clip else None
+        if design is None or not design.volume_clip:
+            return None
+        return Clip(key, design.volume_clip, assignment.experiment_id, None)
     assignment = (
         Assignment.objects.filter(digits_clip_key=key).select_related("digits_clip").first()
     )
     if assignment is not None and assignment.digits_clip is not None:
-        return assignment.digits_clip.delivery
+        return Clip(key, assignment.digits_clip.delivery, assignment.experiment_id, None)
     return None

@@ -182,6 +182,11 @@ def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> 
         if Vote.objects.filter(item=item).exists():
             return item  # already rated: a late, resent play changes nothing
         _check_turn(assignment, item)
+        if item.audio_requested_at is None:
+            raise RatingError(
+                "The clip's audio has not been loaded yet: wait a moment, then press play.",
+                code="audio_not_loaded",
+            )
         if item.play_started_at is None:
             item.play_started_at = now
         item.plays += 1
@@ -210,6 +215,11 @@ def clip_rate(
         unrated = _check_turn(assignment, item)
         if item.play_started_at is None:
             raise RatingError("Listen to the clip before rating it.", code="not_played")
+        if item.audio_sent_at is None:
+            raise RatingError(
+                "The clip's audio did not arrive in full: play it again, then rate it.",
+                code="audio_incomplete",
+            )
         listened = (now - item.play_started_at).total_seconds()
         needed = item.duration_s - assignment.experiment.config.playback_tolerance_seconds
         if listened < needed:

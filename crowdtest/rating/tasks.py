@@ -9,5 +9,7 @@ from crowdtest.jobs.durable import durable_task
 def release_abandoned_task() -> int:
     """Give the sessions of raters gone silent back to the pool (periodic, idempotent)."""
     from .allocation import assignments_release_abandoned
+    from .delivery import sweep_copies
 
+    sweep_copies()  # raters' clip copies no URL can reach any more
     return assignments_release_abandoned()

@@ -3,13 +3,17 @@ signed audio of their clips."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
     HttpResponseForbidden,
+    HttpResponseNotModified,
+    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,8 +22,9 @@ from django.views.decorators.http import require_safe
 
 from crowdtest.corpus.models import Experiment
 
+from . import delivery
 from .api import TOKEN_HEADER
-from .clips import clip_file, clip_signature_valid
+from .clips import clip_for_key, clip_signature_valid
 from .identity import MTURK_HOSTS, EntryError, entry_for, link_token, new_participant_id
 from .identity import rater_token as make_rater_token
 
@@ -76,16 +81,92 @@ def take(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 def clip(request: HttpRequest, key: str) -> HttpResponseBase:
-    """A clip's audio, for a signed URL that has not expired. No file name, nothing that
-    tells which clip it is. Streamed through the app from any storage (S3 included): a
-    presigned storage URL would show the stored name, the same for every rater."""
+    """A clip's audio, for a signed URL that has not expired: the key's own padded copy
+    (see delivery.py), with byte ranges, HEAD and ETag. Behind nginx
+    (`CLIP_ACCEL_REDIRECT`) the app only checks and records; nginx sends the bytes."""
     if not clip_signature_valid(key, request.GET.get("x", ""), request.GET.get("s", "")):
         return HttpResponseForbidden("This audio link is not valid or has expired.")
-    stored = clip_file(key)
-    if stored is None:
+    found = clip_for_key(key)
+    if found is None:
         raise Http404("No such clip.")
-    response = FileResponse(stored.open("rb"), content_type="audio/mp4")
-    if "Content-Disposition" in response:
-        del response["Content-Disposition"]
-    response["Cache-Control"] = "private, max-age=3600"
+    path = delivery.personal_copy(found)
+    size = path.stat().st_size
+    if settings.CLIP_ACCEL_REDIRECT:
+        return _accel_clip(request, found, path, size)
+    tag = delivery.etag(found, path)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": CLIP_CACHE,
+        "ETag": tag,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _etag_matches(request.headers.get("If-None-Match", ""), tag):
+        return _with(HttpResponseNotModified(), headers)
+    wanted = request.headers.get("Range", "")
+    if wanted and request.headers.get("If-Range", tag) != tag:
+        wanted = ""  # the client's partial copy is of other bytes: send them all
+    try:
+        span = delivery.parse_range(wanted, size)
+    except delivery.Unsatisfiable:
+        refused = HttpResponse(status=416, content_type=found.content_type)
+        return _with(refused, {**headers, "Content-Range": f"bytes */{size}"})
+    first, last = span if span is not None else (0, size - 1)
+    if span is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    status = 206 if span is not None else 200
+    if request.method == "HEAD":
+        response: HttpResponseBase = HttpResponse(status=status, content_type=found.content_type)
+    else:
+        item_id = found.item_id
+        if item_id is not None:
+            delivery.record_requested(item_id)
+
+        def sent(start: int, end: int) -> None:
+            if item_id is not None:
+                delivery.record_sent(item_id, start, end, size)
+
+        response = StreamingHttpResponse(
+            delivery.stream(path, first, last, sent),
+            status=status,
+            content_type=found.content_type,
+        )
+    headers["Content-Length"] = str(last - first + 1)
+    return _with(response, headers)
+
+
+CLIP_CACHE = "private, max-age=3600"
+
+
+def _accel_clip(
+    request: HttpRequest, found: delivery.Clip, path: Path, size: int
+) -> HttpResponseBase:
+    """Hand the copy to nginx. What nginx will send is recorded now: the app does not
+    see the end of the transfer on this path."""
+    if request.method != "HEAD" and found.item_id is not None:
+        delivery.record_requested(found.item_id)
+        if not request.headers.get("If-None-Match"):
+            try:
+                span = delivery.parse_range(request.headers.get("Range", ""), size)
+            except delivery.Unsatisfiable:
+                span = (0, -1)
+            first, last = span if span is not None else (0, size - 1)
+            if last >= first:
+                delivery.record_sent(found.item_id, first, last + 1, size)
+    response = HttpResponse(content_type=found.content_type)
+    response["X-Accel-Redirect"] = settings.CLIP_ACCEL_REDIRECT.rstrip("/") + "/" + path.name
+    response["Cache-Control"] = CLIP_CACHE
+    return response
+
+
+def _etag_matches(header: str, tag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return tag in {part.strip().removeprefix("W/") for part in header.split(",")}
+
+
+def _with(response: HttpResponseBase, headers: dict[str, str]) -> HttpResponseBase:
+    for name, value in headers.items():
+        response[name] = value
     return response

@@ -16,6 +16,7 @@ import numpy as np
 from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.rating.delivery import record_received
 from crowdtest.rating.errors import RatingError
 from crowdtest.rating.identity import RaterIdentity
 from crowdtest.rating.models import Assignment, AssignmentItem
@@ -87,6 +88,7 @@ def _take_session(
     phases = sorted(items, key=lambda i: (i.phase != AssignmentItem.Phase.TRAINING, i.position))
     for item in phases:
         now += timedelta(seconds=1)
+        record_received(item.pk)  # a simulated player: the whole clip arrived
         clip_play(assignment_id=assignment.pk, clip=item.clip_key, now=now)
         now += timedelta(seconds=item.duration_s + 0.5)
         score = _score(item, severity_by_name, rng, careless, bias)

@@ -17,6 +17,7 @@ from django.test import Client
 from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
 from crowdtest.design.models import DigitsClip, Trap
 from crowdtest.design.services import design_numbers, design_replace
+from crowdtest.rating.clips import clip_url
 from crowdtest.rating.identity import RaterIdentity, rater_token
 from crowdtest.rating.models import Assignment, AssignmentItem
 from tests.factories import ExperimentFactory, StimulusFactory
@@ -153,7 +154,25 @@ class RaterClient:
         self.responses.append(response)
         return response
 
-    def post(self, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+    def fetch_clip(self, key: str, **headers: str) -> Any:
+        """Download a clip's audio through its signed URL, all of it, as the player does."""
+        response = self.client.get(clip_url(key), **headers)
+        if response.streaming:
+            response.body = b"".join(response.streaming_content)
+        return response
+
+    def post(
+        self, path: str, body: Any = None, raw: bytes | None = None, *, fetch: bool = True
+    ) -> Any:
+        """A POST to the API. Before a `play`, the clip's audio is downloaded as the page's
+        player does (`fetch=False`: a client that skips it)."""
+        if (
+            path == "play"
+            and fetch
+            and isinstance(body, dict)
+            and isinstance(body.get("clip"), str)
+        ):
+            self.fetch_clip(body["clip"])
         data = raw if raw is not None else (b"" if body is None else json.dumps(body))
         response = self.client.post(
             f"/api/{path}",

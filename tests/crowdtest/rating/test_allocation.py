@@ -16,6 +16,7 @@ from django.utils import timezone
 from crowdtest.design.models import Session, SessionItem
 from crowdtest.rating import services
 from crowdtest.rating.allocation import assignment_start, assignments_release_abandoned
+from crowdtest.rating.delivery import record_received
 from crowdtest.rating.errors import RatingError
 from crowdtest.rating.identity import RaterIdentity
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
@@ -49,6 +50,7 @@ def take(experiment: Any, name: str, *, stop_after: int | None = None) -> Assign
     for done, item in enumerate(items):
         if stop_after is not None and done >= stop_after:
             return assignment
+        record_received(item.pk)
         services.clip_play(assignment_id=assignment.pk, clip=item.clip_key)
         score = item.trap.answer if item.trap else 1 + done % 5
         services.clip_rate(assignment_id=assignment.pk, clip=item.clip_key, score=score)
