@@ -1,0 +1,1 @@
+"""Deployment helpers: the nginx configuration and a way to run it beside the app."""
