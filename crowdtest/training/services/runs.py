@@ -17,7 +17,7 @@ import secrets
 import shutil
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import default_storage
@@ -40,10 +40,12 @@ from crowdtest.jobs.services import (
 from modeling import metrics
 from modeling.provenance import code_version
 from modeling.w2vmos.config import CVConfig, ModelConfig, TrainConfig
-from modeling.w2vmos.crossval import CVProgress
-from modeling.w2vmos.data import ManifestItem
 from modeling.w2vmos.errors import W2VMOSError
-from modeling.w2vmos.train import EpochProgress
+
+if TYPE_CHECKING:  # torch lives only in the workers that train
+    from modeling.w2vmos.crossval import CVProgress
+    from modeling.w2vmos.data import ManifestItem
+    from modeling.w2vmos.train import EpochProgress
 
 from ..errors import TrainingError
 from ..labels import Label, run_labels, unreadable_masters
@@ -278,6 +280,8 @@ def _fold_name(run: ModelRun, fold: int) -> str:
 def stage_audio(run: ModelRun) -> list[ManifestItem]:
     """The run's labelled clips, each master linked (local storage) or copied (remote
     storage) into the run folder, so that the paths a run trains on never change."""
+    from modeling.w2vmos.data import ManifestItem
+
     folder = run.path / "audio"
     folder.mkdir(parents=True, exist_ok=True)
     labels = [Label.from_list(row) for row in run.labels]
@@ -313,6 +317,8 @@ class _Reporter:
         self.history: list[dict[str, float]] = list(row.history)
 
     def __call__(self, progress: CVProgress | EpochProgress) -> None:
+        from modeling.w2vmos.crossval import CVProgress
+
         epoch = progress.epoch if isinstance(progress, CVProgress) else progress
         self.history = [h for h in self.history if h["epoch"] < epoch.epoch]
         self.history.append(
