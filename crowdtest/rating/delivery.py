@@ -123,7 +123,7 @@ def _delivery_names(experiment_id: int) -> set[str]:
         (DigitsClip, "experiment_id"),
     ):
         names.update(
-            model.objects.filter(**{lookup: experiment_id})  # type: ignore[attr-defined]
+            model.objects.filter(**{lookup: experiment_id})
             .exclude(delivery="")
             .values_list("delivery", flat=True)
             .distinct()
