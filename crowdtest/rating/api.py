@@ -1,29 +1,32 @@
-"""The rater's JSON API (described in openapi.py, served at /api/openapi.json).
+"""The rater's JSON API, built with django-ninja on the typed contract in openapi.py (the
+document is generated from it and served at /api/openapi.json).
 
 Every call carries the signed rater token in the `X-Rater-Token` header; bodies are small
 JSON objects (at most 4 KB). Errors are 4xx with `{"error": message, "code": name}`,
 never a 500 for anything a client sends. The page and the load benchmark use it alike.
+Each endpoint parses, calls one service in services.py and returns the state.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security import APIKeyHeader
 
 from crowdtest.corpus.models import Experiment
 
+from . import openapi as contract
 from . import services
 from .errors import RatingError
 from .identity import RaterIdentity, read_rater_token
 from .models import Assignment
-from .openapi import SCHEMA
 from .selectors import current_assignment, rater_state
 
 MAX_BODY_BYTES = 4096
@@ -31,16 +34,11 @@ TOKEN_HEADER = "X-Rater-Token"  # noqa: S105  (a header name)
 
 
 @dataclass(frozen=True)
-class Call:
-    """A parsed API call: whose it is and what it sent."""
+class Caller:
+    """Whose call it is: the token's rater and the test it is for."""
 
     experiment: Experiment
     identity: RaterIdentity
-    data: dict[str, Any]
-
-
-Payload = dict[str, Any]
-View = Callable[[Call], Payload]
 
 
 def error(status: int, message: str, code: str, retry_after_s: float | None = None) -> JsonResponse:
@@ -54,170 +52,223 @@ def error(status: int, message: str, code: str, retry_after_s: float | None = No
     return response
 
 
-def rater_api(method: str) -> Callable[[View], Callable[[HttpRequest], JsonResponse]]:
-    def decorate(view: View) -> Callable[[HttpRequest], JsonResponse]:
-        @csrf_exempt
-        @wraps(view)
-        def wrapped(request: HttpRequest) -> JsonResponse:
-            if request.method != method:
-                return error(405, f"Use {method} for this endpoint.", "method_not_allowed")
-            try:
-                response = JsonResponse(view(_call(request)))
-            except RatingError as exc:
-                return error(exc.status, exc.message, exc.code, exc.retry_after_s)
-            response["Cache-Control"] = "no-store"
-            return response
+class RaterToken(APIKeyHeader):
+    """The signed rater token; a forged, altered or missing one is a 403 `bad_token`."""
 
-        return wrapped
+    param_name = TOKEN_HEADER
 
-    return decorate
+    def authenticate(self, request: HttpRequest, key: str | None) -> Caller:
+        identity = read_rater_token(key or "")
+        if identity is None:
+            raise RatingError("Missing or invalid rater token.", status=403, code="bad_token")
+        experiment = Experiment.objects.filter(pk=identity.experiment_id).first()
+        if experiment is None:
+            raise RatingError("This test no longer exists.", status=404, code="no_experiment")
+        return Caller(experiment=experiment, identity=identity)
 
 
-def _call(request: HttpRequest) -> Call:
-    identity = read_rater_token(request.headers.get(TOKEN_HEADER, ""))
-    if identity is None:
-        raise RatingError("Missing or invalid rater token.", status=403, code="bad_token")
-    experiment = Experiment.objects.filter(pk=identity.experiment_id).first()
-    if experiment is None:
-        raise RatingError("This test no longer exists.", status=404, code="no_experiment")
-    data: dict[str, Any] = {}
-    if request.method == "POST":
-        data = _body(request)
-    return Call(experiment=experiment, identity=identity, data=data)
+class SmallJsonObject(Parser):
+    """Bodies are JSON objects of at most MAX_BODY_BYTES; anything else is refused before
+    it is parsed any further (a deeply nested array is refused, not recursed into)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        too_big = RatingError(
+            f"The request body is larger than {MAX_BODY_BYTES} bytes.", status=413, code="too_large"
+        )
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY_BYTES:
+            raise too_big
+        try:
+            raw = request.body
+        except RequestDataTooBig:
+            raise too_big from None
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_big
+        if not raw.strip():
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise RatingError("The body is not valid JSON.", status=400, code="bad_json") from None
+        if not isinstance(data, dict):
+            raise RatingError("The body must be a JSON object.", status=400, code="bad_json")
+        return data
 
 
-def _body(request: HttpRequest) -> dict[str, Any]:
-    too_big = RatingError(
-        f"The request body is larger than {MAX_BODY_BYTES} bytes.", status=413, code="too_large"
-    )
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-        raise too_big
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise too_big from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise too_big
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise RatingError("The body is not valid JSON.", status=400, code="bad_json") from None
-    if not isinstance(data, dict):
-        raise RatingError("The body must be a JSON object.", status=400, code="bad_json")
-    return data
+class RaterAPI(NinjaAPI):
+    def create_response(
+        self,
+        request: HttpRequest,
+        data: Any,
+        *,
+        status: int | None = None,
+        temporal_response: HttpResponse | None = None,
+    ) -> HttpResponse:
+        response = super().create_response(
+            request, data, status=status, temporal_response=temporal_response
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        schema["paths"]["/take/clip/{key}"] = contract.CLIP_PATH
+        return schema
 
 
-def _invalid(message: str) -> RatingError:
-    return RatingError(message, status=400, code="invalid")
+api = RaterAPI(
+    title="crowdtest rater API",
+    version="1.0",
+    description=(
+        "What the rater's page (and the load benchmark) use to take an ITU-T P.808 "
+        "session: state, consent, setup digits, questions, playback starts, ACR ratings "
+        "and finish. Answers are saved as they arrive; resending one is harmless. No "
+        "answer key, and nothing that identifies a clip, is ever returned."
+    ),
+    auth=RaterToken(),
+    parser=SmallJsonObject(),
+    urls_namespace="api",
+    docs_url=None,
+    openapi_url="/openapi.json",
+    servers=[{"url": "/"}],
+)
 
 
-def _clip(data: dict[str, Any]) -> str:
-    clip = data.get("clip")
-    if not isinstance(clip, str) or not 1 <= len(clip) <= 64:
-        raise _invalid("'clip' must be the key of a clip.")
-    return clip
+@api.exception_handler(RatingError)
+def _rating_error(request: HttpRequest, exc: RatingError) -> HttpResponse:
+    return error(exc.status, exc.message, exc.code, exc.retry_after_s)
 
 
-def _score(data: dict[str, Any]) -> int:
-    score = data.get("score")
-    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-        raise _invalid("'score' must be a whole number from 1 (bad) to 5 (excellent).")
-    return score
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, RatingError):  # the body parser's refusal
+        return _rating_error(request, exc.__cause__)
+    if isinstance(exc, AuthenticationError):
+        return error(403, "Missing or invalid rater token.", "bad_token")
+    return error(exc.status_code, exc.message, "invalid" if exc.status_code == 400 else "error")
 
 
-def _yes_no(data: dict[str, Any], name: str) -> bool:
-    value = data.get(name)
-    if not isinstance(value, bool):
-        raise _invalid(f"'{name}' must be true or false.")
-    return value
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problem = exc.errors[0] if exc.errors else {}
+    location = [str(part) for part in problem.get("loc", ())]
+    field = next((part for part in location if part in contract.FIELD_MESSAGES), None)
+    if field is not None:
+        message = contract.FIELD_MESSAGES[field]
+    elif problem.get("type") == "missing":
+        message = f"'{location[-1]}' is missing."
+    else:
+        message = "The body must be a JSON object with the fields this endpoint takes."
+    return error(400, message, "invalid")
 
 
-def _math(data: dict[str, Any]) -> int:
-    value = data.get("math")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 8:
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 10_000:
-        raise _invalid("'math' must be a whole number.")
-    return value
-
-
-def _digits(data: dict[str, Any]) -> str:
-    value = data.get("digits")
-    if not isinstance(value, str) or len(value) > 32:
-        raise _invalid("'digits' must be the digits you heard.")
-    return value
-
-
-def _assignment(call: Call) -> Assignment:
-    assignment = current_assignment(identity=call.identity)
+def _assignment(request: HttpRequest) -> Assignment:
+    assignment = current_assignment(identity=_caller(request).identity)
     if assignment is None:
         raise RatingError("No session has started yet; agree to take part first.", code="stage")
     return assignment
 
 
-def _state(call: Call) -> Payload:
-    return rater_state(experiment=call.experiment, identity=call.identity)
+def _caller(request: HttpRequest) -> Caller:
+    caller: Caller = request.auth  # type: ignore[attr-defined]
+    return caller
+
+
+def _state(request: HttpRequest) -> dict[str, Any]:
+    caller = _caller(request)
+    return rater_state(experiment=caller.experiment, identity=caller.identity)
+
+
+REFUSALS = {
+    400: contract.Error,
+    403: contract.Error,
+    404: contract.Error,
+    409: contract.Error,
+    413: contract.Error,
+    429: contract.Error,
+}
+# consent and finish take no fields; a body, if sent, must still be a small JSON object.
+NO_FIELDS = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Empty"}}},
+    }
+}
 
 
 # --- Endpoints -------------------------------------------------------------------------
 
 
-@rater_api("GET")
-def state(call: Call) -> Payload:
-    return _state(call)
+@api.get("/state", response={200: contract.State, **REFUSALS}, exclude_unset=True)
+def state(request: HttpRequest) -> dict[str, Any]:
+    """What to show now: the stage, clips (signed URLs) and progress; reloading the page
+    resumes from here."""
+    return _state(request)
 
 
-@rater_api("POST")
-def consent(call: Call) -> Payload:
-    services.assignment_consent(experiment=call.experiment, identity=call.identity)
-    return _state(call)
+@api.post(
+    "/consent",
+    response={200: contract.State, **REFUSALS},
+    exclude_unset=True,
+    openapi_extra=NO_FIELDS,
+)
+def consent(request: HttpRequest, body: contract.Empty | None = None) -> dict[str, Any]:
+    """Agree to take part: starts (allocates) a rating session, or returns the unfinished
+    one."""
+    caller = _caller(request)
+    services.assignment_consent(experiment=caller.experiment, identity=caller.identity)
+    return _state(request)
 
 
-@rater_api("POST")
-def setup(call: Call) -> Payload:
-    services.setup_answer(
-        assignment_id=_assignment(call).pk, clip=_clip(call.data), digits=_digits(call.data)
-    )
-    return _state(call)
+@api.post("/setup", response={200: contract.State, **REFUSALS}, exclude_unset=True)
+def setup(request: HttpRequest, body: contract.SetupAnswer) -> dict[str, Any]:
+    """The digits heard in the digits clip `clip`. A wrong answer gets a new clip; the
+    third wrong answer stops the test (stage `stopped`)."""
+    services.setup_answer(assignment_id=_assignment(request).pk, clip=body.clip, digits=body.digits)
+    return _state(request)
 
 
-@rater_api("POST")
-def questions(call: Call) -> Payload:
+@api.post("/questions", response={200: contract.State, **REFUSALS}, exclude_unset=True)
+def questions(request: HttpRequest, body: contract.QuestionsAnswer) -> dict[str, Any]:
+    """The math question's answer and the hearing and headphones declarations."""
     services.questions_answer(
-        assignment_id=_assignment(call).pk,
-        math=_math(call.data),
-        hearing_normal=_yes_no(call.data, "hearing_normal"),
-        headphones=_yes_no(call.data, "headphones"),
+        assignment_id=_assignment(request).pk,
+        math=body.math,
+        hearing_normal=body.hearing_normal,
+        headphones=body.headphones,
     )
-    return _state(call)
+    return _state(request)
 
 
-@rater_api("POST")
-def play(call: Call) -> Payload:
-    item = services.clip_play(assignment_id=_assignment(call).pk, clip=_clip(call.data))
+@api.post("/play", response={200: contract.PlayResult, **REFUSALS})
+def play(request: HttpRequest, body: contract.ClipRef) -> dict[str, Any]:
+    """Playback started: the server's clock for the clip starts; clips play in order."""
+    item = services.clip_play(assignment_id=_assignment(request).pk, clip=body.clip)
     return {"clip": item.clip_key, "plays": item.plays}
 
 
-@rater_api("POST")
-def rate(call: Call) -> Payload:
-    clip, score = _clip(call.data), _score(call.data)
+@api.post("/rate", response={200: contract.RateResult, **REFUSALS})
+def rate(request: HttpRequest, body: contract.Rating) -> dict[str, Any]:
+    """An ACR score, accepted once the clip has played to its end (409 `too_early` with
+    `retry_after_s` before). The same score again returns the same result; a different
+    score for a rated clip is refused (409 `already_rated`)."""
     vote, assignment = services.clip_rate(
-        assignment_id=_assignment(call).pk, clip=clip, score=score
+        assignment_id=_assignment(request).pk, clip=body.clip, score=body.score
     )
-    return {"clip": clip, "score": vote.score, "saved": True, "stage": assignment.stage}
+    return {"clip": body.clip, "score": vote.score, "saved": True, "stage": assignment.stage}
 
 
-@rater_api("POST")
-def finish(call: Call) -> Payload:
-    services.assignment_finish(assignment_id=_assignment(call).pk)
-    return _state(call)
-
-
-def openapi(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(SCHEMA)
+@api.post(
+    "/finish",
+    response={200: contract.State, **REFUSALS},
+    exclude_unset=True,
+    openapi_extra=NO_FIELDS,
+)
+def finish(request: HttpRequest, body: contract.Empty | None = None) -> dict[str, Any]:
+    """After every clip is rated: the completion code, and how to return to the crowd
+    platform."""
+    services.assignment_finish(assignment_id=_assignment(request).pk)
+    return _state(request)
 
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

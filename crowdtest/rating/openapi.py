@@ -1,10 +1,18 @@
-"""OpenAPI 3.1 description of the rater's JSON API, served at /api/openapi.json."""
+"""The rater API's contract: the typed bodies it takes and gives.
+
+These pydantic models are the one source of truth. django-ninja validates every request
+against them (anything else is a 400 `invalid`, with the message of the field at fault)
+and generates the OpenAPI 3.1 document served at /api/openapi.json from them, so the
+document can't drift from the checks.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-STAGES = [
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+Stage = Literal[
     "consent",
     "setup",
     "questions",
@@ -16,272 +24,182 @@ STAGES = [
     "closed",
 ]
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-ERRORS = {
-    "400": _json(_ref("Error"), "Malformed JSON, or a field out of range"),
-    "403": _json(_ref("Error"), "Missing, forged or altered rater token; rater blocked"),
-    "404": _json(_ref("Error"), "Unknown clip, or the test no longer exists"),
-    "409": _json(_ref("Error"), "Out of order, already answered differently, clip not ended"),
-    "413": _json(_ref("Error"), "Body larger than 4096 bytes"),
-    "429": _json(_ref("Error"), "Too many raters starting at once; retry after a moment"),
+# What the rater is told when a field is refused (the API's `error`), by field name.
+FIELD_MESSAGES = {
+    "clip": "'clip' must be the key of a clip.",
+    "score": "'score' must be a whole number from 1 (bad) to 5 (excellent).",
+    "digits": "'digits' must be the digits you heard.",
+    "math": "'math' must be a whole number.",
+    "hearing_normal": "'hearing_normal' must be true or false.",
+    "headphones": "'headphones' must be true or false.",
 }
+MATH_BOUND = 10_000  # a question's answer is far smaller; anything beyond is a typo
 
 
-def _post(summary: str, request: str | None, response: str, description: str) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "description": description,
-        "security": [{"raterToken": []}],
-        "responses": {"200": _json(_ref(response), "Saved"), **ERRORS},
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: 3 and 3.0 are the same whole number (as JSON Schema's
+    `integer` says); a string, a boolean or 3.5 is not one."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _storable_text(value: str) -> str:
+    """PostgreSQL text can't hold NUL, and UTF-8 can't hold a lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("NUL is not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number), Field(strict=True)]
+ClipKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Opaque clip key, as the state gives it",
+    ),
+]
+Text = Annotated[
+    str,
+    AfterValidator(_storable_text),
+    Field(json_schema_extra={"pattern": "^[^\\u0000]*$"}),
+]
+SignedUrl = Annotated[str, Field(description="Signed, expiring, opaque audio URL (audio/mp4)")]
+
+
+class Request(BaseModel):
+    """A request body: a JSON object whose unknown members are ignored."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Request bodies ----------------------------------------------------------------------
+
+
+class Empty(Request):
+    """No fields: an empty object (or no body at all)."""
+
+
+class SetupAnswer(Request):
+    clip: ClipKey
+    digits: Annotated[Text, Field(max_length=32, description="The digits as typed")]
+
+
+class QuestionsAnswer(Request):
+    math: Annotated[
+        WholeNumber,
+        Field(ge=-MATH_BOUND, le=MATH_BOUND, description="The math question's answer"),
+    ]
+    hearing_normal: bool
+    headphones: bool
+
+
+class ClipRef(Request):
+    clip: ClipKey
+
+
+class Rating(Request):
+    clip: ClipKey
+    score: Annotated[
+        WholeNumber,
+        Field(ge=1, le=5, description="ACR: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent"),
+    ]
+
+
+# --- Responses ---------------------------------------------------------------------------
+
+
+class Error(BaseModel):
+    error: str = Field(description="For the rater")
+    code: str = Field(description="Stable name of the error")
+    retry_after_s: float | None = Field(default=None, description="When to try again")
+
+
+class Progress(Response):
+    done: int
+    total: int
+
+
+class Setup(Response):
+    volume_url: SignedUrl
+    digits_url: SignedUrl
+    clip: ClipKey
+    tries_left: int
+    retry: bool = Field(description="A previous try was wrong")
+
+
+class Questions(Response):
+    math: str = Field(description="The question")
+
+
+class Clip(Response):
+    clip: ClipKey
+    url: SignedUrl
+    rated: bool
+
+
+class Submit(Response):
+    action: str
+    fields: dict[str, str]
+
+
+class Finish(Response):
+    code: str = Field(description="Completion code")
+    submit: Submit | None = Field(description="MTurk: a form to POST back (externalSubmit)")
+    redirect: str | None = Field(description="Prolific: the completion URL")
+    another: bool = Field(description="Direct links: another session can be taken")
+
+
+class State(Response):
+    stage: Stage
+    platform: Literal["link", "mturk", "prolific"]
+    message: str | None = None
+    progress: Progress | None = None
+    setup: Setup | None = None
+    questions: Questions | None = None
+    clips: list[Clip] | None = None
+    finish: Finish | None = None
+
+
+class PlayResult(Response):
+    clip: ClipKey
+    plays: int
+
+
+class RateResult(Response):
+    clip: ClipKey
+    score: int = Field(ge=1, le=5)
+    saved: bool
+    stage: Stage
+
+
+# The clip URL is served by the rating views, not this API; the document describes it so
+# that a client knows what the state's URLs are.
+CLIP_PATH: dict[str, Any] = {
+    "get": {
+        "summary": "Audio of a clip",
+        "description": "The clip's audio, with byte ranges (or a redirect to a presigned "
+        "storage URL). Use the URLs the state gives; they are signed and expire.",
+        "parameters": [
+            {"name": name, "in": where, "required": True, "schema": {"type": "string"}}
+            for name, where in (("key", "path"), ("x", "query"), ("s", "query"))
+        ],
+        "responses": {
+            "200": {"description": "The audio", "content": {"audio/mp4": {}}},
+            "206": {"description": "A byte range of the audio", "content": {"audio/mp4": {}}},
+            "302": {"description": "Redirect to a presigned storage URL"},
+            "403": {"description": "Bad or expired signature"},
+            "404": {"description": "Unknown clip"},
+        },
     }
-    if request is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(request)}},
-        }
-    return {"post": operation}
-
-
-_STRING = {"type": "string"}
-_URL = {"type": "string", "description": "Signed, expiring, opaque audio URL (audio/mp4)"}
-_KEY = {"type": "string", "minLength": 1, "maxLength": 64, "description": "Opaque clip key"}
-
-SCHEMA: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "crowdtest rater API",
-        "version": "1.0",
-        "description": (
-            "What the rater's page (and the load benchmark) use to take an ITU-T P.808 "
-            "session: state, consent, setup digits, questions, playback starts, ACR ratings "
-            "and finish. Answers are saved as they arrive; resending one is harmless. No "
-            "answer key, and nothing that identifies a clip, is ever returned."
-        ),
-    },
-    "servers": [{"url": "/"}],
-    "paths": {
-        "/api/state": {
-            "get": {
-                "summary": "What to show now",
-                "description": "The current stage, clips (signed URLs) and progress; "
-                "reloading the page resumes from here.",
-                "security": [{"raterToken": []}],
-                "responses": {"200": _json(_ref("State"), "The rater's state"), **ERRORS},
-            }
-        },
-        "/api/consent": _post(
-            "Agree to take part",
-            "Empty",
-            "State",
-            "Starts (allocates) a rating session, or returns the unfinished one.",
-        ),
-        "/api/setup": _post(
-            "Answer the digits",
-            "SetupAnswer",
-            "State",
-            "The digits heard in the digits clip `clip`. A wrong answer gets a new clip; the "
-            "third wrong answer stops the test (stage `stopped`).",
-        ),
-        "/api/questions": _post(
-            "Answer the questions",
-            "QuestionsAnswer",
-            "State",
-            "The math question's answer and the hearing and headphones declarations.",
-        ),
-        "/api/play": _post(
-            "Playback started",
-            "ClipRef",
-            "PlayResult",
-            "Records (server-side) when a clip started playing; clips play in order.",
-        ),
-        "/api/rate": _post(
-            "Rate a clip",
-            "Rating",
-            "RateResult",
-            "An ACR score, accepted once the clip has played to its end (409 `too_early` with "
-            "`retry_after_s` before). The same score again returns the same result; a "
-            "different score for a rated clip is refused (409 `already_rated`).",
-        ),
-        "/api/finish": _post(
-            "Finish the session",
-            "Empty",
-            "State",
-            "After every clip is rated: the completion code, and how to return to the "
-            "crowd platform.",
-        ),
-        "/api/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1 document"}},
-            }
-        },
-        "/take/clip/{key}": {
-            "get": {
-                "summary": "Audio of a clip",
-                "description": "Streams the clip (or redirects to a presigned storage URL). "
-                "Use the URLs the state gives; they are signed and expire.",
-                "parameters": [
-                    {"name": "key", "in": "path", "required": True, "schema": _KEY},
-                    {"name": "x", "in": "query", "required": True, "schema": _STRING},
-                    {"name": "s", "in": "query", "required": True, "schema": _STRING},
-                ],
-                "responses": {
-                    "200": {"description": "The audio", "content": {"audio/mp4": {}}},
-                    "302": {"description": "Redirect to a presigned storage URL"},
-                    "403": {"description": "Bad or expired signature"},
-                    "404": {"description": "Unknown clip"},
-                },
-            }
-        },
-    },
-    "components": {
-        "securitySchemes": {
-            "raterToken": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-Rater-Token",
-                "description": "Signed rater token given to the page by the entry URL",
-            }
-        },
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error", "code"],
-                "properties": {
-                    "error": {"type": "string", "description": "For the rater"},
-                    "code": {"type": "string", "description": "Stable name of the error"},
-                    "retry_after_s": {"type": "number"},
-                },
-            },
-            "Empty": {"type": "object"},
-            "SetupAnswer": {
-                "type": "object",
-                "required": ["clip", "digits"],
-                "properties": {"clip": _KEY, "digits": {"type": "string", "maxLength": 32}},
-            },
-            "QuestionsAnswer": {
-                "type": "object",
-                "required": ["math", "hearing_normal", "headphones"],
-                "properties": {
-                    "math": {"type": "integer"},
-                    "hearing_normal": {"type": "boolean"},
-                    "headphones": {"type": "boolean"},
-                },
-            },
-            "ClipRef": {"type": "object", "required": ["clip"], "properties": {"clip": _KEY}},
-            "Rating": {
-                "type": "object",
-                "required": ["clip", "score"],
-                "properties": {
-                    "clip": _KEY,
-                    "score": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 5,
-                        "description": "ACR: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent",
-                    },
-                },
-            },
-            "PlayResult": {
-                "type": "object",
-                "required": ["clip", "plays"],
-                "properties": {"clip": _STRING, "plays": {"type": "integer"}},
-            },
-            "RateResult": {
-                "type": "object",
-                "required": ["clip", "score", "saved", "stage"],
-                "properties": {
-                    "clip": _STRING,
-                    "score": {"type": "integer", "minimum": 1, "maximum": 5},
-                    "saved": {"type": "boolean"},
-                    "stage": {"type": "string", "enum": STAGES},
-                },
-            },
-            "State": {
-                "type": "object",
-                "required": ["stage", "platform"],
-                "additionalProperties": False,
-                "properties": {
-                    "stage": {"type": "string", "enum": STAGES},
-                    "platform": {"type": "string", "enum": ["link", "mturk", "prolific"]},
-                    "message": _STRING,
-                    "progress": _ref("Progress"),
-                    "setup": _ref("Setup"),
-                    "questions": _ref("Questions"),
-                    "clips": {"type": "array", "items": _ref("Clip")},
-                    "finish": _ref("Finish"),
-                },
-            },
-            "Progress": {
-                "type": "object",
-                "required": ["done", "total"],
-                "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}},
-            },
-            "Setup": {
-                "type": "object",
-                "required": ["volume_url", "digits_url", "clip", "tries_left", "retry"],
-                "additionalProperties": False,
-                "properties": {
-                    "volume_url": _URL,
-                    "digits_url": _URL,
-                    "clip": _KEY,
-                    "tries_left": {"type": "integer"},
-                    "retry": {"type": "boolean", "description": "A previous try was wrong"},
-                },
-            },
-            "Questions": {
-                "type": "object",
-                "required": ["math"],
-                "additionalProperties": False,
-                "properties": {"math": {"type": "string", "description": "The question"}},
-            },
-            "Clip": {
-                "type": "object",
-                "required": ["clip", "url", "rated"],
-                "additionalProperties": False,
-                "properties": {"clip": _KEY, "url": _URL, "rated": {"type": "boolean"}},
-            },
-            "Finish": {
-                "type": "object",
-                "required": ["code", "submit", "redirect", "another"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": {"type": "string", "description": "Completion code"},
-                    "submit": {
-                        "description": "MTurk: a form to POST back (externalSubmit)",
-                        "oneOf": [
-                            {"type": "null"},
-                            {
-                                "type": "object",
-                                "required": ["action", "fields"],
-                                "properties": {
-                                    "action": _STRING,
-                                    "fields": {
-                                        "type": "object",
-                                        "additionalProperties": {"type": "string"},
-                                    },
-                                },
-                            },
-                        ],
-                    },
-                    "redirect": {
-                        "type": ["string", "null"],
-                        "description": "Prolific: the completion URL",
-                    },
-                    "another": {
-                        "type": "boolean",
-                        "description": "Direct links: another session can be taken",
-                    },
-                },
-            },
-        },
-    },
 }

@@ -337,3 +337,54 @@ def test_an_abandoned_session_is_given_to_the_next_rater(client: Client) -> None
     second = assignment_of(gone).items.filter(phase="rating", position=1).get()
     assert error_of(gone.post("play", {"clip": second.clip_key})) == (409, "expired")
     assert Vote.objects.filter(rater__external_id="gone").count() == kept
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"math": "²", "hearing_normal": True, "headphones": True},
+        {"math": "12", "hearing_normal": True, "headphones": True},
+        {"math": 876134, "hearing_normal": True, "headphones": True},
+    ],
+)
+def test_a_math_answer_that_is_not_a_bounded_whole_number_is_refused(
+    rc: RaterClient, body: dict[str, Any]
+) -> None:
+    state = rc.post("consent").json()
+    digits = assignment_of(rc).digits_clip.digits
+    rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits})
+    assert error_of(rc.post("questions", body)) == (400, "invalid")
+
+
+@pytest.mark.parametrize("path", ["play", "rate"])
+def test_a_nul_in_a_clip_key_is_refused(rc: RaterClient, path: str) -> None:
+    to_rating(rc)
+    body = {"clip": "a\u0000b", "score": 3}
+    assert error_of(rc.post(path, body, fetch=False)) == (400, "invalid")
+
+
+def test_a_nul_in_the_digits_is_refused(rc: RaterClient) -> None:
+    state = rc.post("consent").json()
+    body = {"clip": state["setup"]["clip"], "digits": "1\u0000"}
+    assert error_of(rc.post("setup", body)) == (400, "invalid")
+    assert assignment_of(rc).digits_attempts == 0
+
+
+def test_a_deeply_nested_body_is_refused(rc: RaterClient) -> None:
+    rc.post("consent")
+    raw = b"[" * 2000 + b"]" * 2000 + b"x"  # 4,001 bytes
+    assert error_of(rc.post("rate", raw=raw)) == (400, "bad_json")
+
+
+def test_a_whole_number_score_written_as_1_0_is_accepted(rc: RaterClient) -> None:
+    clip = to_rating(rc)["clips"][0]["clip"]
+    rc.post("play", {"clip": clip})
+    assert rc.post("rate", {"clip": clip, "score": 1.0}).json()["score"] == 1
+    assert Vote.objects.get(item__clip_key=clip).score == 1
+
+
+def test_a_wrong_method_names_the_allowed_one(rc: RaterClient) -> None:
+    response = rc.get("rate")
+    assert error_of(response) == (405, "method_not_allowed")
+    assert response["Allow"] == "POST"
+    assert rc.post("state")["Allow"] == "GET"
