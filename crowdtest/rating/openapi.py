@@ -55,7 +55,6 @@ def _storable_text(value: str) -> str:
     return value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_whole_number), Field(strict=True)]
 ClipKey = Annotated[
     str,
     Field(
@@ -96,9 +95,13 @@ class SetupAnswer(Request):
 
 
 class QuestionsAnswer(Request):
+    # Bounds before the validator: they then bind the integer itself, and the schema
+    # states them as minimum / maximum (after it, pydantic can only describe them as "ge").
     math: Annotated[
-        WholeNumber,
-        Field(ge=-MATH_BOUND, le=MATH_BOUND, description="The math question's answer"),
+        int,
+        Field(ge=-MATH_BOUND, le=MATH_BOUND),
+        BeforeValidator(_whole_number),
+        Field(description="The math question's answer"),
     ]
     hearing_normal: bool
     headphones: bool
@@ -111,8 +114,10 @@ class ClipRef(Request):
 class Rating(Request):
     clip: ClipKey
     score: Annotated[
-        WholeNumber,
-        Field(ge=1, le=5, description="ACR: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent"),
+        int,
+        Field(ge=1, le=5),
+        BeforeValidator(_whole_number),
+        Field(description="ACR: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent"),
     ]
 
 

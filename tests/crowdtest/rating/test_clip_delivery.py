@@ -34,7 +34,7 @@ def fresh_sizes() -> None:
 
 @pytest.fixture
 def built() -> Any:
-    built = make_design(audio=CLIP, digits=("427", "58", "9134"))
+    built = make_design(audio=CLIP, digits=("427", "58", "913"))
     # Traps as real ones are: not the size of the stimuli (here larger).
     for n, trap in enumerate(Trap.objects.filter(experiment=built.experiment)):
         name = default_storage.save(f"traps/t{n}.m4a", ContentFile(CLIP + b"\x01" * (999 + n)))
