@@ -92,7 +92,29 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # The web process runs Django under an ASGI worker (deploy/gunicorn.conf.py): each
+    # request's sync view runs on a thread of its own, so a persistent connection (one per
+    # thread) would be opened and dropped on every request. PostgreSQL gets psycopg's
+    # connection pool instead: a few connections per process, shared by its requests, each
+    # checked before it is handed out (CONN_HEALTH_CHECKS) so a restarted database costs
+    # no failed request. DATABASE_POOL_SIZE bounds the connections of one process (workers
+    # x size must stay under the server's max_connections); DATABASE_POOL_SIZE=0 goes back
+    # to persistent connections (a process that keeps its threads: celery, manage.py).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+    _pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "8"))
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and _pool_size > 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_size),
+            "max_size": _pool_size,
+            "timeout": 10,  # a request waits at most this long for a free connection
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = 60
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        # As the embedded default below: concurrent writers queue instead of failing.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+        )
 else:
     DATABASES = {
         "default": {

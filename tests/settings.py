@@ -37,3 +37,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         # A file (not memory) so a worker process can share it; one per test run.
         "NAME": str(Path(tempfile.gettempdir()) / f"crowdtest-test-{os.getpid()}.sqlite3")
     }
+else:
+    # The test process is like manage.py: its threads (live servers, thread pools in
+    # tests) keep their own connections, so it opens them directly. The web process's
+    # connection pool is exercised by the deployed server in tests/crowdtest/test_serving.py.
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -63,6 +63,21 @@ def test_database_and_broker_urls_switch_to_postgres_and_redis() -> None:
     assert settings_value("repr(settings.TASKS_IN_PROCESS)", env) == "''"
 
 
+def test_postgresql_connections_come_from_a_checked_pool() -> None:
+    env = {"DEBUG": "1", "DATABASE_URL": "postgres://u:p@db.example:5433/ct"}
+    db = "settings.DATABASES['default']"
+    pool = settings_value(f"{db}['OPTIONS']['pool']['max_size'], {db}['CONN_HEALTH_CHECKS']", env)
+    assert pool == "8 True"
+    env["DATABASE_POOL_SIZE"] = "0"  # persistent connections instead
+    assert settings_value(f"'pool' in {db}['OPTIONS'], {db}['CONN_MAX_AGE']", env) == "False 60"
+
+
+def test_a_sqlite_url_queues_concurrent_writers(tmp_path: Path) -> None:
+    env = {"DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    options = settings_value("sorted(settings.DATABASES['default']['OPTIONS'].items())", env)
+    assert options == "[('timeout', 30), ('transaction_mode', 'IMMEDIATE')]"
+
+
 def test_s3_bucket_switches_media_storage() -> None:
     env = {"DEBUG": "1", "AWS_STORAGE_BUCKET_NAME": "archive-media"}
     assert settings_value("settings.STORAGES['default']['BACKEND']", env) == (
