@@ -22,7 +22,7 @@ ARG CROWDTEST_CODE_VERSION=unknown
 ENV CROWDTEST_CODE_VERSION=${CROWDTEST_CODE_VERSION}
 RUN CROWDTEST_INSECURE_DEFAULTS=1 python manage.py collectstatic --no-input
 
-RUN useradd --create-home --uid 1000 crowdtest && mkdir -p /data/media && chown -R crowdtest /data
+RUN useradd --create-home --uid 1000 crowdtest && mkdir -p /data/media /data/static && chown -R crowdtest /data
 USER crowdtest
 EXPOSE 8000
-CMD ["gunicorn", "crowdtest.wsgi:application", "--preload", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

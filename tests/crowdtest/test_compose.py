@@ -3,11 +3,15 @@ structure is checked instead."""
 
 from __future__ import annotations
 
+import re
+import runpy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from deploy.nginx import TEMPLATE, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,18 +27,71 @@ def command_of(service: dict[str, Any]) -> str:
 
 
 def test_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "gpu-worker", "beat"}
+    assert set(compose["services"]) == {
+        "postgres",
+        "redis",
+        "nginx",
+        "web",
+        "worker",
+        "gpu-worker",
+        "beat",
+    }
 
 
 def test_every_long_running_service_has_a_health_check(compose: dict[str, Any]) -> None:
-    for name in ("postgres", "redis", "web", "worker", "gpu-worker"):
+    for name in ("postgres", "redis", "nginx", "web", "worker", "gpu-worker"):
         check = compose["services"][name]["healthcheck"]
         assert check["test"], name
 
 
-def test_web_runs_gunicorn_after_migrating(compose: dict[str, Any]) -> None:
+def test_web_migrates_collects_static_and_runs_the_asgi_server(compose: dict[str, Any]) -> None:
     cmd = command_of(compose["services"]["web"])
-    assert "migrate" in cmd and "gunicorn crowdtest.wsgi:application" in cmd
+    assert cmd.index("migrate") < cmd.index("collectstatic") < cmd.index("gunicorn")
+    assert "gunicorn -c deploy/gunicorn.conf.py" in cmd
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert config["worker_class"] == "asgi"
+    assert config["wsgi_app"] == "crowdtest.asgi:application"
+    assert 'gunicorn", "-c", "deploy/gunicorn.conf.py' in (ROOT / "Dockerfile").read_text()
+
+
+def test_only_nginx_is_published_and_it_fronts_web(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert [name for name, service in services.items() if "ports" in service] == ["nginx"]
+    nginx = services["nginx"]
+    assert nginx["environment"]["UPSTREAM"] == "web:8000"
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert services["web"]["environment"]["GUNICORN_BIND"].endswith(":8000")
+
+
+def test_nginx_gets_every_value_its_template_needs(compose: dict[str, Any]) -> None:
+    nginx = compose["services"]["nginx"]
+    mount = "./deploy/nginx/crowdtest.conf.template:/etc/nginx/templates/default.conf.template:ro"
+    assert mount in nginx["volumes"]
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", TEMPLATE.read_text()))
+    env = nginx["environment"]
+    assert placeholders <= set(env)
+    # The image fills in only the names its filter matches, so nginx's own $host stays.
+    pattern = re.compile(env["NGINX_ENVSUBST_FILTER"].replace("$$", "$"))
+    assert {name for name in env if pattern.search(name)} == placeholders
+    assert not pattern.search("host")
+    render({name: str(env[name]) for name in placeholders})  # every placeholder filled
+
+
+def test_nginx_sends_the_clips_web_names(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    web_env, nginx_env = services["web"]["environment"], services["nginx"]["environment"]
+    assert web_env["CLIP_ROOT"] == nginx_env["CLIP_ROOT"]
+    assert web_env["STATIC_ROOT"] == nginx_env["STATIC_ROOT"]
+    prefix = web_env["CROWDTEST_ACCEL_REDIRECT"]
+    internal = re.search(r"location (/\S+/) \{\s*internal;", TEMPLATE.read_text())
+    assert internal is not None and internal.group(1) == prefix
+    # Both see the same files: web writes the copies and static files, nginx reads them.
+    assert "media:/data/media" in services["web"]["volumes"]
+    assert "media:/data/media:ro" in services["nginx"]["volumes"]
+    assert "static:/data/static" in services["web"]["volumes"]
+    assert "static:/data/static:ro" in services["nginx"]["volumes"]
+    for name in ("worker", "beat"):  # the sweep of old copies runs on a worker
+        assert services[name]["environment"]["CLIP_ROOT"] == web_env["CLIP_ROOT"]
 
 
 def test_workers_listen_on_the_right_queues(compose: dict[str, Any]) -> None:

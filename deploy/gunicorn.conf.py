@@ -1,0 +1,54 @@
+"""gunicorn settings of the web process: `gunicorn -c deploy/gunicorn.conf.py`.
+
+Worker class: gunicorn's own ASGI worker running crowdtest.asgi. A rater on a slow
+phone link holds an event-loop socket while their clip or request body trickles, never a
+worker or a thread: with sync workers (the old shape) a handful of slow downloads or
+half-sent bodies stalled every other rater, and with gthread each one still holds a
+thread (a request body is read by the thread that runs the view). Measured in
+docs/benchmarks.md (bench/load.py runs the old and the new shape side by side).
+
+Everything can be overridden from the environment (GUNICORN_*), and on the command line.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Any
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "asgi")
+# The other worker classes (sync, gthread: the old shapes, kept for comparison) run WSGI.
+wsgi_app = "crowdtest.asgi:application" if worker_class == "asgi" else "crowdtest.wsgi:application"
+# One process per core: the views are CPU-bound Python; waiting on clients costs nothing.
+workers = _env_int("GUNICORN_WORKERS", multiprocessing.cpu_count())
+# Open connections per worker (raters keep theirs alive between clips).
+worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 2000)
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Listen queue: a crowd batch opening its links at once must not be refused.
+backlog = _env_int("GUNICORN_BACKLOG", 2048)
+timeout = _env_int("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 75)  # beyond a 10 s clip and a rating
+# A worker that died (killed, out of memory) is replaced by a fork of the loaded master.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") != "0"
+# Only the proxy in front may say which client and scheme a request came from.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """No database connection (or pool) of the master may be shared by its children."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
