@@ -1,0 +1,100 @@
+"""How many SQL queries each rater request costs, pinned: these endpoints run for every
+clip of every rater, so a query more is a query more per answer of a crowd. A change that
+adds one must change the pin here, on purpose. The counts do not grow with the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crowdtest.rating.models import AssignmentItem
+
+from .designs import RaterClient, assignment_of, make_design
+
+pytestmark = pytest.mark.django_db
+
+
+def to_rating(rc: RaterClient) -> dict[str, Any]:
+    """Consent, setup, questions and training done; returns the state at rating."""
+    state = rc.post("consent").json()
+    digits = assignment_of(rc).digits_clip.digits
+    state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
+    body = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
+    state = rc.post("questions", body).json()
+    while state["stage"] == "training":
+        for clip in state["clips"]:
+            if not clip["rated"]:
+                rc.post("play", {"clip": clip["clip"]})
+                rate(rc, clip)
+        state = rc.state()
+    assert state["stage"] == "rating"
+    return state
+
+
+def answer(clip: dict[str, Any]) -> dict[str, Any]:
+    """The body rating `clip` (a trap gets the score it asks for), looked up beforehand."""
+    item = AssignmentItem.objects.select_related("trap").get(clip_key=clip["clip"])
+    return {"clip": clip["clip"], "score": item.trap.answer if item.trap is not None else 3}
+
+
+def rate(rc: RaterClient, clip: dict[str, Any], body: dict[str, Any] | None = None) -> Any:
+    response = rc.post("rate", body or answer(clip))
+    assert response.status_code == 200, response.content
+    return response
+
+
+def counted(call: Any) -> tuple[int, Any]:
+    with CaptureQueriesContext(connection) as queries:
+        result = call()
+    return len(queries), result
+
+
+def costs(client: Any, per_cluster: int) -> dict[str, int]:
+    built = make_design(per_cluster=per_cluster)
+    rc = RaterClient(client, built.experiment, f"counted-{per_cluster}")
+    state = to_rating(rc)
+    clips = state["clips"]
+    found: dict[str, int] = {}
+    found["state"], _ = counted(rc.state)
+    first = clips[0]
+    found["clip"], response = counted(lambda: rc.fetch_clip(first["clip"]))
+    assert response.status_code == 200
+    found["play"], response = counted(lambda: rc.post("play", {"clip": first["clip"]}, fetch=False))
+    assert response.status_code == 200, response.content
+    body = answer(first)
+    found["rate"], _ = counted(lambda: rate(rc, first, body))
+    found["rate again"], _ = counted(lambda: rate(rc, first, body))  # a resent answer
+    for clip in clips[1:]:
+        rc.post("play", {"clip": clip["clip"]})
+        rate(rc, clip)
+    found["finish"], response = counted(lambda: rc.post("finish"))
+    assert response.json()["stage"] == "finished"
+    return found
+
+
+# Inside the test's transaction a request's own transaction is a savepoint: its SAVEPOINT
+# and RELEASE are counted (in production they are BEGIN and COMMIT).
+PINNED = {
+    # experiment, assignment, then the clips' rated flags and the progress
+    "state": 4,
+    # the key's item (with its assignment and the file), requested-at, then the sent range
+    "clip": 6,
+    # rater's assignment, then locked: assignment, item, already-rated, whose turn, 2 updates
+    "play": 10,
+    # as play, then the vote and the assignment's last-seen
+    "rate": 10,
+    # a resend finds the saved vote and stops there
+    "rate again": 7,
+    # completes the assignment and the session, then the state with the next session's offer;
+    # screening is queued for a worker after the commit, not run here
+    "finish": 16,
+}
+
+
+def test_rater_requests_cost_a_fixed_number_of_queries(client: Any) -> None:
+    small, large = costs(client, per_cluster=1), costs(client, per_cluster=3)
+    assert small == large, f"queries grow with the session: {small} vs {large}"
+    assert small == PINNED
