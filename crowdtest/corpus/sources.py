@@ -38,6 +38,7 @@ class Candidate:
 
 
 def is_within(path: Path, roots: list[Path]) -> bool:
+    """Whether `path`, every symlink on the way followed, lies inside one of `roots`."""
     resolved = path.resolve()
     return any(resolved == root or root in resolved.parents for root in roots)
 
@@ -46,24 +47,49 @@ def allowed_roots() -> list[Path]:
     return [Path(p).resolve() for p in settings.IMPORT_ROOTS]
 
 
-def folder_candidates(folder: Path) -> tuple[list[Candidate], int]:
-    """Audio files under `folder` (recursively, sorted); also the count of other files."""
+def outside_roots(path: Path, roots: list[Path]) -> str:
+    """The one check of a local path to read (a folder, a manifest, each file they lead
+    to): empty when it lies inside the import roots after following symlinks, else why
+    not. `..` and links out of a root are caught, because the path is resolved first."""
+    if is_within(path, roots):
+        return ""
+    return f"{path} is outside the allowed import roots (IMPORT_ROOTS)"
+
+
+def local_source(path: Path, roots: list[Path]) -> list[Path]:
+    """The roots a local source may read from, once the source itself has passed the check."""
+    problem = outside_roots(path, roots)
+    if problem:
+        raise SourceError(f"{problem}: add its folder to IMPORT_ROOTS to import from it.")
+    return roots
+
+
+def folder_candidates(
+    folder: Path, *, roots: list[Path] | None = None
+) -> tuple[list[Candidate], int]:
+    """Audio files under `folder` (recursively, sorted); also the count of other files.
+    The folder and every file in it (a symlink's target) must be inside the import roots."""
+    permitted = local_source(folder, roots if roots is not None else allowed_roots())
     if not folder.is_dir():
         raise SourceError(f"{folder} is not a folder")
     found: list[Candidate] = []
     skipped = 0
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() in AUDIO_EXTENSIONS:
-            found.append(Candidate("path", str(path.resolve()), str(path.relative_to(folder))))
-        else:
+        name = str(path.relative_to(folder))
+        if path.suffix.lower() not in AUDIO_EXTENSIONS:
             skipped += 1
+        elif problem := outside_roots(path, permitted):
+            found.append(Candidate("path", str(path), name, error=f"{name}: {problem}"))
+        else:
+            found.append(Candidate("path", str(path.resolve()), name))
     return found, skipped
 
 
 def manifest_candidates(manifest: Path, *, roots: list[Path] | None = None) -> list[Candidate]:
     """Rows of a CSV manifest (`path,title,artist,year,label,carrier`; only `path` is
-    required). Relative paths are relative to the manifest. A path may point only inside
-    the manifest's folder or the configured import roots."""
+    required). Relative paths are relative to the manifest. The manifest and every path
+    in it must be inside the import roots."""
+    permitted = local_source(manifest, roots if roots is not None else allowed_roots())
     try:
         text = manifest.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -74,7 +100,6 @@ def manifest_candidates(manifest: Path, *, roots: list[Path] | None = None) -> l
             f"The manifest {manifest.name} needs a header row with a 'path' column "
             f"(and optionally {', '.join(MANIFEST_COLUMNS[1:])})."
         )
-    permitted = [manifest.parent.resolve(), *(roots if roots is not None else allowed_roots())]
     candidates = []
     for line, row in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
@@ -88,9 +113,8 @@ def manifest_candidates(manifest: Path, *, roots: list[Path] | None = None) -> l
             candidates.append(Candidate("s3", raw, raw, meta))
             continue
         path = Path(raw) if Path(raw).is_absolute() else manifest.parent / raw
-        if not is_within(path, permitted):
-            error = f"line {line}: {raw} is outside the allowed import roots"
-            candidates.append(Candidate("path", str(path), name, meta, error))
+        if problem := outside_roots(path, permitted):
+            candidates.append(Candidate("path", str(path), name, meta, f"line {line}: {problem}"))
         elif not path.is_file():
             candidates.append(
                 Candidate("path", str(path), name, meta, f"line {line}: no such file")

@@ -90,6 +90,36 @@ def test_manifest_metadata_and_paths_outside_the_roots(
     assert "no such file" in messages["missing.wav"]
 
 
+def test_a_folder_outside_the_roots_or_a_link_out_of_them_is_refused(
+    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: object
+) -> None:
+    write_track("a.wav")
+    folder = tmp_path / "archive"
+    secret = tmp_path / "private" / "secret.wav"
+    secret.parent.mkdir()
+    secret.write_bytes(b"RIFF not for raters")
+    (folder / "passwd.wav").symlink_to("/etc/passwd")
+    (folder / "escape.wav").symlink_to(secret)
+    (folder / "up").symlink_to(tmp_path / "private", target_is_directory=True)
+    settings.IMPORT_ROOTS = [folder.resolve()]  # type: ignore[attr-defined]
+
+    report = tracks_import(experiment=experiment, source=str(folder))
+
+    messages = dict(report.errors)
+    assert set(messages) == {"passwd.wav", "escape.wav"}  # a linked folder is not walked
+    assert all("outside the allowed import roots" in m for m in messages.values())
+    assert experiment.tracks.get().original_name == "a.wav"  # nothing read through a link
+
+    # The same check for a manifest and for the folder itself.
+    settings.IMPORT_ROOTS = [(tmp_path / "elsewhere").resolve()]  # type: ignore[attr-defined]
+    with pytest.raises(CorpusError, match="outside the allowed import roots"):
+        tracks_import(experiment=experiment, source=str(folder))
+    manifest = folder / "manifest.csv"
+    manifest.write_text("path\na.wav\n")
+    with pytest.raises(CorpusError, match="add its folder to IMPORT_ROOTS"):
+        tracks_import(experiment=experiment, source=str(manifest))
+
+
 def test_bad_files_get_clear_errors_and_the_batch_goes_on(
     experiment: Experiment, write_track: WriteTrack, tmp_path: Path
 ) -> None:
