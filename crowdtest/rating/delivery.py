@@ -217,10 +217,13 @@ def record_sent(item_id: int, start: int, end: int, size: int) -> None:
     """Bytes [start, end) of a clip of `size` bytes went out; once the ranges sent cover
     the whole file, the clip counts as received."""
     with transaction.atomic():
+        # Only the item's row: the model's ordering joins the assignment, and locking that
+        # too (while play and rate lock assignment, then item) deadlocked under load.
         item = (
-            AssignmentItem.objects.select_for_update()
+            AssignmentItem.objects.select_for_update(of=("self",))
             .only("audio_sent_ranges", "audio_sent_at", "audio_requested_at")
             .filter(pk=item_id)
+            .order_by()
             .first()
         )
         if item is None or item.audio_sent_at is not None:

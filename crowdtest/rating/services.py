@@ -149,8 +149,9 @@ def questions_answer(
 
 def _item(assignment: Assignment, clip: str) -> AssignmentItem:
     item = (
-        AssignmentItem.objects.select_for_update()
+        AssignmentItem.objects.select_for_update(of=("self",))
         .filter(assignment=assignment, clip_key=clip)
+        .order_by()
         .first()
     )
     if item is None:

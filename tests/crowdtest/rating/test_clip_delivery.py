@@ -4,6 +4,7 @@ every clip, bytes of one's own, and plays that count only after the audio went o
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -12,13 +13,16 @@ import pytest
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crowdtest.design.models import Trap
 from crowdtest.rating import delivery
 from crowdtest.rating.clips import clip_url
 from crowdtest.rating.models import AssignmentItem
+from tests.conftest import require_service
 
 from .designs import RaterClient, assignment_of, make_design
 
@@ -149,6 +153,29 @@ def test_a_play_counts_only_after_the_audio_went_out(client: Client, built: Any)
     assert len(body(rest)) == size - 2
     assert AssignmentItem.objects.get(pk=item.pk).audio_sent_at is not None
     assert rc.post("rate", {"clip": clip, "score": 4}).status_code == 200
+
+
+def test_audio_play_and_rate_lock_no_row_but_their_own(client: Client, built: Any) -> None:
+    """Row locks taken in one order only: play and rate lock the assignment, then its
+    item; the audio's bookkeeping locks the item alone. A lock query joining another
+    table locks that table's row too (PostgreSQL's FOR UPDATE), which deadlocked a
+    clip download against a rating under load."""
+    require_service("PostgreSQL", connection.vendor == "postgresql", "row locks are PostgreSQL's")
+    rc = rater(client, built)
+    state = rc.state()
+    digits = assignment_of(rc).digits_clip.digits
+    state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
+    body_ = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
+    clip = rc.post("questions", body_).json()["clips"][0]["clip"]
+    AssignmentItem.objects.filter(clip_key=clip).update(duration_s=0)
+    with CaptureQueriesContext(connection) as queries:
+        assert rc.post("play", {"clip": clip}).status_code == 200  # fetches the audio first
+        assert rc.post("rate", {"clip": clip, "score": 4}).status_code == 200
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert len(locks) >= 4, locks  # the sent bytes, then play's and rate's two each
+    for sql in locks:  # no join, or a lock of the first table's rows only
+        locked = sql.rsplit("FOR UPDATE", 1)[1]
+        assert " JOIN " not in sql or re.fullmatch(r' OF "\w+"', locked), sql
 
 
 @override_settings(CLIP_ACCEL_REDIRECT="/_protected/")
