@@ -1,11 +1,16 @@
 """gunicorn settings of the web process: `gunicorn -c deploy/gunicorn.conf.py`.
 
-Worker class: gunicorn's own ASGI worker running crowdtest.asgi. A rater on a slow
-phone link holds an event-loop socket while their clip or request body trickles, never a
-worker or a thread: with sync workers (the old shape) a handful of slow downloads or
-half-sent bodies stalled every other rater, and with gthread each one still holds a
-thread (a request body is read by the thread that runs the view). Measured in
-docs/benchmarks.md (bench/load.py runs the old and the new shape side by side).
+The web process runs behind nginx (deploy/nginx/crowdtest.conf.template), which reads
+every request body in full and buffers every answer, and sends the clips itself: a rater
+on a slow phone link holds an nginx connection, never an app worker. So the workers only
+run views: gthread workers, one process per core with a pool of threads each, so a view
+waiting on PostgreSQL does not hold up the next. Measured against the alternatives
+(sync workers streaming audio, gunicorn's ASGI worker) in docs/benchmarks.md with
+bench/load.py.
+
+GUNICORN_WORKER_CLASS=asgi runs crowdtest.asgi under gunicorn's ASGI worker instead, for a
+deployment without a buffering proxy: slow clients then hold event-loop sockets rather
+than threads, at a cost in throughput.
 
 Everything can be overridden from the environment (GUNICORN_*), and on the command line.
 """
@@ -22,11 +27,14 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value.strip() else default
 
 
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "asgi")
-# The other worker classes (sync, gthread: the old shapes, kept for comparison) run WSGI.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# The ASGI worker runs the ASGI application; the others (gthread, sync) run WSGI.
 wsgi_app = "crowdtest.asgi:application" if worker_class == "asgi" else "crowdtest.wsgi:application"
-# One process per core: the views are CPU-bound Python; waiting on clients costs nothing.
+# One process per core: the views are CPU-bound Python; nginx does the waiting on clients.
 workers = _env_int("GUNICORN_WORKERS", multiprocessing.cpu_count())
+# Threads per worker for the gthread class, each running one request at a time: as many
+# as the worker's pooled database connections (DATABASE_POOL_SIZE), so none waits for one.
+threads = _env_int("GUNICORN_THREADS", _env_int("DATABASE_POOL_SIZE", 8) or 8)
 # Open connections per worker (raters keep theirs alive between clips).
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 2000)
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")

@@ -44,13 +44,14 @@ def test_every_long_running_service_has_a_health_check(compose: dict[str, Any]) 
         assert check["test"], name
 
 
-def test_web_migrates_collects_static_and_runs_the_asgi_server(compose: dict[str, Any]) -> None:
+def test_web_migrates_collects_static_and_runs_gthread_workers(compose: dict[str, Any]) -> None:
     cmd = command_of(compose["services"]["web"])
     assert cmd.index("migrate") < cmd.index("collectstatic") < cmd.index("gunicorn")
     assert "gunicorn -c deploy/gunicorn.conf.py" in cmd
     config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
-    assert config["worker_class"] == "asgi"
-    assert config["wsgi_app"] == "crowdtest.asgi:application"
+    assert config["worker_class"] == "gthread"
+    assert config["wsgi_app"] == "crowdtest.wsgi:application"
+    assert config["threads"] >= 2
     assert 'gunicorn", "-c", "deploy/gunicorn.conf.py' in (ROOT / "Dockerfile").read_text()
 
 

@@ -1,6 +1,7 @@
-"""The web process as deployed (gunicorn with deploy/gunicorn.conf.py, a real process on
-the test database): slow and stalled clients hold sockets, not the site, a killed worker
-loses no answer, and an answer sent twice at once is stored once."""
+"""The web process as deployed: Debian's nginx with crowdtest's configuration in front of
+gunicorn with deploy/gunicorn.conf.py, real processes on the test database. Slow and
+stalled clients hold nginx connections, not the site; a killed worker loses no answer;
+an answer sent twice at once is stored once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +23,27 @@ import requests
 
 from crowdtest.rating.identity import RaterIdentity, rater_token
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
-from tests.conftest import database_url_for_subprocess
+from deploy.nginx import free_port, nginx_binary, running_nginx
+from tests.conftest import database_url_for_subprocess, require_service
 from tests.crowdtest.rating.designs import make_design
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
+THREADS = 8  # deploy/gunicorn.conf.py's default per worker
 CLIP_BYTES = 1_500_000  # ~3 minutes at 64 kbit/s: a slow reader takes minutes over it
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class Deployed:
+    """`gunicorn -c deploy/gunicorn.conf.py` on a free port with nginx in front of it (on
+    another), on the test database."""
 
-
-class Gunicorn:
-    """`gunicorn -c deploy/gunicorn.conf.py` on a free port, on the test database."""
-
-    def __init__(self, tmp_path: Path, **overrides: str) -> None:
+    def __init__(self, tmp_path: Path, stack: ExitStack) -> None:
         from django.conf import settings
 
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        require_service("nginx", nginx_binary() is not None, "apt-get install nginx-light")
+        app_port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
         env.update(
             DJANGO_SETTINGS_MODULE="crowdtest.settings",
@@ -55,24 +54,32 @@ class Gunicorn:
             TASKS_IN_PROCESS="sync",
             DATABASE_URL=database_url_for_subprocess(),
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
-            GUNICORN_BIND=f"127.0.0.1:{self.port}",
+            CLIP_ROOT=str(settings.CLIP_ROOT),
+            CROWDTEST_ACCEL_REDIRECT="/_protected/",
+            GUNICORN_BIND=f"127.0.0.1:{app_port}",
             GUNICORN_WORKERS=str(WORKERS),
             GUNICORN_LOG_LEVEL="warning",
             LOG_LEVEL="WARNING",
-            **overrides,
         )
-        if getattr(settings, "CLIP_ROOT", None):
-            env["CLIP_ROOT"] = str(settings.CLIP_ROOT)
-        env.pop("CROWDTEST_ACCEL_REDIRECT", None)  # no proxy here: the app sends the bytes
-        self.log_path = tmp_path / f"gunicorn-{self.port}.log"
-        self.log = self.log_path.open("w")
+        self.log_path = tmp_path / f"gunicorn-{app_port}.log"
+        log = stack.enter_context(self.log_path.open("w"))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
             cwd=ROOT,
             env=env,
-            stdout=self.log,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
+        stack.callback(self.stop)
+        self.base = stack.enter_context(
+            running_nginx(
+                upstream=f"127.0.0.1:{app_port}",
+                clip_root=settings.CLIP_ROOT,
+                static_root=tmp_path / "static",
+                workdir=tmp_path / "nginx",
+            )
+        )
+        self.port = int(self.base.rsplit(":", 1)[1])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,16 +103,12 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Gunicorn]:
-    running = Gunicorn(tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(tmp_path: Path) -> Iterator[Deployed]:
+    with ExitStack() as stack:
+        yield Deployed(tmp_path, stack)
 
 
 @pytest.fixture
@@ -193,7 +196,7 @@ def slow_reader(url: str, stop: threading.Event, received: list[int]) -> None:
 
 
 def test_slow_readers_of_a_clip_do_not_delay_another_raters_answer(
-    server: Gunicorn, built: Any
+    server: Deployed, built: Any
 ) -> None:
     slow = HttpRater(server.base, built.experiment, "slow-phone")
     clip_url = server.base + slow.to_rating()["clips"][0]["url"]
@@ -204,7 +207,7 @@ def test_slow_readers_of_a_clip_do_not_delay_another_raters_answer(
     received: list[int] = []
     readers = [
         threading.Thread(target=slow_reader, args=(clip_url, stop, received))
-        for _ in range(4 * WORKERS)  # more than a sync server has workers
+        for _ in range(WORKERS * THREADS + 1)  # more than the app has threads
     ]
     for reader in readers:
         reader.start()
@@ -226,7 +229,7 @@ def test_slow_readers_of_a_clip_do_not_delay_another_raters_answer(
     assert Vote.objects.filter(item__clip_key=clip["clip"]).count() == 1
 
 
-def test_half_sent_request_bodies_do_not_block_healthz(server: Gunicorn, built: Any) -> None:
+def test_half_sent_request_bodies_do_not_block_healthz(server: Deployed, built: Any) -> None:
     rater = HttpRater(server.base, built.experiment, "stalled")
     clip = rater.to_rating()["clips"][0]
     rater.listen(clip)
@@ -236,9 +239,9 @@ def test_half_sent_request_bodies_do_not_block_healthz(server: Gunicorn, built: 
         f"Content-Type: application/json\r\nX-Rater-Token: {token}\r\n"
         "Content-Length: 200\r\n\r\n"
     ).encode()
-    # More stalled bodies than a threaded server of this size has threads (workers x 32).
+    # More stalled bodies than the app has threads: nginx holds them, not the app.
     stalled = []
-    for _ in range(WORKERS * 32 + 1):
+    for _ in range(WORKERS * THREADS + 1):
         sock = socket.create_connection(("127.0.0.1", server.port))
         sock.sendall(head + b'{"clip": "')
         stalled.append(sock)
@@ -258,7 +261,7 @@ def test_half_sent_request_bodies_do_not_block_healthz(server: Gunicorn, built: 
     assert Vote.objects.filter(item__clip_key=clip["clip"]).count() == 1
 
 
-def test_a_rating_sent_twice_at_once_is_stored_once(server: Gunicorn, built: Any) -> None:
+def test_a_rating_sent_twice_at_once_is_stored_once(server: Deployed, built: Any) -> None:
     rater = HttpRater(server.base, built.experiment, "double-click")
     state = rater.to_rating()
     for clip in state["clips"]:
@@ -273,7 +276,7 @@ def test_a_rating_sent_twice_at_once_is_stored_once(server: Gunicorn, built: Any
     )
 
 
-def test_a_killed_worker_loses_no_answer(server: Gunicorn, built: Any) -> None:
+def test_a_killed_worker_loses_no_answer(server: Deployed, built: Any) -> None:
     rater = HttpRater(server.base, built.experiment, "before-and-after")
     state = rater.to_rating()
     first, second = state["clips"][0], state["clips"][1]
