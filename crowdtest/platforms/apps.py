@@ -6,6 +6,7 @@ class PlatformsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from crowdtest.jobs.access import job_kind_permission
         from crowdtest.rating.publishing import register_publisher
 
         from . import receivers  # noqa: F401  (session cap and Prolific completion code)
@@ -14,3 +15,4 @@ class PlatformsConfig(AppConfig):
         register_publisher(LinkPublisher())
         register_publisher(MTurkPublisher())
         register_publisher(ProlificPublisher())
+        job_kind_permission("platform_pay", "platforms.execute_payments")
