@@ -8,6 +8,7 @@ With nothing set the app runs on SQLite with Celery tasks executed in-process, s
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "crowdtest.results",
     "crowdtest.platforms",
     "crowdtest.training",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login
 ]
 
 ROOT_URLCONF = "crowdtest.urls"
@@ -132,6 +135,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one
+# account from one address, that pair is locked out for LOGIN_COOLOFF_MINUTES, on the
+# staff login and the admin's alike; a right password resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "crowdtest.staff.access.client_ip"
+AXES_VERBOSE = False
+# Proxies whose X-Forwarded-For names the client ("*": any, when only the proxy can reach
+# the app, as in docker-compose).
+TRUSTED_PROXY_IPS = [
+    p.strip() for p in os.environ.get("TRUSTED_PROXY_IPS", "127.0.0.1,::1").split(",") if p.strip()
 ]
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:home"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -55,3 +56,17 @@ def export_access(view: View) -> View:
         return guarded(request, *args, **kwargs)
 
     return wrapped
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address a request came from, for login throttling: behind a trusted proxy
+    (TRUSTED_PROXY_IPS; nginx appends the address it saw to X-Forwarded-For), the last
+    address the proxy added; otherwise the socket's peer. A client can't pick its own
+    address by sending the header itself."""
+    peer = str(request.META.get("REMOTE_ADDR", ""))
+    trusted = settings.TRUSTED_PROXY_IPS
+    if "*" in trusted or peer in trusted:
+        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if forwarded and forwarded[-1]:
+            return forwarded[-1]
+    return peer
