@@ -25,12 +25,13 @@ from crowdtest.corpus.models import Experiment
 from . import openapi as contract
 from . import services
 from .errors import RatingError
-from .identity import RaterIdentity, read_rater_token
+from .identity import RaterIdentity, rater_token, read_rater_token, token_age_s
 from .models import Assignment
 from .selectors import current_assignment, rater_state
 
 MAX_BODY_BYTES = 4096
 TOKEN_HEADER = "X-Rater-Token"  # noqa: S105  (a header name)
+RENEW_AFTER_S = 300  # a page in use gets a fresh token this often (at most)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,17 @@ class RaterToken(APIKeyHeader):
         experiment = Experiment.objects.filter(pk=identity.experiment_id).first()
         if experiment is None:
             raise RatingError("This test no longer exists.", status=404, code="no_experiment")
+        # A token lives as long as a silent session is kept; a page in use is renewed.
+        lifetime_s = experiment.config.session_timeout_minutes * 60
+        age_s = token_age_s(key or "")
+        if age_s > lifetime_s:
+            raise RatingError(
+                "This page was left unused for too long: reload it to go on.",
+                status=403,
+                code="token_expired",
+            )
+        if age_s > min(RENEW_AFTER_S, lifetime_s / 3):
+            request.renewed_rater_token = rater_token(identity)  # type: ignore[attr-defined]
         return Caller(experiment=experiment, identity=identity)
 
 
@@ -108,6 +120,9 @@ class RaterAPI(NinjaAPI):
             request, data, status=status, temporal_response=temporal_response
         )
         response["Cache-Control"] = "no-store"
+        renewed = getattr(request, "renewed_rater_token", None)
+        if renewed:
+            response[TOKEN_HEADER] = renewed  # the page sends this one from now on
         return response
 
     def get_openapi_schema(self, **kwargs: Any) -> Any:

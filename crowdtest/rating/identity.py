@@ -3,13 +3,16 @@ carried from the entry page to every API call in a signed token.
 
 The token is not a cookie: MTurk shows the test in an iframe, where browsers block
 third-party cookies. It is signed (django.core.signing, with its own salt), not
-encrypted: it holds only the rater's own platform ids, never anything about the test.
+encrypted: it holds only the rater's own platform ids and when it was issued, never
+anything about the test. It lives as long as a silent session is kept for the rater (the
+experiment's session_timeout_minutes); the API hands a working page a renewed one.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,8 +50,9 @@ class Entry:
     identity: RaterIdentity | None = None
 
 
-def rater_token(identity: RaterIdentity) -> str:
+def rater_token(identity: RaterIdentity, *, issued_at: float | None = None) -> str:
     payload = {
+        "t": int(time.time() if issued_at is None else issued_at),
         "e": identity.experiment_id,
         "p": identity.platform,
         "w": identity.external_id,
@@ -59,8 +63,19 @@ def rater_token(identity: RaterIdentity) -> str:
     return signing.dumps(payload, salt=RATER_SALT, compress=True)
 
 
+def token_age_s(token: str) -> float:
+    """Seconds since a token was issued; a token without its issue time (or not a token
+    at all) is infinitely old."""
+    try:
+        issued = signing.loads(token, salt=RATER_SALT).get("t")
+        return time.time() - float(issued) if issued is not None else float("inf")
+    except (signing.BadSignature, AttributeError, TypeError, ValueError):
+        return float("inf")
+
+
 def read_rater_token(token: str) -> RaterIdentity | None:
-    """The identity in a token, or None if it is forged, altered or malformed."""
+    """The identity in a token, or None if it is forged, altered or malformed (its age is
+    the caller's to judge: token_age_s)."""
     if not token or len(token) > 2000:
         return None
     try:

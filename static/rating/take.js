@@ -44,6 +44,8 @@
       options.body = JSON.stringify(body);
     }
     return fetch(apiBase + path, options).then(function (response) {
+      var renewed = response.headers.get(header);  // the server renews a page in use
+      if (renewed) { token = renewed; }
       return response.json().catch(function () { return {}; }).then(function (data) {
         return { status: response.status, data: data };
       });
