@@ -17,12 +17,14 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
 from crowdtest.corpus.selectors import current_clustering
@@ -57,6 +59,9 @@ from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionIt
 logger = logging.getLogger(__name__)
 
 DIGITS_POOL = 20
+# A build whose job has shown no progress for this long is taken to have died with its
+# worker: the task delivered again takes it over.
+BUILD_STALE_AFTER = timedelta(minutes=10)
 # Independent random streams drawn from the one design seed.
 TRAP_SOURCES_STREAM, DIGITS_STREAM, PLAN_STREAM, TRAINING_STREAM = 1, 2, 3, 4
 TRAINING_FROM_RATED = (
@@ -289,12 +294,19 @@ def design_build(
     seed: int,
     digits_pool: int = DIGITS_POOL,
 ) -> Design | None:
-    """The build task's work. Runs only while its job is unfinished, so a task delivered
-    again after the job ended does nothing; a failure fails the job with its reason."""
+    """The build task's work, all or nothing: every row it makes is written in one
+    transaction at the end, and on failure or cancellation the files it made are deleted,
+    so the experiment is as before. The task claims its job first: a task delivered again
+    while the job is unfinished and alive (progress within BUILD_STALE_AFTER), or after it
+    ended, does nothing; a failure fails the job with its reason."""
+    now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.is_finished:
             return None
+        if job.status == Job.Status.RUNNING and now - job.updated_at < BUILD_STALE_AFTER:
+            return None  # another delivery of this task is building
+        Job.objects.filter(pk=job_id).update(status=Job.Status.RUNNING, updated_at=now)
     experiment = Experiment.objects.get(pk=experiment_id)
     made: list[str] = []
     try:
@@ -341,7 +353,7 @@ def _build(
     training = _spare_training(experiment=experiment, numbers=numbers)
     job_start(
         job_id=job_id,
-        total=len(missing) + n_traps + len(gold) + len(training or ()) + numbers.digits_pool + 2,
+        total=len(missing) + n_traps + len(gold) + len(training or ()) + numbers.digits_pool + 3,
         message="speaking the prompts",
     )
 
@@ -350,18 +362,24 @@ def _build(
         if job_cancel_requested(job_id=job_id):
             raise BuildCancelled
 
+    spoken_prompts: list[Prompt] = []  # saved with the design, in its transaction
     for key in missing:
         name = clips.synthesise_prompt(key, experiment.pk)
         made.append(name)
-        Prompt.objects.create(
-            experiment=experiment,
-            key=key,
-            text=clips.prompt_text(key),
-            source=Prompt.Source.SYNTHESISED,
-            audio=name,
+        spoken_prompts.append(
+            Prompt(
+                experiment=experiment,
+                key=key,
+                text=clips.prompt_text(key),
+                source=Prompt.Source.SYNTHESISED,
+                audio=name,
+            )
         )
         step(f"spoke {key}")
-    prompts = selectors.prompts_by_key(experiment=experiment)
+    prompts = {
+        **selectors.prompts_by_key(experiment=experiment),
+        **{prompt.key: prompt for prompt in spoken_prompts},
+    }
 
     for stimulus_id in training or ():
         _encode_delivery(stimulus_id)
@@ -421,16 +439,19 @@ def _build(
     made.append(volume.name)
     step("volume clip")
 
-    design = design_replace(
-        experiment=experiment,
-        numbers=numbers,
-        trap_source_ids=[s.pk for s in sources],
-        traps=traps,
-        digit_clips=pool,
-        volume_name=volume.name,
-        warnings=warnings,
-        training=training,
-    )
+    step("sessions")
+    with transaction.atomic():
+        Prompt.objects.bulk_create(spoken_prompts)
+        design = design_replace(
+            experiment=experiment,
+            numbers=numbers,
+            trap_source_ids=[s.pk for s in sources],
+            traps=traps,
+            digit_clips=pool,
+            volume_name=volume.name,
+            warnings=warnings,
+            training=training,
+        )
     return design
 
 
