@@ -22,7 +22,9 @@ def test_pages_need_a_staff_account(client: Any, django_user_model: Any) -> None
     url = reverse("corpus:experiment_detail", args=[experiment.slug])
     assert client.get(url).status_code == 302
     django_user_model.objects.create_user("rater", password="pw-123456789")
-    client.login(username="rater", password="pw-123456789")
+    assert (
+        client.post("/login/", {"username": "rater", "password": "pw-123456789"}).status_code == 302
+    )
     assert client.get(url).status_code == 403
 
 
