@@ -12,6 +12,7 @@ from crowdtest.corpus.services import CorpusError, experiment_update_settings
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.jobs.selectors import jobs_for_scope
 from crowdtest.jobs.services import job_create
+from crowdtest.rating.links import has_open_link
 from crowdtest.staff.access import permission_required, staff_required
 
 from . import selectors
@@ -30,6 +31,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     context["can_execute"] = request.user.has_perm(EXECUTE_PAYMENTS)
     scope = jobs_for_scope(scope=experiment.job_scope)
     context["jobs"] = [j for j in scope if j.kind in JOB_KINDS][:3]
+    context["open_link"] = context["platform"] == "link" or has_open_link(experiment=experiment)
     return render(request, "platforms/overview.html", context)
 
 

@@ -77,6 +77,10 @@ def link_session_limit(*, experiment: Experiment, participant: str) -> int | Non
     )
 
 
+def has_open_link(*, experiment: Experiment) -> bool:
+    return DirectLink.objects.filter(experiment=experiment, participant="").exists()
+
+
 def link_rows(*, experiment: Experiment) -> list[dict[str, Any]]:
     """Every link with its URL and how many sessions its participant completed."""
     done = dict(

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from crowdtest.jobs.models import Job
 from crowdtest.platforms.models import Payment
 from crowdtest.platforms.selectors import APPROVE_FEEDBACK
+from crowdtest.rating.links import links_create
 from crowdtest.results.services import experiment_screen
 from tests.crowdtest.rating.designs import make_design
 
@@ -101,6 +102,17 @@ def test_the_platform_choice(staff_client: Client, experiment: Any) -> None:
     assert experiment.config.platform == "prolific"
     response = staff_client.post(url(experiment, "choose/"), {"platform": "amazon"}, follow=True)
     assert "Choose a platform" in response.content.decode()
+
+
+def test_an_open_link_is_said_to_hold_no_per_person_cap(
+    staff_client: Client, experiment: Any
+) -> None:
+    staff_client.post(url(experiment, "choose/"), {"platform": "mturk"})
+    assert 'id="open-link-warning"' not in staff_client.get(url(experiment)).content.decode()
+    links_create(experiment=experiment)  # the open link exists now
+    page = staff_client.get(url(experiment)).content.decode()
+    assert 'id="open-link-warning"' in page and "can't hold a per-person session cap" in page
+    assert f"/experiments/{experiment.slug}/sessions/#links" in page  # participant links
 
 
 def test_raters_and_strangers_see_nothing(client: Client, experiment: Any) -> None:
