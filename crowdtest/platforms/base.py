@@ -67,6 +67,7 @@ class RemoteSubmission:
     worker_id: str
     status: str
     submitted_at: datetime | None = None
+    batch_id: str = ""  # the HIT or study, where the platform says
 
 
 class Gateway(Protocol):

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from . import retry
 from .base import Published, PublishSpec, RemoteBatch, RemoteSubmission
@@ -213,6 +213,22 @@ class Prolific:
                 raise PlatformError(f"Prolific's next page is not on {API}: {following}")
             seen.add(following)
             page = self._request("GET", following)
+
+    def place(self, *, submission_id: str) -> RemoteSubmission | None:
+        """The submission a rater's SESSION_ID names (Prolific makes it when the
+        participant starts the study), or None if Prolific has none by that id."""
+        try:
+            row = self._request("GET", f"submissions/{quote(submission_id, safe='')}/")
+        except PlatformError as exc:
+            if exc.code == "http_404":
+                return None
+            raise
+        return RemoteSubmission(
+            external_id=str(row.get("id", "")),
+            worker_id=str(row.get("participant_id") or row.get("participant") or ""),
+            status=str(row.get("status", "")),
+            batch_id=str(row.get("study_id") or row.get("study") or ""),
+        )
 
     # --- Decisions and bonuses ---------------------------------------------------------
 

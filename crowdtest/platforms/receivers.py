@@ -4,7 +4,8 @@
   platform's cap list (a task, after the commit: never a network call inside the
   rater's request; `sync_platform` catches up on any that failed);
 - when a Prolific rater starts a session, it carries the study's completion code, the
-  one Prolific accepts when the page sends them back.
+  one Prolific accepts when the page sends them back, and a task asks Prolific whether
+  the place they came with is theirs (services/entry.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def assignment_saved(
     if created:
         if instance.platform_batch_id and instance.rater.platform == "prolific":
             _study_completion_code(instance)
+            from .tasks import check_entry_task
+
+            enqueue(check_entry_task, assignment_id=instance.pk)  # after the commit
         return
     completed = instance.status == Assignment.Status.COMPLETED
     status_saved = bool(update_fields) and "status" in update_fields

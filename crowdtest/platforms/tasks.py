@@ -59,6 +59,14 @@ def apply_cap_task(rater_id: int) -> int:
     return len(rater_cap_apply(rater_id=rater_id))
 
 
+@durable_task("crowdtest.platforms.tasks.check_entry", time_limit=120, soft_margin=30)
+def check_entry_task(assignment_id: int) -> str:
+    """Ask the platform whether a rater who just started holds the place they came with."""
+    from .services.entry import entry_check
+
+    return entry_check(assignment_id=assignment_id)
+
+
 @shared_task(
     name="crowdtest.platforms.tasks.execute_payments",
     acks_late=False,  # never delivered twice; a crashed run is resumed by the next one

@@ -11,7 +11,7 @@ from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, Session
 
 from .clips import clip_url
-from .errors import MAX_DIGITS_ATTEMPTS, STOPPED_MESSAGE, RatingError
+from .errors import MAX_DIGITS_ATTEMPTS, REFUSED_MESSAGE, STOPPED_MESSAGE, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater
 
@@ -82,7 +82,7 @@ def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str,
             return {**base, "stage": "expired", "message": timed_out + "You can start again."}
         return {**base, "stage": "consent"}
     if assignment.status == Assignment.Status.STOPPED:
-        return {**base, "stage": "stopped", "message": STOPPED_MESSAGE}
+        return {**base, "stage": "stopped", "message": stopped_message(assignment)}
     state: dict[str, Any] = {
         **base,
         "stage": assignment.stage,
@@ -147,3 +147,8 @@ def _finish(
     else:
         finish["another"] = not _may_start(experiment, assignment.rater)
     return finish
+
+
+def stopped_message(assignment: Assignment) -> str:
+    """Why a stopped session stopped: the setup check, or a refused rater."""
+    return REFUSED_MESSAGE if assignment.rater.blocked else STOPPED_MESSAGE

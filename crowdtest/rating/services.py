@@ -23,10 +23,10 @@ from crowdtest.results.tasks import screen_assignment_task
 from modeling.allocation import DigitsChallenge
 
 from .allocation import assignment_start, session_release
-from .errors import MAX_DIGITS_ATTEMPTS, STOPPED_MESSAGE, RatingError
+from .errors import MAX_DIGITS_ATTEMPTS, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
-from .selectors import current_assignment
+from .selectors import current_assignment, stopped_message
 
 
 def assignment_consent(
@@ -38,7 +38,7 @@ def assignment_consent(
         if current.status == Assignment.Status.ACTIVE:
             return current
         if current.status == Assignment.Status.STOPPED:
-            raise RatingError(STOPPED_MESSAGE, code="stopped")
+            raise RatingError(stopped_message(current), code="stopped")
         if current.status == Assignment.Status.COMPLETED and identity.assignment_id:
             raise RatingError(
                 "This session is finished; take another one from the crowd platform.",
@@ -61,7 +61,7 @@ def _locked(assignment_id: int) -> Assignment:
             code="expired",
         )
     if assignment.status == Assignment.Status.STOPPED:
-        raise RatingError(STOPPED_MESSAGE, code="stopped")
+        raise RatingError(stopped_message(assignment), code="stopped")
     return assignment
 
 
@@ -280,3 +280,20 @@ def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Ass
         # Screened as soon as it is done, so the dashboard and adaptive collection are live.
         enqueue(screen_assignment_task, assignment_id=assignment.pk)
     return assignment
+
+
+def assignment_refuse(*, assignment_id: int, now: datetime | None = None) -> bool:
+    """Stop an unfinished session and block its rater (their crowd platform does not know
+    the place they came with); the session goes back to the pool. False when the session
+    had already ended."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        Rater.objects.filter(pk=assignment.rater_id).update(blocked=True)
+        if assignment.status != Assignment.Status.ACTIVE:
+            return False
+        assignment.status = Assignment.Status.STOPPED
+        assignment.finished_at = now
+        assignment.save(update_fields=["status", "finished_at"])
+        session_release(session_ids=[assignment.session_id], now=now)
+    return True

@@ -1,8 +1,9 @@
 """Syncing submissions from the platforms, and checking our assignments against them.
 
-What is verified when: a rater's `assignmentId`/`workerId` (MTurk) or `SESSION_ID`/
-`PROLIFIC_PID` (Prolific) is taken at face value when they arrive (MTurk only lists an
-assignment once its worker submits it, so there is nothing to ask before). At sync, every
+What is verified when: a rater's `assignmentId`/`workerId` (MTurk) is taken at face
+value when they arrive (MTurk only lists an assignment once its worker submits it, so
+there is nothing to ask before); a Prolific `SESSION_ID`/`PROLIFIC_PID` is checked with
+Prolific right after consent (services/entry.py) when it can be reached. At sync, every
 completed session must appear on the platform, under the same worker, in one of this
 experiment's HITs or studies. One that does not once its time to submit has passed is
 forged: it is never paid, its votes are set invalid by a recorded screening override (so
