@@ -29,4 +29,5 @@ class RatingError(Exception):
         self.code = code
         self.retry_after_s = retry_after_s
 
+
 REFUSED_MESSAGE = "You can no longer take part in this test."
