@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 admin.site.site_header = "crowdtest administration"
 admin.site.site_title = "crowdtest"
@@ -8,6 +10,8 @@ admin.site.site_title = "crowdtest"
 # URLs and staff through authenticated views, so a file's name reveals nothing.
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says; the icon is a static file.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("jobs/", include("crowdtest.jobs.urls")),
     # Staff pages of an experiment, one app per tab.
     path("experiments/", include("crowdtest.corpus.urls")),

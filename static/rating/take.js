@@ -28,7 +28,21 @@
     "stage-clips", "stage-finished", "stage-message"];
 
   function show(id) {
+    var changed = $(id).hidden;
     SECTIONS.forEach(function (name) { $(name).hidden = name !== id; });
+    if (changed) { focusHeading($(id)); }
+  }
+
+  // Keyboard and screen-reader users land on the new step's heading, not the page body.
+  function focusHeading(container) {
+    var heading = container.querySelector("h2:not([hidden])");
+    var parts = container.querySelectorAll("div");
+    for (var i = 0; i < parts.length; i += 1) {
+      if (!parts[i].hidden && parts[i].querySelector("h2")) { heading = parts[i].querySelector("h2"); break; }
+    }
+    if (!heading) { return; }
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
   }
 
   function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
@@ -180,9 +194,46 @@
     if (player.getAttribute("src") !== url) { player.src = url; }
     player.currentTime = 0;
     return player.play().catch(function () {
-      problem("The audio could not be played. Check your sound and try again.");
+      problem(navigator.onLine === false
+        ? "The connection is lost, so the recording can't load. It will be ready again when the connection is back."
+        : "The audio could not be played. Check your sound and try again.");
     });
   }
+
+  // While a clip loads or buffers, say so; while it plays, show the time left.
+  function clock(seconds) {
+    var s = Math.max(0, Math.ceil(seconds));
+    return Math.floor(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
+  }
+  player.addEventListener("waiting", function () {
+    if (playing) { $("play-hint").textContent = "Loading the recording…"; }
+  });
+  player.addEventListener("playing", function () {
+    if (playing) { $("play-hint").textContent = "Playing…"; }
+  });
+  player.addEventListener("timeupdate", function () {
+    if (!playing || !isFinite(player.duration)) { $("play-position").textContent = ""; return; }
+    $("play-position").textContent = clock(player.currentTime) + " / " + clock(player.duration) +
+      " (" + clock(player.duration - player.currentTime) + " left)";
+  });
+  player.addEventListener("error", function () {
+    if (!playing) { return; }
+    playing = false;
+    $("play-button").disabled = false;
+    problem(navigator.onLine === false
+      ? "The connection is lost, so the recording can't load. It will be ready again when the connection is back."
+      : "The recording could not be loaded. Press play to try again.");
+  });
+  // Back online: clear the warning and let the rater press play again, without a reload.
+  window.addEventListener("online", function () {
+    $("problem").hidden = true;
+    if (current >= 0 && !playedThrough) {
+      playing = false;
+      player.load();
+      $("play-button").disabled = false;
+      $("play-hint").textContent = "The connection is back: press play.";
+    }
+  });
 
   function renderSetup(setup) {
     show("stage-setup");
@@ -191,6 +242,7 @@
     $("digits-input").value = "";
     $("digits-input").disabled = true;
     $("digits-submit").disabled = true;
+    if (volumeSet || setup.retry) { focusHeading($("setup-digits")); }
     $("digits-message").textContent = setup.retry
       ? "Those were not the digits played. Listen to new digits (" + setup.tries_left + " tries left)."
       : "";
@@ -235,6 +287,7 @@
     $("play-button").disabled = false;
     $("play-button").textContent = "▶ Play";
     $("play-hint").textContent = "Listen to the whole recording, then rate its audio quality.";
+    $("play-position").textContent = "";
     player.src = clips[current].url;
     var next = clips[current + 1];
     if (next) { preloader.src = next.url; preloader.load(); }
@@ -250,7 +303,7 @@
     var clip = clips[current];
     playing = true;
     $("play-button").disabled = true;
-    $("play-hint").textContent = "Playing…";
+    $("play-hint").textContent = "Loading the recording…";
     var started = false;
     playOnce(clip.url, function () {
       if (!started) { started = true; queue("play", { clip: clip.clip }); }
@@ -298,6 +351,26 @@
       setTimeout(function () { window.location.href = finish.redirect; }, 3000);
     }
     $("another-button").hidden = !finish.another;
+    $("copy-status").textContent = "";
+  }
+
+  function copyCode() {
+    var code = $("completion-code").textContent;
+    var done = function () { $("copy-status").textContent = "Copied."; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(code).then(done, selectCode);
+    } else {
+      selectCode();
+    }
+  }
+
+  function selectCode() {  // no clipboard access: select the code for the rater to copy
+    var range = document.createRange();
+    range.selectNodeContents($("completion-code"));
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    $("copy-status").textContent = "Selected: copy it with Ctrl+C (or your device's Copy).";
   }
 
   // --- What the rater does --------------------------------------------------------------
@@ -308,6 +381,7 @@
   });
   $("restart-button").addEventListener("click", function () { post("consent"); });
   $("another-button").addEventListener("click", function () { post("consent"); });
+  $("copy-code").addEventListener("click", copyCode);
 
   $("volume-play").addEventListener("click", function () {
     playOnce(state.setup.volume_url, function () { $("volume-done").disabled = false; });

@@ -71,6 +71,16 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
     page.wait_for_selector("#stage-finished:visible")
     assignment.refresh_from_db()
     assert page.text_content("#completion-code") == assignment.completion_code
+    # What the server did not offer stays hidden, and looks hidden (no stylesheet rule
+    # for buttons overrides the attribute): no MTurk form or Prolific link for a link.
+    assert not page.is_visible("#mturk-form") and not page.is_visible("#prolific-return")
+    hidden_but_shown = page.eval_on_selector_all(
+        "[hidden]", "els => els.filter(e => getComputedStyle(e).display !== 'none').map(e => e.id)"
+    )
+    assert hidden_but_shown == []
+    assert "platform you came from" in page.text_content("#code-where")
+    page.click("#copy-code")
+    page.wait_for_selector("#copy-status:not(:empty)")
     assert assignment.status == "completed"
     votes = Vote.objects.filter(assignment=assignment)
     assert votes.count() == 4
@@ -82,6 +92,30 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
     page.reload()  # the finished page comes back from the server's state
     page.wait_for_selector("#stage-finished:visible")
     assert page.text_content("#completion-code") == assignment.completion_code
+
+
+def test_focus_follows_each_step_and_the_page_has_an_icon(
+    page: Any, live_server: Any, experiment: Any
+) -> None:
+    icon = page.request.get(f"{live_server.url}/favicon.ico")
+    assert icon.ok and "svg" in icon.headers["content-type"]
+    page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-keys')}")
+    page.wait_for_selector("#stage-consent:visible")
+    page.click("#consent-button")
+    page.wait_for_selector("#setup-volume:visible")
+    focused = "() => document.activeElement && document.activeElement.textContent"
+    assert page.evaluate(focused) == "Set your volume"  # not the page body
+    page.click("#volume-play")
+    page.wait_for_selector("#volume-done:enabled")
+    page.click("#volume-done")
+    page.wait_for_selector("#setup-digits:visible")
+    assert page.evaluate(focused) == "Check both ears"
+    listen_to_digits(page)
+    page.fill("#digits-input", "999")
+    page.click("#digits-submit")
+    page.wait_for_selector("#digits-message:has-text('tries left')")
+    assert page.get_attribute("#digits-message", "role") == "alert"
+    assert page.evaluate(focused) == "Check both ears"
 
 
 def test_a_rater_with_wrong_digits_is_stopped(page: Any, live_server: Any, experiment: Any) -> None:
