@@ -4,6 +4,7 @@ and a rater whose digits are wrong is stopped with a clear message."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -134,3 +135,63 @@ def test_a_rater_with_wrong_digits_is_stopped(page: Any, live_server: Any, exper
     assignment = Assignment.objects.get()
     assert assignment.status == "stopped" and assignment.digits_attempts == 3
     assert not Vote.objects.exists()
+
+
+# The page preloads the next clip; forgetting it makes the next play fetch the audio.
+FORGET_PRELOAD = (
+    "() => { const p = document.getElementById('player'); p.removeAttribute('src'); p.load(); }"
+)
+
+
+def to_first_clip(page: Any, live_server: Any, experiment: Any, who: str) -> None:
+    open_test(page, live_server, experiment, who)
+    assignment = Assignment.objects.get(rater__external_id=who)
+    listen_to_digits(page)
+    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.click("#digits-submit")
+    page.wait_for_selector("#stage-questions:visible")
+    page.fill("#math-input", str(assignment.math_answer))
+    page.check("input[name=hearing][value=yes]")
+    page.check("input[name=headphones][value=yes]")
+    page.click("#questions-submit")
+    page.wait_for_selector("#clips-title:has-text('Practice round')")
+
+
+def test_a_slow_clip_says_it_is_loading_until_it_plays(
+    page: Any, live_server: Any, experiment: Any
+) -> None:
+    to_first_clip(page, live_server, experiment, "p-slow-link")
+    page.evaluate(FORGET_PRELOAD)
+
+    def late(route: Any) -> None:
+        time.sleep(3)
+        route.continue_()
+
+    page.route("**/take/clip/**", late)
+    page.click("#play-button")
+    assert page.text_content("#play-hint") == "Loading the recording…"
+    assert page.is_disabled(".score[data-score='3']")
+    page.wait_for_selector("#play-hint:has-text('Playing')", timeout=20_000)
+    page.wait_for_selector("#play-position:has-text('left')")
+    page.wait_for_selector(".score[data-score='3']:enabled", timeout=20_000)
+
+
+def test_offline_playback_recovers_when_the_connection_returns(
+    page: Any, live_server: Any, experiment: Any
+) -> None:
+    to_first_clip(page, live_server, experiment, "p-tunnel")
+    page.route("**/take/clip/**", lambda route: route.abort("internetdisconnected"))
+    page.evaluate(FORGET_PRELOAD)
+    page.context.set_offline(True)
+    page.click("#play-button")
+    page.wait_for_selector("#problem:visible")
+    assert "connection is lost" in page.text_content("#problem")
+
+    page.unroute("**/take/clip/**")
+    page.context.set_offline(False)
+    page.wait_for_selector("#problem", state="hidden")
+    page.wait_for_selector("#play-button:enabled")
+    page.click("#play-button")
+    page.wait_for_selector(".score[data-score='3']:enabled", timeout=20_000)
+    page.keyboard.press("3")
+    page.wait_for_selector("#clip-number:has-text('2'), #clips-title:has-text('Rate')")
