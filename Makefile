@@ -9,7 +9,7 @@ PORT ?= 8000
 # Local runs: debug on, SQLite and in-process tasks unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
 DEV_ENV := DEBUG=$${DEBUG:-1}
 
-.PHONY: venv run demo test bench lint fmt migrations-check worker ci clean help
+.PHONY: venv run demo test bench lint fmt migrations-check worker ci clean help axe
 
 help:
 	@echo "make run    create the virtualenv, migrate, load the demo experiment, serve http://$(HOST):$(PORT)"
@@ -42,6 +42,18 @@ test: venv
 
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# axe-core for the browser tests' accessibility check, from the npm registry, kept in the
+# user's cache (the tests look there, or at AXE_CORE_JS).
+AXE_VERSION := 4.14.1
+AXE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/crowdtest/axe-core-$(AXE_VERSION)
+
+axe: $(AXE_DIR)/package/axe.min.js
+
+$(AXE_DIR)/package/axe.min.js:
+	@mkdir -p $(AXE_DIR)
+	cd $(AXE_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && rm axe-core-$(AXE_VERSION).tgz
 
 lint: venv migrations-check
 	$(BIN)/ruff check .

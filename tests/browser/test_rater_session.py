@@ -13,6 +13,8 @@ from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from tests.crowdtest.rating.designs import browser_design
 
+from .axe import axe_source, serious_violations
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -195,3 +197,38 @@ def test_offline_playback_recovers_when_the_connection_returns(
     page.wait_for_selector(".score[data-score='3']:enabled", timeout=20_000)
     page.keyboard.press("3")
     page.wait_for_selector("#clip-number:has-text('2'), #clips-title:has-text('Rate')")
+
+
+def test_every_stage_passes_the_accessibility_check(
+    page: Any, live_server: Any, experiment: Any
+) -> None:
+    source = axe_source()
+    found: dict[str, list[str]] = {}
+    who = "p-axe"
+    page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, who)}")
+    page.wait_for_selector("#stage-consent:visible")
+    found["consent"] = serious_violations(page, source)
+    page.click("#consent-button")
+    page.wait_for_selector("#setup-volume:visible")
+    found["volume"] = serious_violations(page, source)
+    page.click("#volume-play")
+    page.wait_for_selector("#volume-done:enabled")
+    page.click("#volume-done")
+    page.wait_for_selector("#setup-digits:visible")
+    found["digits"] = serious_violations(page, source)
+    assignment = Assignment.objects.get(rater__external_id=who)
+    listen_to_digits(page)
+    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.click("#digits-submit")
+    page.wait_for_selector("#stage-questions:visible")
+    found["questions"] = serious_violations(page, source)
+    page.fill("#math-input", str(assignment.math_answer))
+    page.check("input[name=hearing][value=yes]")
+    page.check("input[name=headphones][value=yes]")
+    page.click("#questions-submit")
+    page.wait_for_selector("#clips-title:has-text('Practice round')")
+    found["clips"] = serious_violations(page, source)
+    page.click("#play-button")
+    page.wait_for_selector(".score[data-score='3']:enabled")
+    found["rating"] = serious_violations(page, source)
+    assert {stage: v for stage, v in found.items() if v} == {}
