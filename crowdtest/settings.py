@@ -148,7 +148,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTE
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "staff/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "crowdtest.staff.access.client_ip"
+AXES_CLIENT_IP_CALLABLE = "crowdtest.access.client_ip"
 AXES_VERBOSE = False
 # Proxies whose X-Forwarded-For names the client ("*": any, when only the proxy can reach
 # the app, as in docker-compose).

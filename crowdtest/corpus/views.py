@@ -5,8 +5,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from crowdtest.access import staff_required
 from crowdtest.jobs.selectors import jobs_for_scope
-from crowdtest.staff.access import staff_required
 
 from . import selectors
 from .forms import ClusterForm, ExperimentCreateForm, SettingsForm, TrackUploadForm

@@ -5,11 +5,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from crowdtest.access import staff_required
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.selectors import jobs_for_scope
 from crowdtest.rating.errors import RatingError
 from crowdtest.rating.links import link_rows, links_create
-from crowdtest.staff.access import staff_required
 
 from . import selectors
 from .clips import PROMPT_KEYS, prompt_text

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from crowdtest.staff.access import staff_required
+from crowdtest.access import staff_required
 
 from .access import may_cancel_job
 from .models import Job

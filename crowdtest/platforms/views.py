@@ -7,13 +7,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from crowdtest.access import permission_required, staff_required
 from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.services import CorpusError, experiment_update_settings
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.jobs.selectors import jobs_for_scope
 from crowdtest.jobs.services import job_create
 from crowdtest.rating.links import has_open_link
-from crowdtest.staff.access import permission_required, staff_required
 
 from . import selectors
 from .forms import PlatformChoiceForm

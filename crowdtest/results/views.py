@@ -10,16 +10,16 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from crowdtest.corpus.models import Experiment
-from crowdtest.exports import REGISTRY, export_names
-from crowdtest.jobs.models import Job
-from crowdtest.rating.models import Assignment
-from crowdtest.staff.access import (
+from crowdtest.access import (
     EXPORT_PERMISSION,
     export_access,
     permission_required,
     staff_required,
 )
+from crowdtest.corpus.models import Experiment
+from crowdtest.exports import REGISTRY, export_names
+from crowdtest.jobs.models import Job
+from crowdtest.rating.models import Assignment
 
 from . import dashboard as figures
 from . import exports, plots, selectors

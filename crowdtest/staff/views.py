@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from .access import staff_required
+from crowdtest.access import staff_required
 
 
 @staff_required

@@ -9,9 +9,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from crowdtest.access import export_access, staff_required
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.services import JobError
-from crowdtest.staff.access import export_access, staff_required
 
 from . import plots, selectors
 from .forms import RunStartForm, ScoreForm

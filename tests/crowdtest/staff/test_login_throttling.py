@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client, RequestFactory
 
-from crowdtest.staff.access import client_ip
+from crowdtest.access import client_ip
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,7 @@
-"""Who may see what. Raters never log in; every staff page requires a staff account,
-and exports additionally require the `export` permission (admins have all)."""
+"""Who may see what, below every app (each app's views import it; it imports none of
+them). Raters never log in; every staff page requires a staff account, and exports
+additionally require the `export` permission (admins have all). Also the client address
+that login throttling counts."""
 
 from __future__ import annotations
 
