@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -232,3 +233,61 @@ def test_every_stage_passes_the_accessibility_check(
     page.wait_for_selector(".score[data-score='3']:enabled")
     found["rating"] = serious_violations(page, source)
     assert {stage: v for stage, v in found.items() if v} == {}
+
+
+def tab_to(page: Any, selector: str) -> None:
+    """Press Tab until `selector` has the focus, as a keyboard user would."""
+    for _ in range(40):
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} can't be reached with Tab")
+
+
+def test_a_whole_session_by_keyboard_alone(page: Any, live_server: Any, experiment: Any) -> None:
+    who = "p-keyboard"
+    page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, who)}")
+    page.wait_for_selector("#stage-consent:visible")
+    tab_to(page, "#consent-button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#setup-volume:visible")
+    tab_to(page, "#volume-play")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#volume-done:enabled")
+    tab_to(page, "#volume-done")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#setup-digits:visible")
+    assignment = Assignment.objects.get(rater__external_id=who)
+    tab_to(page, "#digits-play")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#digits-input:enabled")
+    tab_to(page, "#digits-input")
+    page.keyboard.type(assignment.digits_clip.digits)
+    tab_to(page, "#digits-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#stage-questions:visible")
+    tab_to(page, "#math-input")
+    page.keyboard.type(str(assignment.math_answer))
+    tab_to(page, "input[name=hearing]")
+    page.keyboard.press("Space")
+    tab_to(page, "input[name=headphones]")
+    page.keyboard.press("Space")
+    tab_to(page, "#questions-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#stage-clips:visible")
+    rated = 0
+    while True:
+        page.wait_for_selector("#play-button:enabled, #stage-finished:visible")
+        if page.is_visible("#stage-finished"):
+            break
+        tab_to(page, "#play-button")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".score:enabled", timeout=20_000)
+        key = urlsplit(page.evaluate("() => document.getElementById('player').src")).path
+        item = AssignmentItem.objects.select_related("trap").get(clip_key=key.rsplit("/", 1)[1])
+        page.keyboard.press(str(item.trap.answer if item.trap else 4))
+        rated += 1
+        page.wait_for_selector(".score:disabled")
+    assignment.refresh_from_db()
+    assert assignment.status == "completed"
+    assert Vote.objects.filter(assignment=assignment).count() == rated
