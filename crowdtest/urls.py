@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 admin.site.site_header = "crowdtest administration"
@@ -11,7 +12,8 @@ admin.site.site_title = "crowdtest"
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page says; the icon is a static file.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    # (Its URL is found at the first request: the static files' manifest may not exist yet.)
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg"))),
     path("jobs/", include("crowdtest.jobs.urls")),
     # Staff pages of an experiment, one app per tab.
     path("experiments/", include("crowdtest.corpus.urls")),
