@@ -30,6 +30,7 @@ class Reason(StrEnum):
     NO_HEADPHONES = "no_headphones"
     SETUP_FAILED = "setup_failed"
     LOW_VARIANCE = "low_variance"
+    PAGE_HIDDEN = "page_hidden"
 
     @property
     def text(self) -> str:
@@ -46,6 +47,7 @@ _REASON_TEXT = {
     Reason.NO_HEADPHONES: "Rater declared not using headphones",
     Reason.SETUP_FAILED: "Left/right digits of the setup were typed wrongly",
     Reason.LOW_VARIANCE: "Ratings in the session hardly varied",
+    Reason.PAGE_HIDDEN: "The page was hidden (another tab or app) while clips played",
 }
 
 
@@ -57,7 +59,9 @@ class ScreeningRules:
     The toolkit's optional rules are off by default: gold stimuli
     (`gold_wrong`, accepted within `gold_tolerance`), per-stimulus outlier votes
     (`outlier_z`, 3.29 in the toolkit) and raters whose votes do not follow the MOS
-    (`min_rater_pcc`, e.g. 0.25). `setup_failed` is on: the toolkit's page stops a rater
+    (`min_rater_pcc`, e.g. 0.25); also the page hidden (another tab or app) for more
+    than `hidden_seconds_per_clip` during more than `max_hidden_clips` rated clips.
+    `setup_failed` is on: the toolkit's page stops a rater
     who fails the left/right digits, so a completed session with a failed setup means
     the page was bypassed. ``None`` switches a numeric rule off.
     """
@@ -73,6 +77,8 @@ class ScreeningRules:
     gold_tolerance: int = 1
     outlier_z: float | None = None
     min_rater_pcc: float | None = None
+    max_hidden_clips: int | None = None
+    hidden_seconds_per_clip: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ class SessionAnswers:
     setup_passed: bool | None = None
     traps: Sequence[tuple[int, int | None]] = field(default_factory=tuple)
     gold: Sequence[tuple[int, int | None]] = field(default_factory=tuple)
+    # Seconds the page was hidden while each rated clip played (None: not measured).
+    hidden_s: Sequence[float | None] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,12 @@ def screen_session(answers: SessionAnswers, rules: ScreeningRules | None = None)
         reasons.append(Reason.NO_HEADPHONES)
     if rules.setup_failed and answers.setup_passed is False:
         reasons.append(Reason.SETUP_FAILED)
+    if rules.max_hidden_clips is not None:
+        hidden = sum(
+            1 for s in answers.hidden_s if s is not None and s > rules.hidden_seconds_per_clip
+        )
+        if hidden > rules.max_hidden_clips:
+            reasons.append(Reason.PAGE_HIDDEN)
     if rules.min_variance is not None:
         variance = rating_variance(answers.scores)
         if variance is None or variance < rules.min_variance - _VARIANCE_SLACK:

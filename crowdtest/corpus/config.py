@@ -68,6 +68,11 @@ class ExperimentSettings:
     gold_per_session: int = 1
     outlier_z: float | None = None
     min_rater_pcc: float | None = None
+    # Page visibility (optional, as the P.808 toolkit records it): a session fails when
+    # the page was hidden for more than `hidden_seconds_per_clip` while more than
+    # `max_hidden_clips` of its rated clips played. None: the rule is off.
+    max_hidden_clips: int | None = None
+    hidden_seconds_per_clip: float = 1.0
     # Adaptive collection (beyond P.808): stop giving a stimulus out once its 95% CI
     # full width is at most this, with at least `adaptive_min_votes` valid votes.
     target_ci_width: float | None = None
@@ -168,6 +173,10 @@ class ExperimentSettings:
             problems.append("gold_tolerance must be at most 4 (the ACR scale spans 1..5)")
         if self.outlier_z is not None and self.outlier_z <= 0:
             problems.append("outlier_z must be positive when set (the toolkit uses 3.29)")
+        if self.max_hidden_clips is not None and self.max_hidden_clips < 0:
+            problems.append("max_hidden_clips must not be negative when set (0: none may be)")
+        if self.hidden_seconds_per_clip < 0:
+            problems.append("hidden_seconds_per_clip must not be negative")
         if self.min_rater_pcc is not None and not -1 <= self.min_rater_pcc <= 1:
             problems.append("min_rater_pcc must be between -1 and 1 when set")
         if self.adaptive_min_votes < 2:

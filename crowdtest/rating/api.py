@@ -268,7 +268,10 @@ def rate(request: HttpRequest, body: contract.Rating) -> dict[str, Any]:
     `retry_after_s` before). The same score again returns the same result; a different
     score for a rated clip is refused (409 `already_rated`)."""
     vote, assignment = services.clip_rate(
-        assignment_id=_assignment(request).pk, clip=body.clip, score=body.score
+        assignment_id=_assignment(request).pk,
+        clip=body.clip,
+        score=body.score,
+        hidden_s=body.hidden_s,
     )
     return {"clip": body.clip, "score": vote.score, "saved": True, "stage": assignment.stage}
 

@@ -26,6 +26,7 @@ VOTE_COLUMNS = (
     "play_started_at",
     "submitted_at",
     "listened_s",
+    "hidden_s",
     "plays",
     "assignment_status",
     "valid",
@@ -36,7 +37,7 @@ VOTE_COLUMNS = (
     "votes.csv",
     "Every score given, with its rater, session, stimulus, trap or gold clip, playback start, "
     "answer "
-    "time, seconds listened and screening verdict",
+    "time, seconds listened, seconds the page was hidden meanwhile, and screening verdict",
 )
 def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     votes = (
@@ -63,6 +64,7 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
             vote.play_started_at.isoformat(),
             vote.submitted_at.isoformat(),
             vote.listened_s,
+            vote.hidden_s,
             vote.item.plays,
             vote.assignment.status,
             vote.valid,

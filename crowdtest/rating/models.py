@@ -180,6 +180,12 @@ class Vote(models.Model):
     play_started_at = models.DateTimeField()
     submitted_at = models.DateTimeField(auto_now_add=True)
     listened_s = models.FloatField(help_text="Seconds between playback start and the answer")
+    hidden_s = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds the page was hidden (another tab or app) while the clip played, as "
+        "the page measured it; blank when the page did not say",
+    )
     valid = models.BooleanField(null=True)
 
     class Meta:

@@ -32,8 +32,10 @@ FIELD_MESSAGES = {
     "math": "'math' must be a whole number.",
     "hearing_normal": "'hearing_normal' must be true or false.",
     "headphones": "'headphones' must be true or false.",
+    "hidden_s": "'hidden_s' must be a number of seconds (0 or more), or left out.",
 }
 MATH_BOUND = 10_000  # a question's answer is far smaller; anything beyond is a typo
+HIDDEN_BOUND_S = 86_400.0  # a day: longer than any session is kept
 
 
 def _whole_number(value: Any) -> Any:
@@ -119,6 +121,15 @@ class Rating(Request):
         BeforeValidator(_whole_number),
         Field(description="ACR: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent"),
     ]
+    hidden_s: Annotated[
+        float | None,
+        Field(
+            default=None,
+            ge=0,
+            le=HIDDEN_BOUND_S,
+            description="Seconds the page was hidden while the clip played",
+        ),
+    ] = None
 
 
 # --- Responses ---------------------------------------------------------------------------

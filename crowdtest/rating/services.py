@@ -197,7 +197,12 @@ def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> 
 
 
 def clip_rate(
-    *, assignment_id: int, clip: str, score: int, now: datetime | None = None
+    *,
+    assignment_id: int,
+    clip: str,
+    score: int,
+    hidden_s: float | None = None,
+    now: datetime | None = None,
 ) -> tuple[Vote, Assignment]:
     """Save an ACR score for a clip that has played to its end. The same score sent again
     returns the saved vote; a different one is refused."""
@@ -240,6 +245,7 @@ def clip_rate(
             score=score,
             play_started_at=item.play_started_at,
             listened_s=round(listened, 3),
+            hidden_s=None if hidden_s is None else round(min(hidden_s, listened), 3),
         )
         _after_vote(assignment, item, now, phase_done=unrated == 1)
     return vote, assignment

@@ -200,6 +200,20 @@
     });
   }
 
+  // How long the page was hidden (another tab or app) while the current clip played:
+  // sent with its rating, for the optional page-visibility screening rule.
+  var hiddenMs = 0;
+  var hiddenSince = null;
+  document.addEventListener("visibilitychange", function () {
+    if (!playing && hiddenSince === null) { return; }
+    if (document.hidden) { hiddenSince = Date.now(); }
+    else if (hiddenSince !== null) { hiddenMs += Date.now() - hiddenSince; hiddenSince = null; }
+  });
+  function hiddenSeconds() {
+    var open = hiddenSince !== null ? Date.now() - hiddenSince : 0;
+    return Math.round(hiddenMs + open) / 1000;
+  }
+
   // While a clip loads or buffers, say so; while it plays, show the time left.
   function clock(seconds) {
     var s = Math.max(0, Math.ceil(seconds));
@@ -304,6 +318,8 @@
     playing = true;
     $("play-button").disabled = true;
     $("play-hint").textContent = "Loading the recording…";
+    hiddenMs = 0;
+    hiddenSince = document.hidden ? Date.now() : null;
     var started = false;
     playOnce(clip.url, function () {
       if (!started) { started = true; queue("play", { clip: clip.clip }); }
@@ -324,7 +340,8 @@
     var clip = clips[current];
     clip.rated = true;
     scores(false);
-    queue("rate", { clip: clip.clip, score: score });
+    queue("rate", { clip: clip.clip, score: score, hidden_s: hiddenSeconds() });
+    hiddenSince = null;
     bump();
     advance();
   }

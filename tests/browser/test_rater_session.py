@@ -291,3 +291,28 @@ def test_a_whole_session_by_keyboard_alone(page: Any, live_server: Any, experime
     assignment.refresh_from_db()
     assert assignment.status == "completed"
     assert Vote.objects.filter(assignment=assignment).count() == rated
+
+
+def test_the_time_the_page_was_hidden_during_a_clip_is_recorded(
+    page: Any, live_server: Any, experiment: Any
+) -> None:
+    to_first_clip(page, live_server, experiment, "p-other-tab")
+    page.click("#play-button")
+    page.wait_for_selector("#play-hint:has-text('Playing')")
+    visibility = (
+        "h => { Object.defineProperty(document, 'hidden', {configurable: true, get: () => h});"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    page.evaluate(visibility, True)  # another tab for about half a second
+    page.wait_for_timeout(500)
+    page.evaluate(visibility, False)
+    page.wait_for_selector(".score[data-score='3']:enabled", timeout=20_000)
+    page.keyboard.press("3")
+    page.wait_for_function("() => document.querySelector('.score').disabled")
+    for _ in range(50):
+        vote = Vote.objects.filter(assignment__rater__external_id="p-other-tab").first()
+        if vote is not None:
+            break
+        time.sleep(0.1)
+    assert vote is not None and vote.hidden_s is not None
+    assert 0.4 <= vote.hidden_s <= vote.listened_s

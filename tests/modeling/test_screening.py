@@ -230,3 +230,18 @@ def test_usable_votes_removes_outliers() -> None:
     raters = [f"r{i}" for i in range(13)]
     keep = usable_votes(raters, stimuli, [5] * 12 + [1], ScreeningRules(outlier_z=3.29))
     assert keep.tolist() == [True] * 12 + [False]
+
+
+def test_the_page_hidden_rule_is_off_unless_asked_for() -> None:
+    hidden = session(hidden_s=[0.0, 5.0, 12.0, None])
+    assert screen_session(hidden).valid  # off by default
+    one_allowed = ScreeningRules(max_hidden_clips=1)
+    assert screen_session(hidden, one_allowed).reasons == (Reason.PAGE_HIDDEN,)
+    assert screen_session(session(hidden_s=[0.0, 5.0, 0.4]), one_allowed).valid
+    # A glance away shorter than the allowance does not count; an unmeasured clip neither.
+    assert screen_session(
+        session(hidden_s=[0.9, 1.0, None]), ScreeningRules(max_hidden_clips=0)
+    ).valid
+    lenient = ScreeningRules(max_hidden_clips=1, hidden_seconds_per_clip=10.0)
+    assert screen_session(hidden, lenient).valid
+    assert Reason.PAGE_HIDDEN.text.startswith("The page was hidden")

@@ -51,6 +51,8 @@ def screening_rules(config: ExperimentSettings) -> ScreeningRules:
         gold_tolerance=config.gold_tolerance,
         outlier_z=config.outlier_z,
         min_rater_pcc=config.min_rater_pcc,
+        max_hidden_clips=config.max_hidden_clips,
+        hidden_seconds_per_clip=config.hidden_seconds_per_clip,
     )
 
 
@@ -166,10 +168,12 @@ def _verdicts(
 ) -> list[SessionVerdict]:
     """Unsaved verdicts for `assignments`, in three reads whatever their number."""
     scores: dict[int, list[int]] = defaultdict(list)
-    for assignment_id, score in Vote.objects.filter(
+    hidden: dict[int, list[float | None]] = defaultdict(list)
+    for assignment_id, score, hidden_s in Vote.objects.filter(
         assignment__in=assignments, phase=RATING, stimulus__isnull=False
-    ).values_list("assignment_id", "score"):
+    ).values_list("assignment_id", "score", "hidden_s"):
         scores[assignment_id].append(score)
+        hidden[assignment_id].append(hidden_s)
     traps: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     gold: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     for assignment_id, kind, expected, given in AssignmentItem.objects.filter(
@@ -193,7 +197,7 @@ def _verdicts(
         "digits_correct",
     ):
         pk = row["pk"]
-        answers = _answers(row, ordinals.get(pk, 0), scores[pk], traps[pk], gold[pk])
+        answers = _answers(row, ordinals.get(pk, 0), scores[pk], traps[pk], gold[pk], hidden[pk])
         verdict = screen_session(answers, rules)
         override = overrides.get(pk)
         verdicts.append(
@@ -219,6 +223,7 @@ def _answers(
     scores: list[int],
     traps: list[tuple[int, int | None]],
     gold: list[tuple[int, int | None]],
+    hidden_s: list[float | None],
 ) -> SessionAnswers:
     """A question never asked (its key is empty) is None: it neither passes nor fails.
     A math question asked but left unanswered is wrong."""
@@ -235,6 +240,7 @@ def _answers(
         setup_passed=row["digits_correct"],
         traps=traps,
         gold=gold,
+        hidden_s=hidden_s,
     )
 
 

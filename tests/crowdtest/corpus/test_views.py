@@ -76,6 +76,7 @@ def test_settings_form_validates(staff_client: Any) -> None:
         "outlier_z": "",
         "min_rater_pcc": "",
         "target_ci_width": "",
+        "max_hidden_clips": "",
     }
     data = {k: v for k, v in data.items() if v is not False}
     assert staff_client.post(url, data).status_code == 302

@@ -388,3 +388,18 @@ def test_a_wrong_method_names_the_allowed_one(rc: RaterClient) -> None:
     assert error_of(response) == (405, "method_not_allowed")
     assert response["Allow"] == "POST"
     assert rc.post("state")["Allow"] == "GET"
+
+
+def test_the_page_says_how_long_it_was_hidden_while_a_clip_played(client: Client) -> None:
+    built = make_design(duration_s=10.0)
+    rc = RaterClient(client, built.experiment)
+    clip = to_rating_long(rc)
+    rc.post("play", {"clip": clip})
+    AssignmentItem.objects.filter(clip_key=clip).update(
+        play_started_at=timezone.now() - timedelta(seconds=10)
+    )
+    for bad in (-1, "2", True, 1e9):
+        response = rc.post("rate", {"clip": clip, "score": 4, "hidden_s": bad})
+        assert error_of(response) == (400, "invalid"), bad
+    assert rc.post("rate", {"clip": clip, "score": 4, "hidden_s": 3.25}).status_code == 200
+    assert Vote.objects.get(item__clip_key=clip).hidden_s == 3.25

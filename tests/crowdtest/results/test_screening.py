@@ -317,3 +317,21 @@ def test_gold_clips_are_screened_within_the_tolerance_and_apart_from_traps(
     set_config(experiment, screen_gold=True, gold_tolerance=2)
     experiment_screen(experiment=experiment)
     assert SessionVerdict.objects.get(assignment=far).valid is True
+
+
+def test_the_page_visibility_rule_uses_what_the_page_measured(experiment, stimuli, trap) -> None:
+    rater = RaterFactory(experiment=experiment)
+    away = take_session(rater=rater, stimuli=stimuli, scores=VARIED, traps=[(trap, 3)])
+    Vote.objects.filter(assignment=away, stimulus__in=stimuli[:2]).update(hidden_s=6.0)
+    here = take_session(
+        rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=VARIED, traps=[(trap, 3)]
+    )
+    experiment_screen(experiment=experiment)
+    assert SessionVerdict.objects.get(assignment=away).valid  # the rule is off by default
+
+    set_config(experiment, max_hidden_clips=1)
+    experiment_screen(experiment=experiment)
+    verdict = SessionVerdict.objects.get(assignment=away)
+    assert (verdict.valid, verdict.reasons) == (False, ["page_hidden"])
+    assert verdict.rules["max_hidden_clips"] == 1
+    assert SessionVerdict.objects.get(assignment=here).valid
