@@ -23,6 +23,9 @@ class Design(models.Model):
     settings_snapshot = models.JSONField(default=dict)
     volume_clip = models.FileField(upload_to="design/", blank=True, max_length=300)
     volume_key = models.CharField(max_length=32, unique=True, default=new_media_key)
+    volume_duration_s = models.FloatField(
+        null=True, blank=True, help_text="The volume clip's length (the playback check's yardstick)"
+    )
     warnings = models.JSONField(default=list, blank=True)
     code_version = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

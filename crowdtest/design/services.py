@@ -451,6 +451,7 @@ def _build(
             volume_name=volume.name,
             warnings=warnings,
             training=training,
+            volume_duration_s=volume.duration_s,
         )
     return design
 
@@ -573,6 +574,7 @@ def design_replace(
     volume_name: str,
     warnings: list[str] | None = None,
     training: list[int] | None = None,
+    volume_duration_s: float | None = None,
 ) -> Design:
     """Replace the experiment's design in one transaction: traps, digits clips, training
     and rating sessions. `training` is the training set drawn from stimuli left out of
@@ -637,6 +639,7 @@ def design_replace(
             n_rating_sessions=len(plan),
             settings_snapshot={**experiment.config.to_dict(), **numbers.settings()},
             volume_clip=volume_name,
+            volume_duration_s=volume_duration_s,
             warnings=warnings,
             code_version=code_version(),
         )

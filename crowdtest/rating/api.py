@@ -255,6 +255,21 @@ def questions(request: HttpRequest, body: contract.QuestionsAnswer) -> dict[str,
     return _state(request)
 
 
+@api.post("/playback", response={200: contract.State, **REFUSALS}, exclude_unset=True)
+def playback(request: HttpRequest, body: contract.PlaybackReport) -> dict[str, Any]:
+    """The playback check on the rater's device, sent before the volume step. A device
+    that can't decode the clips, or decodes it at the wrong length, ends the session
+    without using it up (stage `consent` again, with a message saying what to try)."""
+    services.playback_report(
+        assignment_id=_assignment(request).pk,
+        can_play=body.can_play,
+        sample_rate_hz=body.sample_rate_hz,
+        duration_s=body.duration_s,
+        detail=body.detail,
+    )
+    return _state(request)
+
+
 @api.post("/play", response={200: contract.PlayResult, **REFUSALS})
 def play(request: HttpRequest, body: contract.ClipRef) -> dict[str, Any]:
     """Playback started: the server's clock for the clip starts; clips play in order."""

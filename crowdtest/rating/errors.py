@@ -31,3 +31,10 @@ class RatingError(Exception):
 
 
 REFUSED_MESSAGE = "You can no longer take part in this test."
+NO_PLAYBACK_MESSAGE = (
+    "This browser could not play the test's audio, so the test did not start and no session "
+    "of yours was used. Open the same link in another browser (Chrome, Firefox, Safari or "
+    "Edge) or on another device."
+)
+# A decoded clip may differ from its expected length by this much (encoder padding).
+PLAYBACK_DURATION_TOLERANCE_S = 0.5

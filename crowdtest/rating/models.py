@@ -66,12 +66,14 @@ class Assignment(models.Model):
         COMPLETED = "completed"
         ABANDONED = "abandoned"  # timed out; its session went back to the pool
         STOPPED = "stopped"  # failed the setup check; its session went back to the pool
+        # the rater's device could not play the audio; its session went back to the pool
+        NO_PLAYBACK = "no_playback"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
     rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="assignments")
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.CONSENT)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # The platform's own ids for this piece of work (MTurk assignmentId/hitId,
     # Prolific STUDY_ID/SESSION_ID); blank for direct links.
     platform_assignment_id = models.CharField(max_length=128, blank=True, db_index=True)
@@ -102,6 +104,12 @@ class Assignment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     ordinal = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="This rater's nth completed session"
+    )
+    playback = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The playback check on the rater's device: could it decode the delivery "
+        "codec, its audio output sample rate, the clip's decoded duration against the expected",
     )
     saturated_skipped = models.PositiveSmallIntegerField(
         default=0,

@@ -33,6 +33,10 @@ FIELD_MESSAGES = {
     "hearing_normal": "'hearing_normal' must be true or false.",
     "headphones": "'headphones' must be true or false.",
     "hidden_s": "'hidden_s' must be a number of seconds (0 or more), or left out.",
+    "can_play": "'can_play' must be true or false.",
+    "sample_rate_hz": "'sample_rate_hz' must be a sample rate in Hz, or left out.",
+    "duration_s": "'duration_s' must be a number of seconds, or left out.",
+    "detail": "'detail' must be a short text.",
 }
 MATH_BOUND = 10_000  # a question's answer is far smaller; anything beyond is a typo
 HIDDEN_BOUND_S = 86_400.0  # a day: longer than any session is kept
@@ -107,6 +111,20 @@ class QuestionsAnswer(Request):
     ]
     hearing_normal: bool
     headphones: bool
+
+
+class PlaybackReport(Request):
+    """What the page found playing the volume clip on the rater's device."""
+
+    can_play: bool = Field(description="The browser can decode the clip (AAC in MP4)")
+    sample_rate_hz: Annotated[
+        int | None, Field(default=None, ge=8_000, le=768_000, description="Audio output rate")
+    ] = None
+    duration_s: Annotated[
+        float | None,
+        Field(default=None, ge=0, le=3_600, description="The clip's duration as decoded"),
+    ] = None
+    detail: Annotated[Text, Field(max_length=300, description="What went wrong, if anything")] = ""
 
 
 class ClipRef(Request):

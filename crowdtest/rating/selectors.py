@@ -11,7 +11,13 @@ from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, Session
 
 from .clips import clip_url
-from .errors import MAX_DIGITS_ATTEMPTS, REFUSED_MESSAGE, STOPPED_MESSAGE, RatingError
+from .errors import (
+    MAX_DIGITS_ATTEMPTS,
+    NO_PLAYBACK_MESSAGE,
+    REFUSED_MESSAGE,
+    STOPPED_MESSAGE,
+    RatingError,
+)
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater
 
@@ -67,6 +73,11 @@ def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str,
     """What the page shows now, for any reload or reconnection."""
     assignment = current_assignment(identity=identity)
     base = {"platform": identity.platform}
+    if assignment is not None and assignment.status == Assignment.Status.NO_PLAYBACK:
+        refusal = _may_start(experiment, rater_of(identity=identity))
+        if refusal:
+            return {**base, **_closed(refusal)}
+        return {**base, "stage": "consent", "message": NO_PLAYBACK_MESSAGE}
     if assignment is None or assignment.status == Assignment.Status.ABANDONED:
         refusal = _may_start(experiment, rater_of(identity=identity))
         timed_out = ""

@@ -17,13 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.design.models import DigitsClip, Session
+from crowdtest.design.models import Design, DigitsClip, Session
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.results.tasks import screen_assignment_task
 from modeling.allocation import DigitsChallenge
 
 from .allocation import assignment_start, session_release
-from .errors import MAX_DIGITS_ATTEMPTS, RatingError
+from .errors import MAX_DIGITS_ATTEMPTS, PLAYBACK_DURATION_TOLERANCE_S, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
 from .selectors import current_assignment, stopped_message
@@ -39,6 +39,7 @@ def assignment_consent(
             return current
         if current.status == Assignment.Status.STOPPED:
             raise RatingError(stopped_message(current), code="stopped")
+        # (A device that could not play the audio: this one may be another; start again.)
         if current.status == Assignment.Status.COMPLETED and identity.assignment_id:
             raise RatingError(
                 "This session is finished; take another one from the crowd platform.",
@@ -303,3 +304,51 @@ def assignment_refuse(*, assignment_id: int, now: datetime | None = None) -> boo
         assignment.save(update_fields=["status", "finished_at"])
         session_release(session_ids=[assignment.session_id], now=now)
     return True
+
+
+def playback_report(
+    *,
+    assignment_id: int,
+    can_play: bool,
+    sample_rate_hz: int | None = None,
+    duration_s: float | None = None,
+    detail: str = "",
+    now: datetime | None = None,
+) -> Assignment:
+    """Record the playback check on the rater's device (before the volume step). If the
+    device can't decode the clips, or decodes the volume clip at the wrong length, the
+    session ends and goes back to the pool: nothing of it was used."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        if (
+            assignment.status != Assignment.Status.ACTIVE
+            or assignment.stage != Assignment.Stage.SETUP
+        ):
+            raise _out_of_order("The playback check comes before the volume step.")
+        design = Design.objects.filter(experiment_id=assignment.experiment_id).first()
+        expected = design.volume_duration_s if design is not None else None
+        fits = (
+            duration_s is None
+            or expected is None
+            or abs(duration_s - expected) <= PLAYBACK_DURATION_TOLERANCE_S
+        )
+        ok = can_play and fits
+        assignment.playback = {
+            "ok": ok,
+            "can_play": can_play,
+            "sample_rate_hz": sample_rate_hz,
+            "duration_s": duration_s,
+            "expected_duration_s": expected,
+            "detail": detail or ("" if fits else "decoded at the wrong length"),
+            "checked_at": now.isoformat(),
+        }
+        fields = ["playback"]
+        if not ok:
+            assignment.status = Assignment.Status.NO_PLAYBACK
+            assignment.finished_at = now
+            fields += ["status", "finished_at"]
+        assignment.save(update_fields=[*fields, "last_seen_at"])
+        if not ok:
+            session_release(session_ids=[assignment.session_id], now=now)
+    return assignment

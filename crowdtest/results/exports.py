@@ -68,6 +68,10 @@ SESSION_COLUMNS = (
     "override_note",
     "override_by",
     "override_at",
+    "playback_ok",
+    "playback_sample_rate_hz",
+    "playback_duration_s",
+    "playback_detail",
 )
 
 
@@ -132,7 +136,11 @@ def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence
     return RATER_COLUMNS, rows
 
 
-@export_file("verdicts.csv", "Every session taken: rater, verdict, reasons, override and votes")
+@export_file(
+    "verdicts.csv",
+    "Every session taken: rater, verdict, reasons, override, votes, and the playback check "
+    "on the rater's device",
+)
 def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     def row(a: Any) -> Sequence[Any]:
         verdict = getattr(a, "verdict", None)
@@ -153,6 +161,10 @@ def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequen
             a.override_note,
             a.override_by,
             a.override_at.isoformat() if a.override_at else None,
+            a.playback.get("ok"),
+            a.playback.get("sample_rate_hz"),
+            a.playback.get("duration_s"),
+            a.playback.get("detail"),
         )
 
     sessions = selectors.session_report(experiment=experiment).order_by("pk")

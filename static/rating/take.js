@@ -157,7 +157,10 @@
     state = data;
     progress(data.progress);
     var stage = data.stage;
-    if (stage === "consent") { show("stage-consent"); }
+    if (stage === "consent") {
+      show("stage-consent");
+      if (data.message) { problem(data.message); }  // e.g. the last browser could not play
+    }
     else if (stage === "setup") { renderSetup(data.setup); }
     else if (stage === "questions") { renderQuestions(data.questions); }
     else if (stage === "training" || stage === "rating") { renderClips(stage, data.clips); }
@@ -249,8 +252,65 @@
     }
   });
 
+  // The playback check on this device, once, before the volume step: can the browser
+  // decode the clips (AAC in MP4), at what rate does it output audio, and does the volume
+  // clip decode at its length. A device that can't play them ends the session unused.
+  var playbackChecked = false;
+  function checkPlayback(url) {
+    var report = { can_play: true, detail: "" };
+    try {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (Context) {
+        var context = new Context();
+        report.sample_rate_hz = Math.round(context.sampleRate);
+        if (context.close) { context.close(); }
+      }
+    } catch (e) { /* no Web Audio: the sample rate stays unknown */ }
+    if (!player.canPlayType('audio/mp4; codecs="mp4a.40.2"')) {
+      report.can_play = false;
+      report.detail = "the browser does not play AAC in MP4";
+      return Promise.resolve(report);
+    }
+    return new Promise(function (done) {
+      var probe = new Audio();
+      probe.preload = "auto";
+      var timer = setTimeout(function () { done(report); }, 20000);  // slow link: no verdict
+      probe.addEventListener("loadedmetadata", function () {
+        clearTimeout(timer);
+        if (isFinite(probe.duration)) { report.duration_s = Math.round(probe.duration * 1000) / 1000; }
+        done(report);
+      });
+      probe.addEventListener("error", function () {
+        clearTimeout(timer);
+        if (navigator.onLine !== false) {
+          report.can_play = false;
+          report.detail = "the clip could not be decoded (media error " + (probe.error ? probe.error.code : "?") + ")";
+        }
+        done(report);
+      });
+      probe.src = url;
+    });
+  }
+
+  function runPlaybackCheck(setup) {
+    playbackChecked = true;
+    $("volume-play").disabled = true;
+    $("volume-status").textContent = "Checking that your device plays the test's audio…";
+    checkPlayback(setup.volume_url).then(function (report) {
+      return call("POST", "playback", report);
+    }).then(function (result) {
+      $("volume-play").disabled = false;
+      $("volume-status").textContent = "";
+      if (result.status >= 400) { return resync(result); }
+      if (result.data.stage !== "setup") {
+        showMessage("This browser can't play the test's audio", result.data.message, false);
+      }
+    });
+  }
+
   function renderSetup(setup) {
     show("stage-setup");
+    if (!playbackChecked && !volumeSet && !setup.retry) { runPlaybackCheck(setup); }
     $("setup-volume").hidden = volumeSet || setup.retry;
     $("setup-digits").hidden = !(volumeSet || setup.retry);
     $("digits-input").value = "";

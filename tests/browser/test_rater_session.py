@@ -86,6 +86,9 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
     page.click("#copy-code")
     page.wait_for_selector("#copy-status:not(:empty)")
     assert assignment.status == "completed"
+    # The device's playback check went with the session.
+    assert assignment.playback["ok"] is True and assignment.playback["can_play"] is True
+    assert assignment.playback["sample_rate_hz"] >= 8000
     votes = Vote.objects.filter(assignment=assignment)
     assert votes.count() == 4
     trap_vote = votes.get(trap__isnull=False)
@@ -316,3 +319,23 @@ def test_the_time_the_page_was_hidden_during_a_clip_is_recorded(
         time.sleep(0.1)
     assert vote is not None and vote.hidden_s is not None
     assert 0.4 <= vote.hidden_s <= vote.listened_s
+
+
+def test_a_device_that_cannot_decode_the_audio_is_told_and_uses_no_session(
+    page: Any, live_server: Any, experiment: Any
+) -> None:
+    def undecodable(route: Any) -> None:  # bytes no decoder takes, as audio/mp4
+        route.fulfill(status=200, content_type="audio/mp4", body=b"\x00\x01garbage" * 512)
+
+    page.route("**/take/clip/**", undecodable)
+    who = "p-no-codec"
+    page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, who)}")
+    page.click("#consent-button")
+    page.wait_for_selector("#stage-message:visible")
+    assert page.text_content("#message-title") == "This browser can't play the test's audio"
+    assert "another browser" in page.text_content("#message-text")
+    assignment = Assignment.objects.get(rater__external_id=who)
+    assert assignment.status == Assignment.Status.NO_PLAYBACK
+    assert assignment.playback["can_play"] is False
+    assert "could not be decoded" in assignment.playback["detail"]
+    assert assignment.session.status == "open"  # back in the pool
