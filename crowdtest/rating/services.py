@@ -18,8 +18,6 @@ from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, DigitsClip, Session
-from crowdtest.jobs.dispatch import enqueue
-from crowdtest.results.tasks import screen_assignment_task
 from modeling.allocation import DigitsChallenge
 
 from .allocation import assignment_start, session_release
@@ -284,8 +282,7 @@ def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Ass
         Session.objects.filter(pk=assignment.session_id).update(
             status=Session.Status.DONE, updated_at=now
         )
-        # Screened as soon as it is done, so the dashboard and adaptive collection are live.
-        enqueue(screen_assignment_task, assignment_id=assignment.pk)
+        # (results screens it once this commits: results/receivers.py)
     return assignment
 
 

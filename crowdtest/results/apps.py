@@ -8,4 +8,7 @@ class ResultsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import exports  # noqa: F401  (registers mos.csv, raters.csv, verdicts.csv)
+        from . import (
+            exports,  # noqa: F401  (registers mos.csv, raters.csv, verdicts.csv)
+            receivers,  # noqa: F401  (a finished session is screened)
+        )

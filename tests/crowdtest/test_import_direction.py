@@ -29,7 +29,6 @@ UPWARD = {
     ("design/services.py", "rating"),  # a rebuild deletes rating's assignments
     ("design/selectors.py", "rating"),  # a rebuild is refused once votes exist
     ("design/views.py", "rating"),  # the Sessions tab makes direct links
-    ("rating/services.py", "results"),  # finishing a session queues its screening
     ("rating/allocation.py", "results"),  # adaptive collection's saturated stimuli
 }
 
