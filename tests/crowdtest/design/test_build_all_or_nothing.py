@@ -20,21 +20,13 @@ from django.core.management import call_command
 from django.db import connection
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.corpus.services import (
-    deliveries_encode,
-    experiment_create,
-    stimuli_cluster,
-    stimuli_prepare,
-    tracks_import,
-)
 from crowdtest.design.models import Design, DigitsClip, Prompt, Trap
 from crowdtest.design.services import design_build, prompt_reset
 from crowdtest.jobs.models import Job
 from crowdtest.jobs.services import job_create
-from modeling.synth import write_demo_corpus
 from tests.conftest import IN_CI
 
-from .test_build_sessions import wipe
+from .test_build_sessions import prepared_experiment, wipe
 
 pytestmark = [
     pytest.mark.django_db,
@@ -64,13 +56,10 @@ def experiment(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("atomic-corpus")
-    write_demo_corpus(folder, n_tracks=12, seconds=2.5, sample_rate=16000, seed=4)
     with django_db_blocker.unblock():
-        made = experiment_create(slug="atomic-build", name="Atomic", settings=SETTINGS)
-        tracks_import(experiment=made, source=str(folder / "manifest.csv"))
-        stimuli_prepare(experiment=made)
-        stimuli_cluster(experiment=made)
-        deliveries_encode(experiment=made)
+        made = prepared_experiment(
+            folder, slug="atomic-build", settings=SETTINGS, n_tracks=12, seed=4
+        )
         call_command("build_sessions", made.slug, "--digits-clips", "2", stdout=io.StringIO())
         yield made
         wipe(made)

@@ -9,6 +9,7 @@ import math
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,18 +63,31 @@ def wipe(experiment: Experiment) -> None:
     experiment.delete()
 
 
+def prepared_experiment(
+    folder: Path, *, slug: str, settings: dict[str, Any], n_tracks: int, seed: int
+) -> Experiment:
+    """An experiment on `n_tracks` synthetic tracks, imported, prepared, clustered and
+    encoded for delivery by the corpus services: ready for a build."""
+    write_demo_corpus(folder, n_tracks=n_tracks, seconds=2.5, sample_rate=16000, seed=seed)
+    experiment = experiment_create(
+        slug=slug, name=slug.replace("-", " ").title(), settings=settings
+    )
+    tracks_import(experiment=experiment, source=str(folder / "manifest.csv"))
+    stimuli_prepare(experiment=experiment)
+    stimuli_cluster(experiment=experiment)
+    deliveries_encode(experiment=experiment)
+    return experiment
+
+
 @pytest.fixture(scope="module")
 def built(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("design-corpus")
-    write_demo_corpus(folder, n_tracks=20, seconds=2.5, sample_rate=16000, seed=1)
     with django_db_blocker.unblock():
-        experiment = experiment_create(slug="design-build", name="Build", settings=SETTINGS)
-        tracks_import(experiment=experiment, source=str(folder / "manifest.csv"))
-        stimuli_prepare(experiment=experiment)
-        stimuli_cluster(experiment=experiment)
-        deliveries_encode(experiment=experiment)
+        experiment = prepared_experiment(
+            folder, slug="design-build", settings=SETTINGS, n_tracks=20, seed=1
+        )
         out = io.StringIO()
         call_command("build_sessions", experiment.slug, "--digits-clips", "3", stdout=out)
         experiment.build_output = out.getvalue()  # type: ignore[attr-defined]

@@ -17,13 +17,6 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.corpus.services import (
-    deliveries_encode,
-    experiment_create,
-    stimuli_cluster,
-    stimuli_prepare,
-    tracks_import,
-)
 from crowdtest.design.gold import gold_clear, gold_mark
 from crowdtest.design.models import GoldStimulus, Session, Trap
 from crowdtest.design.services import (
@@ -33,10 +26,9 @@ from crowdtest.design.services import (
     design_numbers,
 )
 from crowdtest.exports import export_experiment
-from modeling.synth import write_demo_corpus
 from tests.conftest import IN_CI
 
-from .test_build_sessions import SETTINGS, wipe
+from .test_build_sessions import SETTINGS, prepared_experiment, wipe
 
 pytestmark = [
     pytest.mark.django_db,
@@ -53,15 +45,14 @@ def corpus(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("gold-corpus")
-    write_demo_corpus(folder, n_tracks=14, seconds=2.5, sample_rate=16000, seed=2)
     with django_db_blocker.unblock():
-        experiment = experiment_create(
-            slug="design-gold", name="Gold", settings={**SETTINGS, "trap_sources": 1}
+        experiment = prepared_experiment(
+            folder,
+            slug="design-gold",
+            settings={**SETTINGS, "trap_sources": 1},
+            n_tracks=14,
+            seed=2,
         )
-        tracks_import(experiment=experiment, source=str(folder / "manifest.csv"))
-        stimuli_prepare(experiment=experiment)
-        stimuli_cluster(experiment=experiment)
-        deliveries_encode(experiment=experiment)
         yield experiment
         wipe(experiment)
 

@@ -197,6 +197,24 @@ def assignment_of(rc: RaterClient) -> Assignment:
     return assignment
 
 
+def to_rating(rc: RaterClient) -> dict[str, Any]:
+    """Consent, setup and questions answered and the training clips rated, as an honest
+    rater; returns the state at the rating stage."""
+    state = rc.post("consent").json()
+    digits = assignment_of(rc).digits_clip.digits
+    state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
+    body = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
+    state = rc.post("questions", body).json()
+    while state["stage"] == "training":
+        for clip in state["clips"]:
+            if not clip["rated"]:
+                rc.post("play", {"clip": clip["clip"]})
+                assert rc.post("rate", {"clip": clip["clip"], "score": 3}).status_code == 200
+        state = rc.state()
+    assert state["stage"] == "rating", state["stage"]
+    return state
+
+
 def take_session(rc: RaterClient, score: int = 4) -> dict[str, Any]:
     """Take a whole session through the API as an honest rater: the digits and the math
     answer are looked up server-side, traps get the answer they ask for."""

@@ -17,6 +17,7 @@ from tests.crowdtest.rating.designs import (
     assignment_of,
     make_design,
     take_session,
+    to_rating,
 )
 
 pytestmark = pytest.mark.django_db
@@ -30,22 +31,6 @@ def built() -> Any:
 @pytest.fixture
 def rc(client: Client, built: Any) -> RaterClient:
     return RaterClient(client, built.experiment)
-
-
-def to_rating(rc: RaterClient) -> dict[str, Any]:
-    """Consent, setup and questions answered; the training clips rated."""
-    state = rc.post("consent").json()
-    digits = assignment_of(rc).digits_clip.digits
-    state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
-    body = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
-    state = rc.post("questions", body).json()
-    assert state["stage"] == "training"
-    for clip in state["clips"]:
-        rc.post("play", {"clip": clip["clip"]})
-        assert rc.post("rate", {"clip": clip["clip"], "score": 3}).status_code == 200
-    state = rc.state()
-    assert state["stage"] == "rating"
-    return state
 
 
 def error_of(response: Any) -> tuple[int, str]:

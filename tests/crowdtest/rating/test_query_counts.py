@@ -12,26 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from crowdtest.rating.models import AssignmentItem
 
-from .designs import RaterClient, assignment_of, make_design
+from .designs import RaterClient, make_design, to_rating
 
 pytestmark = pytest.mark.django_db
-
-
-def to_rating(rc: RaterClient) -> dict[str, Any]:
-    """Consent, setup, questions and training done; returns the state at rating."""
-    state = rc.post("consent").json()
-    digits = assignment_of(rc).digits_clip.digits
-    state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
-    body = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
-    state = rc.post("questions", body).json()
-    while state["stage"] == "training":
-        for clip in state["clips"]:
-            if not clip["rated"]:
-                rc.post("play", {"clip": clip["clip"]})
-                rate(rc, clip)
-        state = rc.state()
-    assert state["stage"] == "rating"
-    return state
 
 
 def answer(clip: dict[str, Any]) -> dict[str, Any]:
