@@ -6,8 +6,9 @@ REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Local runs: debug on, SQLite and in-process tasks unless DATABASE_URL / CELERY_BROKER_URL say otherwise.
-DEV_ENV := DEBUG=$${DEBUG:-1}
+# Local runs: debug on, links printed for HOST:PORT, SQLite and in-process tasks unless
+# DATABASE_URL / CELERY_BROKER_URL say otherwise.
+DEV_ENV := DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}
 
 .PHONY: venv run demo test bench lint fmt migrations-check worker ci clean help axe
 

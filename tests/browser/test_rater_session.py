@@ -101,6 +101,23 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
     assert page.text_content("#completion-code") == assignment.completion_code
 
 
+def test_the_start_button_is_in_view_on_a_phone(
+    chromium: Any, live_server: Any, experiment: Any
+) -> None:
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    phone = context.new_page()
+    try:
+        url = f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-phone')}"
+        phone.goto(url)
+        phone.wait_for_selector("#stage-consent:visible")
+        box = phone.locator("#consent-button").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844, box
+        phone.tap("#consent-button")
+        phone.wait_for_selector("#setup-volume:visible")
+    finally:
+        context.close()
+
+
 def test_focus_follows_each_step_and_the_page_has_an_icon(
     page: Any, live_server: Any, experiment: Any
 ) -> None:
