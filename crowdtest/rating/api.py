@@ -25,7 +25,7 @@ from crowdtest.corpus.models import Experiment
 from . import openapi as contract
 from . import services
 from .errors import RatingError
-from .identity import RaterIdentity, rater_token, read_rater_token, token_age_s
+from .identity import RaterIdentity, rater_token, read_rater_token_aged
 from .models import Assignment
 from .selectors import current_assignment, rater_state
 
@@ -59,15 +59,15 @@ class RaterToken(APIKeyHeader):
     param_name = TOKEN_HEADER
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Caller:
-        identity = read_rater_token(key or "")
-        if identity is None:
+        read = read_rater_token_aged(key or "")
+        if read is None:
             raise RatingError("Missing or invalid rater token.", status=403, code="bad_token")
+        identity, age_s = read
         experiment = Experiment.objects.filter(pk=identity.experiment_id).first()
         if experiment is None:
             raise RatingError("This test no longer exists.", status=404, code="no_experiment")
         # A token lives as long as a silent session is kept; a page in use is renewed.
         lifetime_s = experiment.config.session_timeout_minutes * 60
-        age_s = token_age_s(key or "")
         if age_s > lifetime_s:
             raise RatingError(
                 "This page was left unused for too long: reload it to go on.",

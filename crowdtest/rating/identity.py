@@ -63,24 +63,15 @@ def rater_token(identity: RaterIdentity, *, issued_at: float | None = None) -> s
     return signing.dumps(payload, salt=RATER_SALT, compress=True)
 
 
-def token_age_s(token: str) -> float:
-    """Seconds since a token was issued; a token without its issue time (or not a token
-    at all) is infinitely old."""
-    try:
-        issued = signing.loads(token, salt=RATER_SALT).get("t")
-        return time.time() - float(issued) if issued is not None else float("inf")
-    except (signing.BadSignature, AttributeError, TypeError, ValueError):
-        return float("inf")
-
-
-def read_rater_token(token: str) -> RaterIdentity | None:
-    """The identity in a token, or None if it is forged, altered or malformed (its age is
-    the caller's to judge: token_age_s)."""
+def read_rater_token_aged(token: str) -> tuple[RaterIdentity, float] | None:
+    """The identity in a token and the seconds since it was issued (infinite for a token
+    without its issue time), or None if it is forged, altered or malformed. One signature
+    check: this runs on every API request."""
     if not token or len(token) > 2000:
         return None
     try:
         data = signing.loads(token, salt=RATER_SALT)
-        return RaterIdentity(
+        identity = RaterIdentity(
             experiment_id=int(data["e"]),
             platform=str(data["p"]),
             external_id=str(data["w"]),
@@ -88,8 +79,24 @@ def read_rater_token(token: str) -> RaterIdentity | None:
             batch_id=str(data.get("b", "")),
             return_url=str(data.get("r", "")),
         )
+        issued = data.get("t")
+        age_s = time.time() - float(issued) if issued is not None else float("inf")
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
+    return identity, age_s
+
+
+def read_rater_token(token: str) -> RaterIdentity | None:
+    """The identity in a token, or None if it is forged, altered or malformed."""
+    read = read_rater_token_aged(token)
+    return read[0] if read is not None else None
+
+
+def token_age_s(token: str) -> float:
+    """Seconds since a token was issued; infinite for one without its issue time or for
+    anything that is not a genuine token."""
+    read = read_rater_token_aged(token)
+    return read[1] if read is not None else float("inf")
 
 
 def link_token(experiment_id: int, participant: str) -> str:

@@ -37,7 +37,6 @@ def assignment_consent(
             return current
         if current.status == Assignment.Status.STOPPED:
             raise RatingError(stopped_message(current), code="stopped")
-        # (A device that could not play the audio: this one may be another; start again.)
         if current.status == Assignment.Status.COMPLETED and identity.assignment_id:
             raise RatingError(
                 "This session is finished; take another one from the crowd platform.",
@@ -292,7 +291,7 @@ def assignment_refuse(*, assignment_id: int, now: datetime | None = None) -> boo
     had already ended."""
     now = now or timezone.now()
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = Assignment.objects.select_for_update().get(pk=assignment_id)
         Rater.objects.filter(pk=assignment.rater_id).update(blocked=True)
         if assignment.status != Assignment.Status.ACTIVE:
             return False
