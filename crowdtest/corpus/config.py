@@ -54,6 +54,9 @@ class ExperimentSettings:
     bonus_usd: str = "0.10"
     bonus_after_sessions: int = 15
     max_sessions_per_rater: int = 20
+    # The languages the rater's page and spoken prompts offer, comma-separated codes of
+    # settings.LANGUAGES (en, de, fr, es); the first is the default.
+    languages: str = "en"
     # Screening (step 6)
     screen_math: bool = True
     screen_traps: bool = True
@@ -103,8 +106,14 @@ class ExperimentSettings:
             problems.append("max_true_peak_db must be at most 0 dBTP")
         if self.target_ci_width is not None and self.target_ci_width <= 0:
             problems.append("target_ci_width must be positive when set")
+        problems += _language_problems(self.languages)
         if problems:
             raise SettingsError("; ".join(problems))
+
+    @property
+    def language_codes(self) -> tuple[str, ...]:
+        """The offered languages, the default first."""
+        return tuple(code.strip() for code in self.languages.split(","))
 
     def _type_problems(self) -> list[str]:
         """Each value of its declared type (an int where an int is declared, a float or int
@@ -224,6 +233,20 @@ def _coerced(cls: type, data: dict[str, Any]) -> dict[str, Any]:
         elif str in kinds and name in MONEY_SETTINGS and isinstance(value, int | float):
             out[name] = str(Decimal(str(value)))
     return out
+
+
+def _language_problems(value: str) -> list[str]:
+    from crowdtest.languages import supported
+
+    codes = [code.strip() for code in value.split(",")]
+    known = supported()
+    unknown = [code for code in codes if code not in known]
+    if unknown or len(set(codes)) != len(codes):
+        return [
+            f"languages must be distinct codes among {', '.join(known)}, comma-separated "
+            f"(the first is the default), got {value!r}"[:200]
+        ]
+    return []
 
 
 _HINTS: dict[str, dict[str, Any]] = {}

@@ -21,7 +21,10 @@ import soundfile
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
+from django.utils import translation
+from django.utils.translation import gettext, pgettext
 
+from crowdtest import languages
 from crowdtest.corpus.models import new_media_key
 from modeling.audio import AudioError
 from modeling.audio.encode import encode_delivery
@@ -31,12 +34,31 @@ from modeling.prompts import (
     load_prompt,
     speak,
     trap_clip,
-    trap_message,
     volume_clip,
 )
 
 PROMPT_RATE = 44_100
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# The words spoken, marked for translation (locale/): the ACR labels are those of the
+# rating buttons, so a trap asks for the answer by the name the rater reads.
+DIGIT_WORDS = (
+    lambda: pgettext("digit", "zero"),
+    lambda: pgettext("digit", "one"),
+    lambda: pgettext("digit", "two"),
+    lambda: pgettext("digit", "three"),
+    lambda: pgettext("digit", "four"),
+    lambda: pgettext("digit", "five"),
+    lambda: pgettext("digit", "six"),
+    lambda: pgettext("digit", "seven"),
+    lambda: pgettext("digit", "eight"),
+    lambda: pgettext("digit", "nine"),
+)
+ACR_WORDS = {
+    1: lambda: pgettext("acr", "Bad"),
+    2: lambda: pgettext("acr", "Poor"),
+    3: lambda: pgettext("acr", "Fair"),
+    4: lambda: pgettext("acr", "Good"),
+    5: lambda: pgettext("acr", "Excellent"),
+}
 DIGIT_KEYS = tuple(f"digit-{d}" for d in range(1, 10))  # zero is never asked (see allocation)
 TRAP_KEYS = tuple(f"trap-{answer}" for answer in range(1, 6))
 PROMPT_KEYS = DIGIT_KEYS + TRAP_KEYS
@@ -48,13 +70,18 @@ TRAP_GAP_S = 0.3
 MAX_PROMPT_SECONDS = {"digit": 3.0, "trap": 8.0}
 
 
-def prompt_text(key: str) -> str:
-    """What a prompt says: a digit's word, or the trap message for an ACR answer."""
+def prompt_text(key: str, language: str = languages.DEFAULT) -> str:
+    """What a prompt says in `language`: a digit's word, or the trap message for an ACR
+    answer (ITU-T P.808's "This is an interruption, please select the answer X")."""
     value = key.partition("-")[2]
-    if key in DIGIT_KEYS:
-        return DIGIT_WORDS[int(value)]
-    if key in TRAP_KEYS:
-        return trap_message(int(value))
+    with translation.override(language):
+        if key in DIGIT_KEYS:
+            return DIGIT_WORDS[int(value)]()
+        if key in TRAP_KEYS:
+            label = ACR_WORDS[int(value)]().lower()
+            return gettext("This is an interruption, please select the answer %(label)s.") % {
+                "label": label
+            }
     raise ValueError(f"unknown prompt {key!r}; known: {', '.join(PROMPT_KEYS)}")
 
 
@@ -93,9 +120,12 @@ def read_prompt(field: FieldFile, sample_rate: int) -> Audio:
         return load_prompt(path, sample_rate)
 
 
-def synthesise_prompt(key: str, experiment_id: int) -> str:
-    """Speak a prompt with espeak-ng and store it (FLAC); returns the storage name."""
-    speech = speak(prompt_text(key), sample_rate=PROMPT_RATE)
+def synthesise_prompt(key: str, experiment_id: int, language: str = languages.DEFAULT) -> str:
+    """Speak a prompt with espeak-ng's voice for `language` and store it (FLAC); returns
+    the storage name."""
+    speech = speak(
+        prompt_text(key, language), sample_rate=PROMPT_RATE, voice=languages.voice(language)
+    )
     with tempfile.TemporaryDirectory(prefix="crowdtest-prompt-") as folder:
         path = Path(folder) / "prompt.flac"
         soundfile.write(path, speech, PROMPT_RATE, format="FLAC")

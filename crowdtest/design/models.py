@@ -44,6 +44,7 @@ class Prompt(models.Model):
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="prompts")
     key = models.CharField(max_length=32, help_text="digit-0..digit-9, trap-1..trap-5")
+    language = models.CharField(max_length=8, default="en", help_text="The language it speaks")
     text = models.CharField(max_length=200)
     source = models.CharField(max_length=12, choices=Source.choices)
     audio = models.FileField(upload_to="prompts/", max_length=300)
@@ -51,11 +52,13 @@ class Prompt(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["experiment", "key"], name="prompt_unique_key")
+            models.UniqueConstraint(
+                fields=["experiment", "key", "language"], name="prompt_unique_key"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.source})"
+        return f"{self.key} {self.language} ({self.source})"
 
 
 class GoldStimulus(models.Model):
@@ -83,7 +86,11 @@ class Trap(models.Model):
     """A quality-control clip with a key, `answer`. A trap (kind "trap"): music from a
     track not among the rated stimuli, then a spoken 'This is an interruption, please
     select the answer X'; answered right only with X. A gold clip (kind "gold"): a gold
-    stimulus as it is; answered right within `gold_tolerance` of its known score."""
+    stimulus as it is; answered right within `gold_tolerance` of its known score.
+
+    A trap speaks one language: a test offering several has one trap per (source, answer)
+    in each, and sessions list those of its first language; a rater who chose another
+    hears the same trap in theirs. A gold clip says nothing (`language` empty)."""
 
     class Kind(models.TextChoices):
         TRAP = "trap"
@@ -93,13 +100,18 @@ class Trap(models.Model):
     kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.TRAP)
     source = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="traps")
     answer = models.PositiveSmallIntegerField(help_text="The ACR score expected")
+    language = models.CharField(
+        max_length=8, blank=True, default="en", help_text="The message's language; none for gold"
+    )
     media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
     delivery = models.FileField(upload_to="traps/", max_length=300)
     duration_s = models.FloatField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "answer"], name="trap_unique_source_answer"),
+            models.UniqueConstraint(
+                fields=["source", "answer", "language"], name="trap_unique_source_answer"
+            ),
             models.CheckConstraint(
                 condition=Q(answer__gte=1, answer__lte=5), name="trap_answer_acr"
             ),
@@ -116,6 +128,7 @@ class DigitsClip(models.Model):
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="digit_clips")
     digits = models.CharField(max_length=3)
     channels = models.CharField(max_length=3, help_text="L or R per digit")
+    language = models.CharField(max_length=8, default="en", help_text="The language it speaks")
     media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
     delivery = models.FileField(upload_to="digits/", max_length=300)
     duration_s = models.FloatField()

@@ -112,7 +112,9 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         .select_related("stimulus__track")
         .order_by("position")
     )
-    traps = Trap.objects.filter(experiment=experiment, kind=Trap.Kind.TRAP)
+    # Each trap once, as sessions list it: in the test's first language.
+    first = experiment.config.language_codes[0]
+    traps = Trap.objects.filter(experiment=experiment, kind=Trap.Kind.TRAP, language=first)
     per_session = (
         SessionItem.objects.filter(
             session__experiment=experiment, session__kind=Session.Kind.RATING
@@ -137,14 +139,16 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         "traps": traps.count(),
         "trap_sources": traps.values("source").distinct().count(),
         "trap_seconds": sorted(set(traps.values_list("duration_s", flat=True))),
-        "digit_clips": DigitsClip.objects.filter(experiment=experiment).count(),
+        "digit_clips": DigitsClip.objects.filter(experiment=experiment, language=first).count(),
+        "languages": experiment.config.language_codes,
         "gold_clips": Trap.objects.filter(experiment=experiment, kind=Trap.Kind.GOLD).count(),
         "gold": list(gold_stimuli(experiment=experiment)),
     }
 
 
-def prompts_by_key(*, experiment: Experiment) -> dict[str, Prompt]:
-    return {p.key: p for p in Prompt.objects.filter(experiment=experiment)}
+def prompts_by_key(*, experiment: Experiment) -> dict[tuple[str, str], Prompt]:
+    """The experiment's prompts by (key, language)."""
+    return {(p.key, p.language): p for p in Prompt.objects.filter(experiment=experiment)}
 
 
 def votes_exist(*, experiment: Experiment) -> bool:

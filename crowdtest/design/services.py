@@ -203,10 +203,11 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
     _check_gold(experiment=experiment, numbers=numbers)
     missing = _prompts_to_synthesise(experiment=experiment, numbers=numbers)
     if missing and shutil.which("espeak-ng") is None:
+        spoken = ", ".join(f"{key} ({language})" for key, language in missing)
         raise DesignError(
-            "espeak-ng is not installed, and it is needed to speak the prompts "
-            f"{', '.join(missing)}: install espeak-ng (apt-get install espeak-ng) or upload "
-            "recorded prompts on the Sessions page."
+            f"espeak-ng is not installed, and it is needed to speak the prompts {spoken}: "
+            "install espeak-ng (apt-get install espeak-ng) or upload recorded prompts on the "
+            "Sessions page."
         )
 
 
@@ -240,10 +241,19 @@ def _check_gold(*, experiment: Experiment, numbers: DesignNumbers) -> None:
         )
 
 
-def _prompts_to_synthesise(*, experiment: Experiment, numbers: DesignNumbers) -> list[str]:
+def _prompts_to_synthesise(
+    *, experiment: Experiment, numbers: DesignNumbers
+) -> list[tuple[str, str]]:
+    """The (key, language) prompts to speak: every prompt in every offered language, but
+    those the experimenter uploaded or an earlier build spoke."""
     needed = clips.DIGIT_KEYS + (clips.TRAP_KEYS if numbers.trap_sources else ())
     have = selectors.prompts_by_key(experiment=experiment)
-    return [key for key in needed if key not in have]
+    return [
+        (key, language)
+        for language in experiment.config.language_codes
+        for key in needed
+        if (key, language) not in have
+    ]
 
 
 # --- Build ---------------------------------------------------------------------------
@@ -340,20 +350,32 @@ def _summary(design: Design) -> str:
     return (
         f"{design.n_rating_sessions} rating sessions of {design.n_clusters} x "
         f"{design.stimuli_per_cluster} stimuli, "
-        f"{design.experiment.traps.filter(kind=Trap.Kind.TRAP).count()} traps"
+        f"{_trap_count(design.experiment)} traps"
     )
+
+
+def _trap_count(experiment: Experiment) -> int:
+    """Traps as sessions hold them: each (source, answer) once, whatever its languages."""
+    first = experiment.config.language_codes[0]
+    return experiment.traps.filter(kind=Trap.Kind.TRAP, language=first).count()
 
 
 def _build(
     *, experiment: Experiment, numbers: DesignNumbers, job_id: int, made: list[str]
 ) -> Design:
     missing = _prompts_to_synthesise(experiment=experiment, numbers=numbers)
-    n_traps = 5 * numbers.trap_sources
+    n_languages = len(experiment.config.language_codes)
+    n_traps = 5 * numbers.trap_sources * n_languages
     gold = list(selectors.gold_stimuli(experiment=experiment))
     training = _spare_training(experiment=experiment, numbers=numbers)
     job_start(
         job_id=job_id,
-        total=len(missing) + n_traps + len(gold) + len(training or ()) + numbers.digits_pool + 3,
+        total=len(missing)
+        + n_traps
+        + len(gold)
+        + len(training or ())
+        + numbers.digits_pool * n_languages
+        + 3,
         message="speaking the prompts",
     )
 
@@ -363,23 +385,25 @@ def _build(
             raise BuildCancelled
 
     spoken_prompts: list[Prompt] = []  # saved with the design, in its transaction
-    for key in missing:
-        name = clips.synthesise_prompt(key, experiment.pk)
+    for key, language in missing:
+        name = clips.synthesise_prompt(key, experiment.pk, language)
         made.append(name)
         spoken_prompts.append(
             Prompt(
                 experiment=experiment,
                 key=key,
-                text=clips.prompt_text(key),
+                language=language,
+                text=clips.prompt_text(key, language),
                 source=Prompt.Source.SYNTHESISED,
                 audio=name,
             )
         )
-        step(f"spoke {key}")
+        step(f"spoke {key} ({language})")
     prompts = {
         **selectors.prompts_by_key(experiment=experiment),
-        **{prompt.key: prompt for prompt in spoken_prompts},
+        **{(prompt.key, prompt.language): prompt for prompt in spoken_prompts},
     }
+    offered = experiment.config.language_codes
 
     for stimulus_id in training or ():
         _encode_delivery(stimulus_id)
@@ -401,29 +425,34 @@ def _build(
     traps += _make_gold_clips(experiment, numbers, gold, made, step)
 
     rate = selectors.clip_sample_rate(experiment=experiment)
-    spoken = {key[-1]: clips.read_prompt(prompts[key].audio, rate) for key in clips.DIGIT_KEYS}
-    digits_rng = _rng(numbers.seed, DIGITS_STREAM)
     pool: list[DigitsClip] = []
-    for _ in range(numbers.digits_pool):
-        challenge = digits_challenge(digits_rng)
-        audio = clips.make_digits(
-            challenge.digits, challenge.channels, spoken, rate, target_lufs=numbers.target_lufs
-        )
-        stored = clips.store_clip(
-            audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
-        )
-        made.append(stored.name)
-        pool.append(
-            DigitsClip(
-                experiment=experiment,
-                digits=challenge.digits,
-                channels="".join(challenge.channels),
-                media_key=stored.media_key,
-                delivery=stored.name,
-                duration_s=stored.duration_s,
+    for language in offered:
+        spoken = {
+            key[-1]: clips.read_prompt(prompts[key, language].audio, rate)
+            for key in clips.DIGIT_KEYS
+        }
+        digits_rng = _rng(numbers.seed, DIGITS_STREAM)  # the same digits in each language
+        for _ in range(numbers.digits_pool):
+            challenge = digits_challenge(digits_rng)
+            audio = clips.make_digits(
+                challenge.digits, challenge.channels, spoken, rate, target_lufs=numbers.target_lufs
             )
-        )
-        step("digits clips")
+            stored = clips.store_clip(
+                audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+            )
+            made.append(stored.name)
+            pool.append(
+                DigitsClip(
+                    experiment=experiment,
+                    digits=challenge.digits,
+                    channels="".join(challenge.channels),
+                    language=language,
+                    media_key=stored.media_key,
+                    delivery=stored.name,
+                    duration_s=stored.duration_s,
+                )
+            )
+            step(f"digits clips ({language})")
 
     music_from = sources[0] if sources else _first_rated(experiment)
     music, music_rate = clips.read_audio(music_from.master)
@@ -506,6 +535,7 @@ def _make_gold_clips(
             Trap(
                 experiment=experiment,
                 kind=Trap.Kind.GOLD,
+                language="",
                 source=mark.stimulus,
                 answer=mark.score,
                 media_key=stored.media_key,
@@ -521,10 +551,15 @@ def _make_traps(
     experiment: Experiment,
     numbers: DesignNumbers,
     sources: list[Stimulus],
-    prompts: dict[str, Prompt],
+    prompts: dict[tuple[str, str], Prompt],
     made: list[str],
     step: Callable[[str], None],
 ) -> tuple[list[Trap], list[str]]:
+    """Five traps per source (one per ACR answer) in each offered language. All of a
+    source's traps last as long as its longest message in any language needs, so neither
+    the answer nor the language shows in a trap's length."""
+    offered = experiment.config.language_codes
+    total = 5 * len(sources) * len(offered)
     traps: list[Trap] = []
     warnings: list[str] = []
     lengths: set[float] = set()
@@ -532,10 +567,14 @@ def _make_traps(
         music, rate = clips.read_audio(source.master)
         if music.shape[1] == 1:
             music = music[:, 0]
-        messages = {a: clips.read_prompt(prompts[f"trap-{a}"].audio, rate) for a in range(1, 6)}
+        messages = {
+            (answer, language): clips.read_prompt(prompts[f"trap-{answer}", language].audio, rate)
+            for language in offered
+            for answer in range(1, 6)
+        }
         seconds = clips.trap_seconds(list(messages.values()), rate, numbers.excerpt_seconds)
         lengths.add(seconds)
-        for answer, message in messages.items():
+        for (answer, language), message in messages.items():
             audio = clips.make_trap(
                 music, message, rate, seconds=seconds, target_lufs=numbers.target_lufs
             )
@@ -548,12 +587,13 @@ def _make_traps(
                     experiment=experiment,
                     source=source,
                     answer=answer,
+                    language=language,
                     media_key=stored.media_key,
                     delivery=stored.name,
                     duration_s=stored.duration_s,
                 )
             )
-            step(f"trap {len(traps)} of {5 * len(sources)}")
+            step(f"trap {len(traps)} of {total}")
     longest = max(lengths)
     if longest > numbers.excerpt_seconds:
         warnings.append(
@@ -626,7 +666,11 @@ def design_replace(
             numbers,
             training,
             plan,
-            [t.pk for t in saved_traps if t.kind == Trap.Kind.TRAP],
+            [
+                t.pk
+                for t in saved_traps
+                if t.kind == Trap.Kind.TRAP and t.language == experiment.config.language_codes[0]
+            ],
             [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
             rng,
         )
@@ -703,11 +747,26 @@ def _create_sessions(
 # --- Prompts -------------------------------------------------------------------------
 
 
-def prompt_upload(*, experiment: Experiment, key: str, upload: UploadedFile) -> Prompt:
-    """Use the experimenter's recording for a prompt instead of the synthesised voice.
-    It is used from the next build on."""
+def _prompt_language(experiment: Experiment, language: str | None) -> str:
+    offered = experiment.config.language_codes
+    if language is None:
+        return offered[0]
+    if language not in offered:
+        raise DesignError(
+            f"This test does not offer the language '{language}'; it offers "
+            f"{', '.join(offered)} (the languages setting)."
+        )
+    return language
+
+
+def prompt_upload(
+    *, experiment: Experiment, key: str, upload: UploadedFile, language: str | None = None
+) -> Prompt:
+    """Use the experimenter's recording for a prompt (in one of the test's languages, by
+    default its first) instead of the synthesised voice. It is used from the next build on."""
     if key not in clips.PROMPT_KEYS:
         raise DesignError(f"Unknown prompt '{key}'; known: {', '.join(clips.PROMPT_KEYS)}.")
+    language = _prompt_language(experiment, language)
     suffix = Path(upload.name or "").suffix.lower()[:8]
     with tempfile.TemporaryDirectory(prefix="crowdtest-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -729,13 +788,18 @@ def prompt_upload(*, experiment: Experiment, key: str, upload: UploadedFile) -> 
             raise DesignError("The recording is silent.")
         name = clips.store(path, f"prompts/{experiment.pk}/{new_media_key()}{suffix}")
     with transaction.atomic():
-        old = Prompt.objects.select_for_update().filter(experiment=experiment, key=key).first()
+        old = (
+            Prompt.objects.select_for_update()
+            .filter(experiment=experiment, key=key, language=language)
+            .first()
+        )
         old_name = (old.audio.name or "") if old else ""
         prompt, _ = Prompt.objects.update_or_create(
             experiment=experiment,
             key=key,
+            language=language,
             defaults={
-                "text": clips.prompt_text(key),
+                "text": clips.prompt_text(key, language),
                 "source": Prompt.Source.UPLOADED,
                 "audio": name,
             },
@@ -744,12 +808,17 @@ def prompt_upload(*, experiment: Experiment, key: str, upload: UploadedFile) -> 
     return prompt
 
 
-def prompt_reset(*, experiment: Experiment, key: str) -> None:
+def prompt_reset(*, experiment: Experiment, key: str, language: str | None = None) -> None:
     """Drop a prompt (uploaded or synthesised): the next build speaks it again."""
+    language = _prompt_language(experiment, language)
     with transaction.atomic():
-        prompt = Prompt.objects.select_for_update().filter(experiment=experiment, key=key).first()
+        prompt = (
+            Prompt.objects.select_for_update()
+            .filter(experiment=experiment, key=key, language=language)
+            .first()
+        )
         if prompt is None:
-            raise DesignError(f"There is no prompt '{key}' to reset.")
+            raise DesignError(f"There is no prompt '{key}' ({language}) to reset.")
         name = prompt.audio.name or ""
         prompt.delete()
         transaction.on_commit(lambda: clips.delete_files([name]))

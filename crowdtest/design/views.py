@@ -25,13 +25,17 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "experiment": experiment,
         "summary": selectors.design_summary(experiment=experiment),
-        "prompts": [(key, prompt_text(key), prompts.get(key)) for key in PROMPT_KEYS],
+        "prompts": [
+            (key, language, prompt_text(key, language), prompts.get((key, language)))
+            for language in experiment.config.language_codes
+            for key in PROMPT_KEYS
+        ],
         "jobs": [
             j for j in jobs_for_scope(scope=experiment.job_scope) if j.kind == "build_sessions"
         ][:3],
         "links": link_rows(experiment=experiment),
         "build_form": BuildForm(),
-        "upload_form": PromptUploadForm(),
+        "upload_form": PromptUploadForm(languages=experiment.config.language_codes),
         "links_form": LinksForm(),
     }
     return render(request, "design/overview.html", context)
@@ -56,15 +60,21 @@ def build(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def prompt_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
     experiment = get_object_or_404(Experiment, slug=slug)
-    form = PromptUploadForm(request.POST, request.FILES)
+    form = PromptUploadForm(request.POST, request.FILES, languages=experiment.config.language_codes)
     if not form.is_valid():
         messages.error(request, f"Choose a prompt and a recording: {form.errors.as_text()}")
         return redirect("design:overview", slug=slug)
     try:
         prompt = prompt_upload(
-            experiment=experiment, key=form.cleaned_data["key"], upload=form.cleaned_data["audio"]
+            experiment=experiment,
+            key=form.cleaned_data["key"],
+            upload=form.cleaned_data["audio"],
+            language=form.cleaned_data["language"] or None,
         )
-        messages.success(request, f"{prompt.key} now uses your recording (from the next build).")
+        messages.success(
+            request,
+            f"{prompt.key} ({prompt.language}) now uses your recording (from the next build).",
+        )
     except DesignError as exc:
         messages.error(request, str(exc))
     return redirect("design:overview", slug=slug)
@@ -75,7 +85,7 @@ def prompt_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
 def prompt_reset_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     experiment = get_object_or_404(Experiment, slug=slug)
     try:
-        prompt_reset(experiment=experiment, key=key)
+        prompt_reset(experiment=experiment, key=key, language=request.POST.get("language"))
         messages.success(request, f"{key} will be spoken again by the next build.")
     except DesignError as exc:
         messages.error(request, str(exc))
@@ -84,7 +94,9 @@ def prompt_reset_view(request: HttpRequest, slug: str, key: str) -> HttpResponse
 
 @staff_required
 def prompt_audio(request: HttpRequest, slug: str, key: str) -> FileResponse:
-    prompt = get_object_or_404(Prompt, experiment__slug=slug, key=key)
+    experiment = get_object_or_404(Experiment, slug=slug)
+    language = request.GET.get("language") or experiment.config.language_codes[0]
+    prompt = get_object_or_404(Prompt, experiment=experiment, key=key, language=language)
     if not prompt.audio:
         raise Http404("No audio for this prompt.")
     return FileResponse(prompt.audio.open("rb"))

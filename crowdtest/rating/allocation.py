@@ -21,12 +21,13 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.design.models import Design, DigitsClip, Session, SessionItem
+from crowdtest.design.models import Design, DigitsClip, Session, SessionItem, Trap
 from modeling.allocation import choose_session, math_question
 
-from .errors import RatingError
+from .errors import REFUSED_MESSAGE, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater
 
@@ -41,7 +42,7 @@ class _Retry(Exception):
 
 
 def rater_get_or_create(*, experiment: Experiment, identity: RaterIdentity) -> Rater:
-    rater, _ = Rater.objects.get_or_create(
+    rater, _created = Rater.objects.get_or_create(
         experiment=experiment, platform=identity.platform, external_id=identity.external_id
     )
     return rater
@@ -52,7 +53,7 @@ def rater_may_start(*, rater: Rater | None, experiment: Experiment) -> None:
     if rater is None:
         return
     if rater.blocked:
-        raise RatingError("You can no longer take part in this test.", status=403, code="blocked")
+        raise RatingError(REFUSED_MESSAGE, status=403, code="blocked")
     cap = experiment.config.max_sessions_per_rater
     if rater.platform == Rater.Platform.LINK:
         from .links import link_session_limit
@@ -62,30 +63,38 @@ def rater_may_start(*, rater: Rater | None, experiment: Experiment) -> None:
     done = rater.assignments.filter(status=Assignment.Status.COMPLETED).count()
     if done >= cap:
         raise RatingError(
-            f"You have taken the most sessions allowed ({cap}). Thank you for your help!",
+            _("You have taken the most sessions allowed (%(cap)s). Thank you for your help!")
+            % {"cap": cap},
             status=403,
             code="over_cap",
         )
 
 
 def assignment_start(
-    *, experiment: Experiment, identity: RaterIdentity, now: datetime | None = None
+    *,
+    experiment: Experiment,
+    identity: RaterIdentity,
+    language: str | None = None,
+    now: datetime | None = None,
 ) -> Assignment:
-    """Give the rater a rating session (or their unfinished one back)."""
+    """Give the rater a rating session (or their unfinished one back), in `language` when
+    the test offers it, else in its first language."""
     now = now or timezone.now()
+    offered = experiment.config.language_codes
+    language = language if language in offered else offered[0]
     if not Design.objects.filter(experiment=experiment).exists():
-        raise RatingError("This test is not open yet.", code="closed")
+        raise RatingError(_("This test is not open yet."), code="closed")
     assignments_release_abandoned(experiment=experiment, now=now)
     rater = rater_get_or_create(experiment=experiment, identity=identity)
     skipped: set[int] = set()
-    for _ in range(MAX_ATTEMPTS):
+    for _attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
-                return _start(experiment, identity, rater, skipped, now)
+                return _start(experiment, identity, rater, skipped, now, language)
         except _Retry:
             continue
     raise RatingError(
-        "Many raters are starting at this moment; please try again in a few seconds.",
+        _("Many raters are starting at this moment; please try again in a few seconds."),
         status=429,
         code="busy",
         retry_after_s=2.0,
@@ -98,6 +107,7 @@ def _start(
     rater: Rater,
     skipped: set[int],
     now: datetime,
+    language: str,
 ) -> Assignment:
     rater = Rater.objects.select_for_update().get(pk=rater.pk)
     active = rater.assignments.filter(status=Assignment.Status.ACTIVE).first()
@@ -138,7 +148,7 @@ def _start(
     choice = choose_session([open_sessions[i] for i in ids], seen, cluster_of)
     if choice is None:
         raise RatingError(
-            "No session is available for you right now. Thank you for your interest!",
+            _("No session is available for you right now. Thank you for your interest!"),
             code="no_session",
         )
     chosen = ids[choice.index]
@@ -161,7 +171,7 @@ def _start(
             stimulus_id=swap.stimulus_out
         )
     Session.objects.filter(pk=chosen).update(status=Session.Status.ACTIVE, updated_at=now)
-    return _create_assignment(experiment, identity, rater, chosen, now)
+    return _create_assignment(experiment, identity, rater, chosen, now, language)
 
 
 def _open_sessions(
@@ -191,7 +201,12 @@ def _needs(done_at: datetime | None, minutes: int, now: datetime) -> bool:
 
 
 def _create_assignment(
-    experiment: Experiment, identity: RaterIdentity, rater: Rater, session_id: int, now: datetime
+    experiment: Experiment,
+    identity: RaterIdentity,
+    rater: Rater,
+    session_id: int,
+    now: datetime,
+    language: str,
 ) -> Assignment:
     cfg = experiment.config
     needs_setup = _needs(rater.setup_passed_at, cfg.setup_repeat_minutes, now)
@@ -206,7 +221,11 @@ def _create_assignment(
         rater.training_done_at, cfg.training_repeat_minutes, now
     )
     question = math_question(np.random.default_rng(secrets.randbits(64)))
-    digits_ids = list(DigitsClip.objects.filter(experiment=experiment).values_list("pk", flat=True))
+    digits_ids = list(
+        DigitsClip.objects.filter(experiment=experiment, language=language).values_list(
+            "pk", flat=True
+        )
+    )
     assignment = Assignment.objects.create(
         experiment=experiment,
         rater=rater,
@@ -220,6 +239,7 @@ def _create_assignment(
         digits_clip_id=secrets.choice(digits_ids) if needs_setup and digits_ids else None,
         math_question=question.text,
         math_answer=question.answer,
+        language=language,
     )
     rating_items, skipped = _without_saturated(
         experiment,
@@ -232,6 +252,7 @@ def _create_assignment(
     if skipped:
         assignment.saturated_skipped = skipped
         assignment.save(update_fields=["saturated_skipped"])
+    voiced = _voiced_traps(experiment, [i.trap for i in rating_items if i.trap], language)
     items = [
         AssignmentItem(
             assignment=assignment,
@@ -248,13 +269,31 @@ def _create_assignment(
             phase=AssignmentItem.Phase.RATING,
             position=position,
             stimulus=item.stimulus,
-            trap=item.trap,
+            trap=voiced.get(item.trap_id, item.trap) if item.trap_id else None,
             duration_s=_duration(item, cfg.excerpt_seconds),
         )
         for position, item in enumerate(rating_items)
     ]
     AssignmentItem.objects.bulk_create(items)
     return assignment
+
+
+def _voiced_traps(experiment: Experiment, traps: list[Trap], language: str) -> dict[int, Trap]:
+    """The session's traps as spoken in `language` (sessions list those of the test's
+    first language), by the listed trap's id. Gold clips say nothing and stay as they are."""
+    spoken = [t for t in traps if t.kind == Trap.Kind.TRAP and t.language != language]
+    if not spoken:
+        return {}
+    found = {
+        (t.source_id, t.answer): t
+        for t in Trap.objects.filter(
+            experiment=experiment,
+            kind=Trap.Kind.TRAP,
+            language=language,
+            source_id__in={t.source_id for t in spoken},
+        )
+    }
+    return {t.pk: found.get((t.source_id, t.answer), t) for t in spoken}
 
 
 def _without_saturated(

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -61,16 +63,16 @@ class RaterToken(APIKeyHeader):
     def authenticate(self, request: HttpRequest, key: str | None) -> Caller:
         read = read_rater_token_aged(key or "")
         if read is None:
-            raise RatingError("Missing or invalid rater token.", status=403, code="bad_token")
+            raise RatingError(_("Missing or invalid rater token."), status=403, code="bad_token")
         identity, age_s = read
         experiment = Experiment.objects.filter(pk=identity.experiment_id).first()
         if experiment is None:
-            raise RatingError("This test no longer exists.", status=404, code="no_experiment")
+            raise RatingError(_("This test no longer exists."), status=404, code="no_experiment")
         # A token lives as long as a silent session is kept; a page in use is renewed.
         lifetime_s = experiment.config.session_timeout_minutes * 60
         if age_s > lifetime_s:
             raise RatingError(
-                "This page was left unused for too long: reload it to go on.",
+                _("This page was left unused for too long: reload it to go on."),
                 status=403,
                 code="token_expired",
             )
@@ -180,7 +182,7 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 def _assignment(request: HttpRequest) -> Assignment:
     assignment = current_assignment(identity=_caller(request).identity)
     if assignment is None:
-        raise RatingError("No session has started yet; agree to take part first.", code="stage")
+        raise RatingError(_("No session has started yet; agree to take part first."), code="stage")
     return assignment
 
 
@@ -231,7 +233,9 @@ def consent(request: HttpRequest, body: contract.Empty | None = None) -> dict[st
     """Agree to take part: starts (allocates) a rating session, or returns the unfinished
     one."""
     caller = _caller(request)
-    services.assignment_consent(experiment=caller.experiment, identity=caller.identity)
+    services.assignment_consent(
+        experiment=caller.experiment, identity=caller.identity, language=get_language()
+    )
     return _state(request)
 
 

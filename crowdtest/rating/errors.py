@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 # Tries at the setup's digits before the test stops (a first try and two more).
 MAX_DIGITS_ATTEMPTS = 3
-STOPPED_MESSAGE = (
+STOPPED_MESSAGE = _(
     "The digits you typed did not match the ones played, three times. This test needs "
     "working stereo headphones (or earphones) on both ears, so it stops here. Thank you "
     "for your time."
@@ -17,21 +20,21 @@ class RatingError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: str | Promise,
         *,
         status: int = 409,
         code: str = "conflict",
         retry_after_s: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(str(message))
+        self.message = str(message)
         self.status = status
         self.code = code
         self.retry_after_s = retry_after_s
 
 
-REFUSED_MESSAGE = "You can no longer take part in this test."
-NO_PLAYBACK_MESSAGE = (
+REFUSED_MESSAGE = _("You can no longer take part in this test.")
+NO_PLAYBACK_MESSAGE = _(
     "This browser could not play the test's audio, so the test did not start and no session "
     "of yours was used. Open the same link in another browser (Chrome, Firefox, Safari or "
     "Edge) or on another device."

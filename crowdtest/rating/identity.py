@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.core import signing
+from django.utils.translation import gettext as _
 
 RATER_SALT = "crowdtest.rating.rater"
 LINK_SALT = "crowdtest.rating.link"
@@ -129,7 +130,7 @@ def entry_for(experiment_id: int, params: Mapping[str, str]) -> Entry:
         hit = _id(params, "hitId")
         submit_to = params.get("turkSubmitTo", "").rstrip("/")
         if submit_to not in MTURK_HOSTS:
-            raise EntryError("This Mechanical Turk link has no valid turkSubmitTo.")
+            raise EntryError(_("This Mechanical Turk link has no valid turkSubmitTo."))
         return Entry(
             "rater", RaterIdentity(experiment_id, "mturk", worker, assignment, hit, submit_to)
         )
@@ -143,18 +144,22 @@ def entry_for(experiment_id: int, params: Mapping[str, str]) -> Entry:
     if "t" in params:
         link = read_link_token(params["t"])
         if link is None or link[0] != experiment_id:
-            raise EntryError("This link is not valid for this test.")
+            raise EntryError(_("This link is not valid for this test."))
         if not link[1]:
             return Entry("open_link")
         return Entry("rater", RaterIdentity(experiment_id, "link", link[1]))
     raise EntryError(
-        "This link is incomplete: open the test from the crowd platform or from the link you "
-        "were given."
+        _(
+            "This link is incomplete: open the test from the crowd platform or from the link "
+            "you were given."
+        )
     )
 
 
 def _id(params: Mapping[str, str], name: str) -> str:
     value = params.get(name, "")
     if not _ID.fullmatch(value):
-        raise EntryError(f"This link is incomplete: {name} is missing or not valid.")
+        raise EntryError(
+            _("This link is incomplete: %(name)s is missing or not valid.") % {"name": name}
+        )
     return value

@@ -111,6 +111,9 @@ class Assignment(models.Model):
         help_text="The playback check on the rater's device: could it decode the delivery "
         "codec, its audio output sample rate, the clip's decoded duration against the expected",
     )
+    language = models.CharField(
+        max_length=8, default="en", help_text="The language of the page and prompts"
+    )
     saturated_skipped = models.PositiveSmallIntegerField(
         default=0,
         help_text="Stimuli of the session left out when it was handed out: their CI had "

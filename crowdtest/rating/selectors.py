@@ -4,8 +4,11 @@ answer key, a stimulus, a trap or a duration."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
+
+from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, Session
@@ -56,7 +59,7 @@ def _may_start(experiment: Experiment, rater: Rater | None) -> str:
     from .allocation import rater_may_start
 
     if not Design.objects.filter(experiment=experiment).exists():
-        return "This test is not open yet."
+        return _("This test is not open yet.")
     try:
         rater_may_start(rater=rater, experiment=experiment)
     except RatingError as exc:
@@ -65,7 +68,7 @@ def _may_start(experiment: Experiment, rater: Rater | None) -> str:
         experiment=experiment, kind=Session.Kind.RATING, status=Session.Status.OPEN
     )
     if not open_sessions.exists():
-        return "No session is available right now. Thank you for your interest!"
+        return _("No session is available right now. Thank you for your interest!")
     return ""
 
 
@@ -77,20 +80,24 @@ def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str,
         refusal = _may_start(experiment, rater_of(identity=identity))
         if refusal:
             return {**base, **_closed(refusal)}
-        return {**base, "stage": "consent", "message": NO_PLAYBACK_MESSAGE}
+        return {**base, "stage": "consent", "message": str(NO_PLAYBACK_MESSAGE)}
     if assignment is None or assignment.status == Assignment.Status.ABANDONED:
         refusal = _may_start(experiment, rater_of(identity=identity))
         timed_out = ""
         if assignment is not None:
             minutes = experiment.config.session_timeout_minutes
             timed_out = (
-                f"Your last session timed out after {minutes} minutes without activity; your "
-                "answers are saved. "
+                _(
+                    "Your last session timed out after %(minutes)s minutes without activity; "
+                    "your answers are saved."
+                )
+                % {"minutes": minutes}
+                + " "
             )
         if refusal:
             return {**base, **_closed(timed_out + refusal)}
         if timed_out:
-            return {**base, "stage": "expired", "message": timed_out + "You can start again."}
+            return {**base, "stage": "expired", "message": timed_out + _("You can start again.")}
         return {**base, "stage": "consent"}
     if assignment.status == Assignment.Status.STOPPED:
         return {**base, "stage": "stopped", "message": stopped_message(assignment)}
@@ -109,7 +116,7 @@ def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str,
             "retry": retry,
         }
     elif assignment.stage == Assignment.Stage.QUESTIONS:
-        state["questions"] = {"math": assignment.math_question}
+        state["questions"] = {"math": math_text(assignment.math_question)}
     elif assignment.stage in (Assignment.Stage.TRAINING, Assignment.Stage.RATING):
         state["clips"] = _clips(assignment, assignment.stage)
     elif assignment.status == Assignment.Status.COMPLETED:
@@ -162,4 +169,18 @@ def _finish(
 
 def stopped_message(assignment: Assignment) -> str:
     """Why a stopped session stopped: the setup check, or a refused rater."""
-    return REFUSED_MESSAGE if assignment.rater.blocked else STOPPED_MESSAGE
+    return str(REFUSED_MESSAGE if assignment.rater.blocked else STOPPED_MESSAGE)
+
+
+MATH = re.compile(r"What is (\d+) (plus|minus) (\d+)\?")
+
+
+def math_text(question: str) -> str:
+    """The math question (stored as asked, in English) in the active language."""
+    found = MATH.fullmatch(question)
+    if found is None:
+        return question
+    a, operation, b = found.groups()
+    if operation == "plus":
+        return _("What is %(a)s plus %(b)s?") % {"a": a, "b": b}
+    return _("What is %(a)s minus %(b)s?") % {"a": a, "b": b}

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, DigitsClip, Session
@@ -28,9 +29,14 @@ from .selectors import current_assignment, stopped_message
 
 
 def assignment_consent(
-    *, experiment: Experiment, identity: RaterIdentity, now: datetime | None = None
+    *,
+    experiment: Experiment,
+    identity: RaterIdentity,
+    language: str | None = None,
+    now: datetime | None = None,
 ) -> Assignment:
-    """The rater agreed to take part: give them a session, or their current one back."""
+    """The rater agreed to take part: give them a session, or their current one back.
+    A new session speaks `language` if the test offers it, else the test's first."""
     current = current_assignment(identity=identity)
     if current is not None:
         if current.status == Assignment.Status.ACTIVE:
@@ -39,10 +45,10 @@ def assignment_consent(
             raise RatingError(stopped_message(current), code="stopped")
         if current.status == Assignment.Status.COMPLETED and identity.assignment_id:
             raise RatingError(
-                "This session is finished; take another one from the crowd platform.",
+                _("This session is finished; take another one from the crowd platform."),
                 code="finished",
             )
-    return assignment_start(experiment=experiment, identity=identity, now=now)
+    return assignment_start(experiment=experiment, identity=identity, language=language, now=now)
 
 
 def _locked(assignment_id: int) -> Assignment:
@@ -54,8 +60,11 @@ def _locked(assignment_id: int) -> Assignment:
     if assignment.status == Assignment.Status.ABANDONED:
         minutes = assignment.experiment.config.session_timeout_minutes
         raise RatingError(
-            f"This session timed out after {minutes} minutes without activity. Your answers "
-            "are saved; reload the page to start a new session.",
+            _(
+                "This session timed out after %(minutes)s minutes without activity. Your "
+                "answers are saved; reload the page to start a new session."
+            )
+            % {"minutes": minutes},
             code="expired",
         )
     if assignment.status == Assignment.Status.STOPPED:
@@ -64,7 +73,9 @@ def _locked(assignment_id: int) -> Assignment:
 
 
 def _out_of_order(what: str) -> RatingError:
-    return RatingError(f"{what} Reload the page to continue where you are.", code="stage")
+    return RatingError(
+        _("%(what)s Reload the page to continue where you are.") % {"what": what}, code="stage"
+    )
 
 
 def setup_answer(
@@ -79,12 +90,12 @@ def setup_answer(
         if assignment.stage != Assignment.Stage.SETUP:
             if assignment.digits_correct and not resent:
                 return assignment
-            raise _out_of_order("The setup is not the current step.")
+            raise _out_of_order(_("The setup is not the current step."))
         if resent:
             return assignment
         target = assignment.digits_clip
         if target is None:
-            raise _out_of_order("There is no digits clip to answer.")
+            raise _out_of_order(_("There is no digits clip to answer."))
         typed = digits.strip()[:16]
         correct = DigitsChallenge(target.digits, tuple(target.channels)).matches(typed)
         assignment.digits_attempts += 1
@@ -104,7 +115,7 @@ def setup_answer(
             assignment.finished_at = now
             fields += ["status", "finished_at"]
         else:
-            assignment.digits_clip = _another_digits_clip(assignment.experiment_id, target.pk)
+            assignment.digits_clip = _another_digits_clip(assignment, target.pk)
             assignment.digits_clip_key = new_clip_key()
             fields += ["digits_clip", "digits_clip_key"]
         assignment.save(update_fields=[*fields, "last_seen_at"])
@@ -113,8 +124,12 @@ def setup_answer(
     return assignment
 
 
-def _another_digits_clip(experiment_id: int, current: int) -> DigitsClip:
-    pool = list(DigitsClip.objects.filter(experiment_id=experiment_id).exclude(pk=current))
+def _another_digits_clip(assignment: Assignment, current: int) -> DigitsClip:
+    pool = list(
+        DigitsClip.objects.filter(
+            experiment_id=assignment.experiment_id, language=assignment.language
+        ).exclude(pk=current)
+    )
     return secrets.choice(pool) if pool else DigitsClip.objects.get(pk=current)
 
 
@@ -130,8 +145,8 @@ def questions_answer(
             if assignment.math_given is not None and answered == given:
                 return assignment
             if assignment.math_given is not None:
-                raise RatingError("These questions were already answered.", code="answered")
-            raise _out_of_order("The questions are not the current step.")
+                raise RatingError(_("These questions were already answered."), code="answered")
+            raise _out_of_order(_("The questions are not the current step."))
         assignment.math_given, assignment.hearing_normal, assignment.headphones = given
         has_training = assignment.items.filter(phase=AssignmentItem.Phase.TRAINING).exists()
         assignment.stage = (
@@ -183,7 +198,7 @@ def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> 
         _check_turn(assignment, item)
         if item.audio_requested_at is None:
             raise RatingError(
-                "The clip's audio has not been loaded yet: wait a moment, then press play.",
+                _("The clip's audio has not been loaded yet: wait a moment, then press play."),
                 code="audio_not_loaded",
             )
         if item.play_started_at is None:
@@ -212,23 +227,24 @@ def clip_rate(
         if saved is not None:
             if saved.score != score:
                 raise RatingError(
-                    f"This clip was already rated {saved.score}; a rating can't be changed.",
+                    _("This clip was already rated %(score)s; a rating can't be changed.")
+                    % {"score": saved.score},
                     code="already_rated",
                 )
             return saved, assignment
         unrated = _check_turn(assignment, item)
         if item.play_started_at is None:
-            raise RatingError("Listen to the clip before rating it.", code="not_played")
+            raise RatingError(_("Listen to the clip before rating it."), code="not_played")
         if item.audio_sent_at is None:
             raise RatingError(
-                "The clip's audio did not arrive in full: play it again, then rate it.",
+                _("The clip's audio did not arrive in full: play it again, then rate it."),
                 code="audio_incomplete",
             )
         listened = (now - item.play_started_at).total_seconds()
         needed = item.duration_s - assignment.experiment.config.playback_tolerance_seconds
         if listened < needed:
             raise RatingError(
-                "The clip has not finished playing yet; rate it when it ends.",
+                _("The clip has not finished playing yet; rate it when it ends."),
                 code="too_early",
                 retry_after_s=round(needed - listened, 2),
             )

@@ -17,9 +17,11 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
+from crowdtest import languages
 from crowdtest.corpus.models import Experiment
 
 from . import delivery
@@ -27,6 +29,7 @@ from .api import TOKEN_HEADER
 from .clips import clip_for_key, clip_signature_valid
 from .identity import MTURK_HOSTS, EntryError, entry_for, link_token, new_participant_id
 from .identity import rater_token as make_rater_token
+from .page import page_strings
 
 # MTurk shows the test in an iframe on its own site; nobody else may frame it.
 FRAME_ANCESTORS = "frame-ancestors 'self' " + " ".join(MTURK_HOSTS)
@@ -49,7 +52,25 @@ def _page(
 def take(request: HttpRequest, slug: str) -> HttpResponse:
     """The entry URL a crowd platform or a direct link opens."""
     experiment = get_object_or_404(Experiment, slug=slug)
-    context: dict[str, object] = {"experiment": experiment, "config": experiment.config}
+    offered = experiment.config.language_codes
+    language = languages.choose(
+        offered, request.GET.get("lang"), request.headers.get("Accept-Language", "")
+    )
+    with translation.override(language):
+        return _take(request, experiment, language)
+
+
+def _take(request: HttpRequest, experiment: Experiment, language: str) -> HttpResponse:
+    slug = experiment.slug
+    names = languages.names()
+    context: dict[str, object] = {
+        "experiment": experiment,
+        "config": experiment.config,
+        "language": language,
+        "languages": [(code, names[code]) for code in experiment.config.language_codes],
+        # The language form keeps every parameter of the entry URL but the language.
+        "carried": [(k, v) for k, vs in request.GET.lists() if k != "lang" for v in vs],
+    }
     try:
         entry = entry_for(experiment.pk, request.GET)
     except EntryError as exc:
@@ -62,7 +83,8 @@ def take(request: HttpRequest, slug: str) -> HttpResponse:
         remembered = request.get_signed_cookie(cookie, default="", salt=OPEN_LINK_COOKIE) or ""
         participant = remembered if remembered.startswith("o-") else new_participant_id("o")
         token = link_token(experiment.pk, participant)
-        response = redirect(f"{reverse('rating:take', args=[slug])}?t={token}")
+        chosen = f"&lang={language}" if "lang" in request.GET else ""
+        response = redirect(f"{reverse('rating:take', args=[slug])}?t={token}{chosen}")
         response.set_signed_cookie(
             cookie,
             participant,
@@ -75,7 +97,9 @@ def take(request: HttpRequest, slug: str) -> HttpResponse:
         return response
     if entry.kind == "preview" or entry.identity is None:
         return _page(request, "rating/preview.html", context)
-    context.update(token=make_rater_token(entry.identity), token_header=TOKEN_HEADER)
+    context.update(
+        token=make_rater_token(entry.identity), token_header=TOKEN_HEADER, strings=page_strings()
+    )
     return _page(request, "rating/take.html", context)
 
 

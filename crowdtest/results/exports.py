@@ -72,6 +72,7 @@ SESSION_COLUMNS = (
     "playback_sample_rate_hz",
     "playback_duration_s",
     "playback_detail",
+    "language",
 )
 
 
@@ -138,8 +139,8 @@ def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence
 
 @export_file(
     "verdicts.csv",
-    "Every session taken: rater, verdict, reasons, override, votes, and the playback check "
-    "on the rater's device",
+    "Every session taken: rater, verdict, reasons, override, votes, the playback check "
+    "on the rater's device and the language it was taken in",
 )
 def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     def row(a: Any) -> Sequence[Any]:
@@ -165,6 +166,7 @@ def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequen
             a.playback.get("sample_rate_hz"),
             a.playback.get("duration_s"),
             a.playback.get("detail"),
+            a.language,
         )
 
     sessions = selectors.session_report(experiment=experiment).order_by("pk")

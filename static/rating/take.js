@@ -9,6 +9,12 @@
   var token = app.getAttribute("data-token");
   var header = app.getAttribute("data-header");
   var apiBase = app.getAttribute("data-api").replace(/state$/, "");
+  var language = app.getAttribute("data-language");
+  // The page's words, translated on the server (see rating/page.py).
+  var STRINGS = JSON.parse(document.getElementById("page-strings").textContent);
+  function t(key, values) {
+    return STRINGS[key].replace(/%\((\w+)\)s/g, function (_, name) { return String(values[name]); });
+  }
   var player = document.getElementById("player");
   var preloader = new Audio();
   preloader.preload = "auto";
@@ -30,6 +36,8 @@
   function show(id) {
     var changed = $(id).hidden;
     SECTIONS.forEach(function (name) { $(name).hidden = name !== id; });
+    // The language is chosen before the test starts; the session keeps it.
+    if ($("language-form")) { $("language-form").hidden = id !== "stage-consent" && id !== "stage-loading"; }
     if (changed) { focusHeading($(id)); }
   }
 
@@ -50,7 +58,7 @@
   // --- Talking to the server ---------------------------------------------------------
 
   function request(method, path, body) {
-    var headers = { "Accept": "application/json" };
+    var headers = { "Accept": "application/json", "Accept-Language": language };
     headers[header] = token;
     var options = { method: method, headers: headers, cache: "no-store" };
     if (body !== undefined) {
@@ -94,7 +102,7 @@
 
   // Something went out of step (another tab, a timeout): say so, draw the server's state.
   function resync(result) {
-    problem((result.data && result.data.error) || "Something went wrong; continuing from the saved state.");
+    problem((result.data && result.data.error) || t("resync"));
     outbox = [];
     return load();
   }
@@ -144,7 +152,7 @@
   function load() {
     return call("GET", "state").then(function (result) {
       if (result.status >= 400) {
-        showMessage("This test can't be opened", result.data.error || "Please reload the page.", false);
+        showMessage(t("cant_open"), result.data.error || t("reload"), false);
         return;
       }
       render(result.data);
@@ -165,9 +173,9 @@
     else if (stage === "questions") { renderQuestions(data.questions); }
     else if (stage === "training" || stage === "rating") { renderClips(stage, data.clips); }
     else if (stage === "finished") { renderFinished(data.finish); }
-    else if (stage === "expired") { showMessage("Session timed out", data.message, true); }
-    else if (stage === "stopped") { showMessage("The test stops here", data.message, false); }
-    else { showMessage("Thank you", data.message || "The test is not available.", false); }
+    else if (stage === "expired") { showMessage(t("timed_out"), data.message, true); }
+    else if (stage === "stopped") { showMessage(t("stops_here"), data.message, false); }
+    else { showMessage(t("thank_you"), data.message || t("not_available"), false); }
   }
 
   function progress(p) {
@@ -197,9 +205,7 @@
     if (player.getAttribute("src") !== url) { player.src = url; }
     player.currentTime = 0;
     return player.play().catch(function () {
-      problem(navigator.onLine === false
-        ? "The connection is lost, so the recording can't load. It will be ready again when the connection is back."
-        : "The audio could not be played. Check your sound and try again.");
+      problem(navigator.onLine === false ? t("offline") : t("no_sound"));
     });
   }
 
@@ -223,23 +229,24 @@
     return Math.floor(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
   }
   player.addEventListener("waiting", function () {
-    if (playing) { $("play-hint").textContent = "Loading the recording…"; }
+    if (playing) { $("play-hint").textContent = t("loading"); }
   });
   player.addEventListener("playing", function () {
-    if (playing) { $("play-hint").textContent = "Playing…"; }
+    if (playing) { $("play-hint").textContent = t("playing"); }
   });
   player.addEventListener("timeupdate", function () {
     if (!playing || !isFinite(player.duration)) { $("play-position").textContent = ""; return; }
-    $("play-position").textContent = clock(player.currentTime) + " / " + clock(player.duration) +
-      " (" + clock(player.duration - player.currentTime) + " left)";
+    $("play-position").textContent = t("position", {
+      position: clock(player.currentTime),
+      duration: clock(player.duration),
+      left: clock(player.duration - player.currentTime)
+    });
   });
   player.addEventListener("error", function () {
     if (!playing) { return; }
     playing = false;
     $("play-button").disabled = false;
-    problem(navigator.onLine === false
-      ? "The connection is lost, so the recording can't load. It will be ready again when the connection is back."
-      : "The recording could not be loaded. Press play to try again.");
+    problem(navigator.onLine === false ? t("offline") : t("load_failed"));
   });
   // Back online: clear the warning and let the rater press play again, without a reload.
   window.addEventListener("online", function () {
@@ -248,7 +255,7 @@
       playing = false;
       player.load();
       $("play-button").disabled = false;
-      $("play-hint").textContent = "The connection is back: press play.";
+      $("play-hint").textContent = t("back_online");
     }
   });
 
@@ -295,7 +302,7 @@
   function runPlaybackCheck(setup) {
     playbackChecked = true;
     $("volume-play").disabled = true;
-    $("volume-status").textContent = "Checking that your device plays the test's audio…";
+    $("volume-status").textContent = t("checking");
     checkPlayback(setup.volume_url).then(function (report) {
       return call("POST", "playback", report);
     }).then(function (result) {
@@ -303,7 +310,7 @@
       $("volume-status").textContent = "";
       if (result.status >= 400) { return resync(result); }
       if (result.data.stage !== "setup") {
-        showMessage("This browser can't play the test's audio", result.data.message, false);
+        showMessage(t("cant_play"), result.data.message, false);
       }
     });
   }
@@ -318,7 +325,7 @@
     $("digits-submit").disabled = true;
     if (volumeSet || setup.retry) { focusHeading($("setup-digits")); }
     $("digits-message").textContent = setup.retry
-      ? "Those were not the digits played. Listen to new digits (" + setup.tries_left + " tries left)."
+      ? t("wrong_digits", { tries: setup.tries_left })
       : "";
   }
 
@@ -331,10 +338,8 @@
   function renderClips(stage, list) {
     clips = list || [];
     show("stage-clips");
-    $("clips-title").textContent = stage === "training" ? "Practice round" : "Rate the recordings";
-    $("clips-intro").textContent = stage === "training"
-      ? "These first recordings are for practice, to get used to the range of quality. Rate them as you would the others."
-      : "Rate the audio quality of each recording.";
+    $("clips-title").textContent = stage === "training" ? t("practice") : t("rate_title");
+    $("clips-intro").textContent = stage === "training" ? t("practice_intro") : t("rate_intro");
     current = -1;
     advance();
   }
@@ -347,7 +352,7 @@
     if (current < 0) {
       scores(false);
       $("play-button").disabled = true;
-      $("play-hint").textContent = "Saving your answers…";
+      $("play-hint").textContent = t("saving");
       whenSent().then(function () {
         if (state.stage === "rating") { post("finish"); } else { load(); }
       });
@@ -359,8 +364,8 @@
     playedThrough = false;
     scores(false);
     $("play-button").disabled = false;
-    $("play-button").textContent = "▶ Play";
-    $("play-hint").textContent = "Listen to the whole recording, then rate its audio quality.";
+    $("play-button").textContent = t("play");
+    $("play-hint").textContent = t("listen");
     $("play-position").textContent = "";
     player.src = clips[current].url;
     var next = clips[current + 1];
@@ -377,7 +382,7 @@
     var clip = clips[current];
     playing = true;
     $("play-button").disabled = true;
-    $("play-hint").textContent = "Loading the recording…";
+    $("play-hint").textContent = t("loading");
     hiddenMs = 0;
     hiddenSince = document.hidden ? Date.now() : null;
     var started = false;
@@ -388,8 +393,8 @@
       playedThrough = true;
       scores(true);
       $("play-button").disabled = false;
-      $("play-button").textContent = "↻ Play again";
-      $("play-hint").textContent = "How was the audio quality? Choose 1 to 5.";
+      $("play-button").textContent = t("play_again");
+      $("play-hint").textContent = t("how_was_it");
     }).then(function () {
       if (player.paused && !started) { playing = false; $("play-button").disabled = false; }
     });
@@ -433,7 +438,7 @@
 
   function copyCode() {
     var code = $("completion-code").textContent;
-    var done = function () { $("copy-status").textContent = "Copied."; };
+    var done = function () { $("copy-status").textContent = t("copied"); };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(code).then(done, selectCode);
     } else {
@@ -447,7 +452,7 @@
     var selection = window.getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
-    $("copy-status").textContent = "Selected: copy it with Ctrl+C (or your device's Copy).";
+    $("copy-status").textContent = t("selected");
   }
 
   // --- What the rater does --------------------------------------------------------------
@@ -497,7 +502,7 @@
     var hearing = checked("hearing");
     var headphones = checked("headphones");
     if (!/^-?\d+$/.test(math) || hearing === null || headphones === null) {
-      $("questions-message").textContent = "Please answer every question (the first with a number).";
+      $("questions-message").textContent = t("answer_all");
       return;
     }
     $("questions-submit").disabled = true;

@@ -64,9 +64,12 @@ def make_design(
     duration_s: float = 0.2,
     audio: bytes = PLACEHOLDER,
     settings: dict[str, Any] | None = None,
+    languages: tuple[str, ...] = ("en",),
 ) -> Built:
+    """A design on placeholder audio; traps and digits clips in each of `languages`."""
     experiment = ExperimentFactory(
         settings={
+            "languages": ",".join(languages),
             "n_clusters": n_clusters,
             "stimuli_per_cluster": per_cluster,
             "training_size": training,
@@ -105,9 +108,11 @@ def make_design(
             experiment=experiment,
             source=source,
             answer=answer,
+            language=language,
             delivery=stored(audio, experiment),
             duration_s=duration_s,
         )
+        for language in languages
         for source in sources
         for answer in range(1, 6)
     ]
@@ -116,9 +121,11 @@ def make_design(
             experiment=experiment,
             digits=value,
             channels="LR" + "L" * (len(value) - 2),
+            language=language,
             delivery=stored(audio, experiment),
             duration_s=duration_s,
         )
+        for language in languages
         for value in digits
     ]
     design_replace(
@@ -141,16 +148,19 @@ class RaterClient:
         experiment: Experiment,
         external_id: str = "participant-1",
         platform: str = "link",
+        language: str = "",
         **identity: str,
     ) -> None:
         self.client = client
+        # The page sends its language with every call, as Accept-Language.
+        self.headers = {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
         self.experiment = experiment
         self.identity = RaterIdentity(experiment.pk, platform, external_id, **identity)
         self.token = rater_token(self.identity)
         self.responses: list[Any] = []
 
     def get(self, path: str) -> Any:
-        response = self.client.get(f"/api/{path}", HTTP_X_RATER_TOKEN=self.token)
+        response = self.client.get(f"/api/{path}", HTTP_X_RATER_TOKEN=self.token, **self.headers)
         self.responses.append(response)
         return response
 
@@ -179,6 +189,7 @@ class RaterClient:
             data=data,
             content_type="application/json",
             HTTP_X_RATER_TOKEN=self.token,
+            **self.headers,
         )
         self.responses.append(response)
         return response
@@ -243,10 +254,11 @@ def take_session(rc: RaterClient, score: int = 4) -> dict[str, Any]:
     return state
 
 
-def browser_design() -> Built:
+def browser_design(languages: tuple[str, ...] = ("en",)) -> Built:
     """The smallest whole test for a browser to take: 2 clusters x 1 stimulus per
     session and a trap, 1 training clip, one digits clip, real 1 s audio."""
     return make_design(
+        languages=languages,
         n_clusters=2,
         size=2,
         per_cluster=1,
