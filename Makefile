@@ -10,7 +10,7 @@ PORT ?= 8000
 # DATABASE_URL / CELERY_BROKER_URL say otherwise.
 DEV_ENV := DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: venv run demo test bench lint fmt migrations-check worker ci clean help axe
+.PHONY: venv run demo test bench lint fmt migrations-check messages worker ci clean help axe
 
 help:
 	@echo "make run    create the virtualenv, migrate, load the demo experiment, serve http://$(HOST):$(PORT)"
@@ -68,6 +68,14 @@ fmt: venv
 migrations-check: venv
 	@mkdir -p var
 	CROWDTEST_INSECURE_DEFAULTS=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+# The rater's languages (locale/): gather newly marked strings into the .po files, then
+# compile the .mo files the app reads (both committed; needs GNU gettext).
+MESSAGE_LANGUAGES := de fr es
+messages: venv
+	CROWDTEST_INSECURE_DEFAULTS=1 $(BIN)/python manage.py makemessages --no-location \
+	  $(addprefix -l ,$(MESSAGE_LANGUAGES)) -i ".venv/*" -i "var/*" -i "tests/*" -i "bench/*" -i "modeling/*"
+	CROWDTEST_INSECURE_DEFAULTS=1 $(BIN)/python manage.py compilemessages $(addprefix -l ,$(MESSAGE_LANGUAGES))
 
 worker: venv
 	$(BIN)/celery -A crowdtest worker -Q default,audio,gpu --loglevel=INFO
