@@ -6,4 +6,7 @@ class DesignConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import exports  # noqa: F401  (registers sessions.csv)
+        from . import (
+            exports,  # noqa: F401  (registers sessions.csv)
+            receivers,  # noqa: F401  (built sessions freeze the clusters)
+        )

@@ -149,9 +149,3 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
 def prompts_by_key(*, experiment: Experiment) -> dict[tuple[str, str], Prompt]:
     """The experiment's prompts by (key, language)."""
     return {(p.key, p.language): p for p in Prompt.objects.filter(experiment=experiment)}
-
-
-def votes_exist(*, experiment: Experiment) -> bool:
-    from crowdtest.rating.models import Vote
-
-    return Vote.objects.filter(experiment=experiment).exists()

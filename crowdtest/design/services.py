@@ -55,6 +55,7 @@ from modeling.provenance import code_version
 
 from . import clips, selectors
 from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
+from .signals import design_lock_reason, design_replacing
 
 logger = logging.getLogger(__name__)
 
@@ -151,10 +152,10 @@ def design_numbers(
 
 def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
     """Refuse, with a message saying what to do, a design that can't be built."""
-    if selectors.votes_exist(experiment=experiment):
+    locked = design_lock_reason(experiment=experiment)
+    if locked:
         raise DesignError(
-            "Votes have already been collected on these sessions; the design can no longer "
-            "be rebuilt. Create a new experiment to change it."
+            f"{locked}; the design can no longer be rebuilt. Create a new experiment to change it."
         )
     if current_clustering(experiment=experiment) is None:
         raise DesignError(
@@ -621,8 +622,6 @@ def design_replace(
     rating; None draws it from the stimuli to rate (as the paper's sampling allows) and
     says so in the design's warnings. Refused once votes exist; the old design's files
     are deleted after the commit."""
-    from crowdtest.rating.models import Assignment
-
     by_cluster = selectors.rated_by_cluster(experiment=experiment)
     rng = _rng(numbers.seed, PLAN_STREAM)
     warnings = list(warnings or [])
@@ -641,12 +640,11 @@ def design_replace(
         raise DesignError(str(exc)) from exc
     with transaction.atomic():
         Experiment.objects.select_for_update().get(pk=experiment.pk)
-        if selectors.votes_exist(experiment=experiment):
-            raise DesignError(
-                "Votes were collected while the design was being built; not replaced."
-            )
+        locked = design_lock_reason(experiment=experiment)
+        if locked:
+            raise DesignError(f"{locked} while the design was being built; not replaced.")
         old_files = _design_files(experiment)
-        Assignment.objects.filter(experiment=experiment).delete()
+        design_replacing.send(sender=Experiment, experiment=experiment)
         SessionItem.objects.filter(session__experiment=experiment).delete()
         Session.objects.filter(experiment=experiment).delete()
         Trap.objects.filter(experiment=experiment).delete()

@@ -9,5 +9,4 @@ urlpatterns = [
     path("prompts/upload/", views.prompt_upload_view, name="prompt_upload"),
     path("prompts/<str:key>/reset/", views.prompt_reset_view, name="prompt_reset"),
     path("prompts/<str:key>/audio", views.prompt_audio, name="prompt_audio"),
-    path("links/", views.links_create_view, name="links_create"),
 ]

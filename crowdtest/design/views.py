@@ -8,12 +8,10 @@ from django.views.decorators.http import require_POST
 from crowdtest.access import staff_required
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.selectors import jobs_for_scope
-from crowdtest.rating.errors import RatingError
-from crowdtest.rating.links import link_rows, links_create
 
 from . import selectors
 from .clips import PROMPT_KEYS, prompt_text
-from .forms import BuildForm, LinksForm, PromptUploadForm
+from .forms import BuildForm, PromptUploadForm
 from .models import Prompt
 from .services import DesignError, design_build_start, prompt_reset, prompt_upload
 
@@ -33,10 +31,8 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
         "jobs": [
             j for j in jobs_for_scope(scope=experiment.job_scope) if j.kind == "build_sessions"
         ][:3],
-        "links": link_rows(experiment=experiment),
         "build_form": BuildForm(),
         "upload_form": PromptUploadForm(languages=experiment.config.language_codes),
-        "links_form": LinksForm(),
     }
     return render(request, "design/overview.html", context)
 
@@ -100,23 +96,3 @@ def prompt_audio(request: HttpRequest, slug: str, key: str) -> FileResponse:
     if not prompt.audio:
         raise Http404("No audio for this prompt.")
     return FileResponse(prompt.audio.open("rb"))
-
-
-@staff_required
-@require_POST
-def links_create_view(request: HttpRequest, slug: str) -> HttpResponse:
-    experiment = get_object_or_404(Experiment, slug=slug)
-    form = LinksForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, f"Invalid number of links: {form.errors.as_text()}")
-        return redirect("design:overview", slug=slug)
-    try:
-        made = links_create(
-            experiment=experiment,
-            participants=form.cleaned_data["participants"],
-            max_sessions=form.cleaned_data["max_sessions"],
-        )
-        messages.success(request, f"{len(made)} link(s) ready below.")
-    except RatingError as exc:
-        messages.error(request, exc.message)
-    return redirect("design:overview", slug=slug)

@@ -30,6 +30,7 @@ from modeling.allocation import choose_session, math_question
 from .errors import REFUSED_MESSAGE, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater
+from .signals import saturated_among
 
 MAX_ATTEMPTS = 20
 SPREAD = 16
@@ -306,13 +307,11 @@ def _without_saturated(
     It still starts with a stimulus to rate."""
     if experiment.config.target_ci_width is None:
         return items, 0
-    from crowdtest.results.selectors import saturated_stimulus_ids
-
     stimuli = [item.stimulus_id for item in items if item.stimulus_id is not None]
     may_skip = len(stimuli) - max(MIN_STIMULI_KEPT, math.ceil(len(stimuli) / 2))
     if may_skip <= 0:
         return items, 0
-    done = set(sorted(saturated_stimulus_ids(experiment=experiment, among=stimuli))[:may_skip])
+    done = set(sorted(saturated_among(experiment=experiment, among=stimuli))[:may_skip])
     kept = [item for item in items if item.stimulus_id not in done]
     if not done:
         return items, 0

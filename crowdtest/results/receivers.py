@@ -1,16 +1,22 @@
 """Hooks on the rating flow, kept here so the rating app knows nothing of results: a
 session that is finished is screened at once (a task, after the commit), so the
-dashboard and adaptive collection are live."""
+dashboard and adaptive collection are live; and a session that starts under adaptive
+collection learns which of its stimuli need no more votes."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.rating.models import Assignment
+from crowdtest.rating.signals import stimuli_saturated
+
+from .selectors import saturated_stimulus_ids
 
 
 @receiver(post_save, sender=Assignment, dispatch_uid="results.assignment_finished")
@@ -24,3 +30,10 @@ def assignment_finished(
         from .tasks import screen_assignment_task
 
         enqueue(screen_assignment_task, assignment_id=instance.pk)
+
+
+@receiver(stimuli_saturated, dispatch_uid="results.stimuli_saturated")
+def saturated_stimuli(
+    sender: Any, experiment: Experiment, among: Collection[int], **kwargs: Any
+) -> set[int]:
+    return saturated_stimulus_ids(experiment=experiment, among=among)

@@ -12,6 +12,7 @@ from modeling.provenance import code_version
 
 from ..errors import CorpusError
 from ..models import Clustering, Experiment, Stimulus
+from ..signals import clustering_lock_reason
 from .preparation import store_file
 
 
@@ -32,10 +33,9 @@ def stimuli_cluster(
     seed = seed if seed is not None else cfg.seed
     if algorithm not in ("kmeans", "hdbscan"):
         raise CorpusError(f"Unknown clustering algorithm '{algorithm}' (kmeans or hdbscan).")
-    if _design_exists(experiment):
-        raise CorpusError(
-            "Sessions are already built on the current clusters; clustering is frozen."
-        )
+    locked = clustering_lock_reason(experiment=experiment)
+    if locked:
+        raise CorpusError(f"{locked}; clustering is frozen.")
     stimuli = list(
         experiment.stimuli.filter(status=Stimulus.Status.READY, features__isnull=False)
         .order_by("pk")
@@ -94,12 +94,3 @@ def stimuli_cluster(
 
 def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
-
-
-def _design_exists(experiment: Experiment) -> bool:
-    """True once session design has used the current clusters (the design app)."""
-    from django.apps import apps
-
-    if not apps.is_installed("crowdtest.design"):
-        return False
-    return bool(apps.get_model("design", "Session").objects.filter(experiment=experiment).exists())

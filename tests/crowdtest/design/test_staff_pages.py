@@ -109,7 +109,7 @@ def test_a_bad_recording_is_refused(
 
 def test_links_are_made_and_listed(staff_client: Client) -> None:
     experiment = make_design().experiment
-    url = reverse("design:links_create", args=[experiment.slug])
+    url = reverse("links:create", args=[experiment.slug])
     staff_client.post(url, {"participants": "2"})
     staff_client.post(url, {"participants": ""})
     response = staff_client.get(reverse("design:overview", args=[experiment.slug]))

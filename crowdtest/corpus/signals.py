@@ -1,0 +1,20 @@
+"""What the corpus asks of the apps above it (design), which it does not import:
+receivers live in those apps and answer through the signal's responses."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+from .models import Experiment
+
+# Sent with `experiment` before the stimuli are clustered again. A receiver returns a
+# reason (a sentence) when the clusters are in use and must stay as they are, or None.
+clustering_locked = Signal()
+
+
+def clustering_lock_reason(*, experiment: Experiment) -> str | None:
+    """Why the experiment's clusters can't change, or None when they can."""
+    for _receiver, reason in clustering_locked.send(sender=Experiment, experiment=experiment):
+        if reason:
+            return str(reason)
+    return None

@@ -1,0 +1,20 @@
+"""The design's answers to what the corpus asks (`crowdtest.corpus.signals`): clusters
+that sessions were built on stay as they are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.signals import clustering_locked
+
+from .models import Session
+
+
+@receiver(clustering_locked, dispatch_uid="design.sessions_lock_the_clusters")
+def sessions_lock_the_clusters(sender: Any, experiment: Experiment, **kwargs: Any) -> str | None:
+    if Session.objects.filter(experiment=experiment).exists():
+        return "Sessions are already built on the current clusters"
+    return None
