@@ -3,6 +3,7 @@ can report on the same job at once without losing counts."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +19,26 @@ class JobError(Exception):
 
 def job_create(*, kind: str, scope: str = "", total: int = 0, created_by: Any = None) -> Job:
     return Job.objects.create(kind=kind, scope=scope, total=total, created_by=created_by)
+
+
+def job_claim(*, job_id: int, stale_after: timedelta) -> bool:
+    """Claim a job for the task about to do it: False when it has ended, or when another
+    delivery of the task is running it (progress within `stale_after`); otherwise it is
+    marked running now and True. A claim with no progress for `stale_after` is taken over."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_finished:
+            return False
+        if job.status == Job.Status.RUNNING and now - job.updated_at < stale_after:
+            return False
+        Job.objects.filter(pk=job_id).update(status=Job.Status.RUNNING, updated_at=now)
+    return True
+
+
+def job_set_counts(*, job_id: int, done: int = 0, failed: int = 0) -> None:
+    """Set the counts outright (a resumed job starts from the items already done)."""
+    Job.objects.filter(pk=job_id).update(done=done, failed=failed)
 
 
 def job_start(*, job_id: int, total: int | None = None, message: str = "") -> None:

@@ -7,7 +7,7 @@ class PlatformsConfig(AppConfig):
 
     def ready(self) -> None:
         from crowdtest.jobs.access import job_kind_permission
-        from crowdtest.rating.publishing import register_publisher
+        from crowdtest.rating.publishers import register_publisher
 
         from . import receivers  # noqa: F401  (session cap and Prolific completion code)
         from .publishing import LinkPublisher, MTurkPublisher, ProlificPublisher

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.rating.publishing import Output, PublishError
+from crowdtest.rating.publishers import Output, PublishError
 
 from .base import Requirements
 from .errors import PlatformError

@@ -17,6 +17,7 @@ from django.dispatch import receiver
 
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.rating.models import Assignment
+from crowdtest.rating.services import assignment_set_completion_code
 
 from .models import Publication
 
@@ -58,5 +59,4 @@ def _study_completion_code(assignment: Assignment) -> None:
         .first()
     )
     if code:
-        Assignment.objects.filter(pk=assignment.pk).update(completion_code=code)
-        assignment.completion_code = code
+        assignment_set_completion_code(assignment=assignment, code=code)

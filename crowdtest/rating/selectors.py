@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, Session
 
-from .clips import clip_url
+from .clip_urls import clip_url
 from .errors import (
     MAX_DIGITS_ATTEMPTS,
     NO_PLAYBACK_MESSAGE,
@@ -56,7 +56,7 @@ def _closed(message: str) -> dict[str, Any]:
 
 def _may_start(experiment: Experiment, rater: Rater | None) -> str:
     """Why this rater can't start a session now, or '' if they can."""
-    from .allocation import rater_may_start
+    from .assigning import rater_may_start
 
     if not Design.objects.filter(experiment=experiment).exists():
         return _("This test is not open yet.")

@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.design.models import Design, DigitsClip, Session
+from crowdtest.design.models import Design, DigitsClip
+from crowdtest.design.services.sessions import session_done
 from modeling.allocation import DigitsChallenge
 
-from .allocation import assignment_start, session_release
+from .assigning import assignment_start, session_release
 from .errors import MAX_DIGITS_ATTEMPTS, PLAYBACK_DURATION_TOLERANCE_S, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
@@ -294,9 +295,7 @@ def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Ass
         assignment.finished_at = now
         assignment.ordinal = done + 1
         assignment.save(update_fields=["stage", "status", "finished_at", "ordinal", "last_seen_at"])
-        Session.objects.filter(pk=assignment.session_id).update(
-            status=Session.Status.DONE, updated_at=now
-        )
+        session_done(session_id=assignment.session_id, now=now)
         # (results screens it once this commits: results/receivers.py)
     return assignment
 
@@ -308,7 +307,7 @@ def assignment_refuse(*, assignment_id: int, now: datetime | None = None) -> boo
     now = now or timezone.now()
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().get(pk=assignment_id)
-        Rater.objects.filter(pk=assignment.rater_id).update(blocked=True)
+        rater_block(rater_id=assignment.rater_id)
         if assignment.status != Assignment.Status.ACTIVE:
             return False
         assignment.status = Assignment.Status.STOPPED
@@ -364,3 +363,25 @@ def playback_report(
         if not ok:
             session_release(session_ids=[assignment.session_id], now=now)
     return assignment
+
+
+def assignment_set_completion_code(*, assignment: Assignment, code: str) -> None:
+    """The code the rater's platform expects back (a Prolific study's), shown at the end."""
+    Assignment.objects.filter(pk=assignment.pk).update(completion_code=code)
+    assignment.completion_code = code
+
+
+def rater_block(*, rater_id: int) -> None:
+    """Refuse the rater any further session of the experiment."""
+    Rater.objects.filter(pk=rater_id).update(blocked=True)
+
+
+def votes_set_validity(*, assignment_id: int, valid: bool) -> None:
+    """The session's verdict onto its votes, in one UPDATE; a vote dropped by a vote-level
+    rule (it has an exclusion) stays invalid."""
+    Vote.objects.filter(assignment_id=assignment_id, exclusion__isnull=True).update(valid=valid)
+
+
+def votes_invalidate_excluded(*, experiment: Experiment) -> None:
+    """Votes that a vote-level screening rule dropped are invalid."""
+    Vote.objects.filter(experiment=experiment, exclusion__isnull=False).update(valid=False)

@@ -8,7 +8,7 @@ from crowdtest.jobs.durable import durable_task
 @durable_task("crowdtest.rating.tasks.release_abandoned", time_limit=120, soft_margin=20)
 def release_abandoned_task() -> int:
     """Give the sessions of raters gone silent back to the pool (periodic, idempotent)."""
-    from .allocation import assignments_release_abandoned
+    from .assigning import assignments_release_abandoned
     from .delivery import sweep_copies
 
     sweep_copies()  # raters' clip copies no URL can reach any more

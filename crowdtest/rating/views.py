@@ -26,7 +26,7 @@ from crowdtest.corpus.models import Experiment
 
 from . import delivery
 from .api import TOKEN_HEADER
-from .clips import clip_for_key, clip_signature_valid
+from .clip_urls import clip_for_key, clip_signature_valid
 from .identity import MTURK_HOSTS, EntryError, entry_for, link_token, new_participant_id
 from .identity import rater_token as make_rater_token
 from .page import page_strings

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from modeling.w2vmos.errors import W2VMOSError
 from modeling.w2vmos.model import load_model
 from modeling.w2vmos.runtime import resolve_device, resolve_precision
 from modeling.w2vmos.score import score_files
-from modeling.w2vmos.train import EpochProgress, ShouldStop, TrainResult, train_model
+from modeling.w2vmos.train import EpochProgress, ShouldStop, train_model
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,55 @@ class CVProgress:
 
 
 @dataclass(frozen=True)
+class FoldPrediction:
+    """One held-out item of a fold: its index in the items, split ("val" or "test"), real
+    MOS, the label trained on, and the raw and mapped predictions."""
+
+    index: int
+    path: str
+    fold: int
+    split: str
+    mos: float
+    label_used: float
+    pred: float
+    pred_mapped: float
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    """A trained fold (or the final model: `fold` 0, no test part, no metrics) as kept in
+    `fold.json` and handed to whoever stores it."""
+
+    fold: int
+    n_train: int
+    n_val: int
+    n_test: int
+    best_epoch: int
+    best_val_loss: float
+    epochs_run: int
+    stopped_early: bool
+    model_dir: str
+    history: list[dict[str, float]] = field(default_factory=list)
+    tau: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    mapping_coefficients: list[float] = field(default_factory=list)
+    predictions: list[FoldPrediction] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FoldOutcome:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["predictions"] = [FoldPrediction(**p) for p in data.get("predictions", [])]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class CVResult:
     run_dir: Path
-    folds: list[dict[str, Any]]
+    folds: list[FoldOutcome]
     summary: dict[str, dict[str, float]]
     cancelled: bool
     #: False when `folds` left some folds to run: no summary and no results.json yet.
@@ -108,7 +154,7 @@ def _run_fold(
     cv_config: CVConfig,
     progress: Callable[[EpochProgress], None] | None,
     should_stop: ShouldStop | None,
-) -> dict[str, Any] | None:
+) -> FoldOutcome | None:
     paths = [it.path for it in items]
     real = np.array([float(it.mos or 0.0) for it in items])
     ci = np.array([float(it.ci or 0.0) for it in items])
@@ -136,34 +182,34 @@ def _run_fold(
     fold_metrics = metrics.evaluate(real[te], pred_test, ci[tr], coefficients=coefficients)
     mapped = metrics.p1401_map(pred, coefficients)
     predictions = [
-        {
-            "index": int(i),
-            "path": str(paths[i]),
-            "fold": f,
-            "split": "val" if n < va.size else "test",
-            "mos": float(real[i]),
-            "label_used": float(used[i]),
-            "pred": float(pred[n]),
-            "pred_mapped": float(mapped[n]),
-        }
+        FoldPrediction(
+            index=int(i),
+            path=str(paths[i]),
+            fold=f,
+            split="val" if n < va.size else "test",
+            mos=float(real[i]),
+            label_used=float(used[i]),
+            pred=float(pred[n]),
+            pred_mapped=float(mapped[n]),
+        )
         for n, i in enumerate(both)
     ]
-    return {
-        "fold": f,
-        "n_train": int(tr.size),
-        "n_val": int(va.size),
-        "n_test": int(te.size),
-        "tau": fold_metrics["tau"],
-        "metrics": fold_metrics,
-        "mapping_coefficients": [float(c) for c in coefficients],
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "epochs_run": result.epochs_run,
-        "stopped_early": result.stopped_early,
-        "history": result.history,
-        "model_dir": str(result.model_dir),
-        "predictions": predictions,
-    }
+    return FoldOutcome(
+        fold=f,
+        n_train=int(tr.size),
+        n_val=int(va.size),
+        n_test=int(te.size),
+        tau=fold_metrics["tau"],
+        metrics=fold_metrics,
+        mapping_coefficients=[float(c) for c in coefficients],
+        best_epoch=result.best_epoch,
+        best_val_loss=result.best_val_loss,
+        epochs_run=result.epochs_run,
+        stopped_early=result.stopped_early,
+        history=result.history,
+        model_dir=str(result.model_dir),
+        predictions=predictions,
+    )
 
 
 def run_crossval(
@@ -208,12 +254,12 @@ def run_crossval(
     used = random_labels(real, cv_config.seed) if cv_config.random_labels else real
     splits = stratified_folds([it.mos_class for it in items], k=cv_config.k, seed=cv_config.seed)
 
-    done: list[dict[str, Any]] = []
+    done: list[FoldOutcome] = []
     for fold in splits:
         fold_dir = run / f"fold-{fold.index}"
         fold_path = fold_dir / "fold.json"
         if fold_path.exists():
-            done.append(read_json(fold_path))
+            done.append(FoldOutcome.from_dict(read_json(fold_path)))
             continue
         if folds is not None and fold.index not in folds:
             continue
@@ -236,12 +282,12 @@ def run_crossval(
         )
         if outcome is None:
             return CVResult(run, done, {}, cancelled=True, complete=False)
-        write_json(fold_path, outcome)
+        write_json(fold_path, outcome.to_dict())
         done.append(outcome)
 
     if len(done) < len(splits):
         return CVResult(run, done, {}, cancelled=False, complete=False)
-    summary = metrics.mean_std_over_folds([f["metrics"] for f in done])
+    summary = metrics.mean_std_over_folds([f.metrics for f in done])
     write_json(
         run / "results.json",
         {
@@ -249,9 +295,9 @@ def run_crossval(
             "code_version": provenance.code_version(),
             "random_labels": cv_config.random_labels,
             "evaluated_against": "real MOS",
-            "folds": [{k: v for k, v in f.items() if k != "predictions"} for f in done],
+            "folds": [{k: v for k, v in f.to_dict().items() if k != "predictions"} for f in done],
             "summary": summary,
-            "predictions": [p for f in done for p in f["predictions"]],
+            "predictions": [asdict(p) for f in done for p in f.predictions],
         },
     )
     return CVResult(run, done, summary, cancelled=False)
@@ -266,12 +312,13 @@ def train_final(
     run_dir: Path | str,
     progress: Callable[[EpochProgress], None] | None = None,
     should_stop: ShouldStop | None = None,
-) -> TrainResult:
+) -> FoldOutcome | None:
     """The model that scores an archive: trained on every item except a stratified
-    validation part, the validation half of fold 0's held-out part (≈ 1/(2k) of the
-    items, 1/6 for k = 3), on which early stopping picks the best epoch. Labels are the
-    real MOS, or the seeded random draw when `cv_config.random_labels`. Resumable like
-    `train_model` (its folder is `run_dir`). CIs are not needed (no PRA here)."""
+        validation part, the validation half of fold 0's held-out part (≈ 1/(2k) of the
+        items, 1/6 for k = 3), on which early stopping picks the best epoch. Labels are the
+        real MOS, or the seeded random draw when `cv_config.random_labels`. Resumable like
+        `train_model` (its folder is `run_dir`). CIs are not needed (no PRA here). The outcome
+    is fold 0's with no test part and no metrics; None when stopped."""
     validate_labels(items)
     if any(not it.mos_class for it in items):
         raise W2VMOSError("every item needs its MOS class (the validation part is stratified)")
@@ -283,7 +330,7 @@ def train_final(
     real = np.array([float(it.mos or 0.0) for it in items])
     used = random_labels(real, cv_config.seed) if cv_config.random_labels else real
     train = np.sort(np.concatenate([fold.train, fold.test]))
-    return train_model(
+    result = train_model(
         train_paths=[items[i].path for i in train],
         train_labels=used[train].tolist(),
         val_paths=[items[i].path for i in fold.val],
@@ -293,4 +340,18 @@ def train_final(
         run_dir=run_dir,
         progress=progress,
         should_stop=should_stop,
+    )
+    if result.cancelled or result.model_dir is None:
+        return None
+    return FoldOutcome(
+        fold=0,
+        n_train=int(train.size),
+        n_val=int(fold.val.size),
+        n_test=0,
+        best_epoch=result.best_epoch,
+        best_val_loss=result.best_val_loss,
+        epochs_run=result.epochs_run,
+        stopped_early=result.stopped_early,
+        model_dir=str(result.model_dir),
+        history=result.history,
     )

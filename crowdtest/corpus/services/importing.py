@@ -3,6 +3,7 @@ can't be used becomes a track with its error, and the batch goes on."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from modeling.audio import AudioError
 from modeling.audio.probe import checksum, probe_audio
 
 from ..errors import CorpusError
-from ..models import Experiment, Track
+from ..models import Experiment, Stimulus, Track
 from ..sources import (
     Candidate,
     SourceError,
@@ -140,3 +141,50 @@ def _track_from_candidate(experiment: Experiment, candidate: Candidate, excerpt_
     if info.duration_s < excerpt_s:
         track.error = f"track is {info.duration_s:.1f} s long; the excerpt needs {excerpt_s:.1f} s"
     return track
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A track known only by name (a label imported without its audio), and what the
+    label's file says of its stimulus."""
+
+    filename: str
+    title: str
+    cluster: int | None = None
+    codec: str = ""
+    bitrate_kbps: int | None = None
+
+
+def placeholders_create(
+    *, experiment: Experiment, placeholders: list[Placeholder], reason: str
+) -> list[Stimulus]:
+    """A track and a failed stimulus with no audio for each placeholder, `reason` as their
+    error, so labels can be attached to them; the stimuli in the order given."""
+    tracks = Track.objects.bulk_create(
+        [
+            Track(
+                experiment=experiment,
+                source_kind=Track.SourceKind.PATH,
+                source=p.filename,
+                original_name=p.filename,
+                checksum=hashlib.sha256(f"vinylset-label:{p.filename}".encode()).hexdigest(),
+                title=p.title,
+                error=reason,
+            )
+            for p in placeholders
+        ]
+    )
+    return Stimulus.objects.bulk_create(
+        [
+            Stimulus(
+                experiment=experiment,
+                track=track,
+                status=Stimulus.Status.FAILED,
+                error=reason,
+                cluster=p.cluster,
+                codec=p.codec,
+                bitrate_kbps=p.bitrate_kbps,
+            )
+            for track, p in zip(tracks, placeholders, strict=True)
+        ]
+    )

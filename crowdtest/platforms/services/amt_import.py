@@ -39,12 +39,13 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone as dj_timezone
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.design.models import Session, SessionItem, Trap
-from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
+from crowdtest.design.models import Session, Trap
+from crowdtest.design.services.sessions import session_add_done
+from crowdtest.rating.imported import ImportedRating, ImportedSession, assignment_import
+from crowdtest.rating.models import Assignment, Vote
 from crowdtest.results.services import assignment_screen
 from crowdtest.results.services.vinylset import track_name
 
@@ -224,22 +225,18 @@ def _import_row(
     accepted, submitted = _when(row.get("accepttime", "")), _when(row.get("submittime", ""))
     submitted = submitted or dj_timezone.now()
     accepted = accepted or submitted
-    rater, _ = Rater.objects.get_or_create(
-        experiment=experiment, platform="mturk", external_id=worker
-    )
     math_answer, math_given = _math(row, math_key)
-    done = Assignment.objects.filter(rater=rater, status=Assignment.Status.COMPLETED).count()
-    complete = all(clip.played for _, _, clip in items)
-    assignment = Assignment.objects.create(
-        experiment=experiment,
-        rater=rater,
-        session=_session(experiment, hit, items),
-        stage=Assignment.Stage.FINISHED,
-        status=Assignment.Status.COMPLETED if complete else Assignment.Status.ABANDONED,
-        platform_assignment_id=assignment_id,
-        platform_batch_id=hit,
-        needs_setup=False,
-        needs_training=False,
+    taken = ImportedSession(
+        platform="mturk",
+        worker=worker,
+        batch_id=hit,
+        assignment_id=assignment_id,
+        accepted=accepted,
+        submitted=submitted,
+        ratings=[
+            ImportedRating(stimulus=stimulus, trap=trap, score=clip.score, played=clip.played)
+            for stimulus, trap, clip in items
+        ],
         math_question="(imported from AMT)" if math_answer is not None else "",
         math_answer=math_answer,
         math_given=math_given,
@@ -247,37 +244,10 @@ def _import_row(
             row, ("answer.hearing", "answer.hearing_normal", "answer.8_hearing")
         ),
         headphones=_headphones(row),
-        finished_at=submitted,
-        ordinal=done + 1 if complete else None,
     )
-    Assignment.objects.filter(pk=assignment.pk).update(started_at=accepted)
-    cfg = experiment.config
-    for position, (stimulus, trap, clip) in enumerate(items):
-        source = stimulus if stimulus is not None else trap
-        duration = float(getattr(source, "duration_s", None) or cfg.excerpt_seconds)
-        item = AssignmentItem.objects.create(
-            assignment=assignment,
-            phase=AssignmentItem.Phase.RATING,
-            position=position,
-            stimulus=stimulus,
-            trap=trap,
-            duration_s=duration,
-            play_started_at=accepted,
-            plays=1,
-        )
-        Vote.objects.create(
-            item=item,
-            experiment=experiment,
-            assignment=assignment,
-            rater=rater,
-            phase=AssignmentItem.Phase.RATING,
-            stimulus=stimulus,
-            trap=trap,
-            score=clip.score,
-            play_started_at=accepted,
-            listened_s=duration if clip.played else 0.0,
-        )
-    return assignment
+    return assignment_import(
+        experiment=experiment, session=_session(experiment, hit, items), taken=taken
+    )
 
 
 def _trap(row: dict[str, str], traps: dict[int, Trap]) -> Trap:
@@ -307,20 +277,13 @@ def _session(
     )
     if found is not None:
         return found.assignment.session
-    last = Session.objects.filter(experiment=experiment, kind=Session.Kind.RATING).aggregate(
-        n=Max("index")
-    )["n"]
-    session = Session.objects.create(
+    return session_add_done(
         experiment=experiment,
-        kind=Session.Kind.RATING,
-        index=(last or 0) + 1,
-        status=Session.Status.DONE,
+        items=[
+            (None if stimulus is None else stimulus.pk, None if trap is None else trap.pk)
+            for stimulus, trap, _ in items
+        ],
     )
-    SessionItem.objects.bulk_create(
-        SessionItem(session=session, position=position, stimulus=stimulus, trap=trap)
-        for position, (stimulus, trap, _) in enumerate(items)
-    )
-    return session
 
 
 def _math(row: dict[str, str], math_key: dict[str, int]) -> tuple[int | None, int | None]:

@@ -21,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.rating.models import Assignment, Rater
+from crowdtest.rating.models import Assignment
+from crowdtest.rating.services import rater_block
 from crowdtest.results.models import SessionVerdict
 from crowdtest.results.services import assignment_screen, verdict_override
 
@@ -203,4 +204,4 @@ def _record(
             note=f"Not known to the crowd platform at sync: {detail}.",
             by=None,
         )
-        Rater.objects.filter(pk=assignment.rater_id).update(blocked=True)
+        rater_block(rater_id=assignment.rater_id)

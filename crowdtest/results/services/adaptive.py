@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Session, SessionItem
+from crowdtest.design.services.sessions import sessions_retire
 
 from ..models import RetiredSession
 from ..selectors import saturated_stimulus_ids
@@ -54,14 +54,7 @@ def adaptive_retire(*, experiment: Experiment) -> RetirementReport:
     with transaction.atomic():
         # Lock what is still open; a session the allocation holds right now is skipped
         # (and reconsidered on the next run) instead of waited for.
-        retiring = list(
-            Session.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=candidates, status=Session.Status.OPEN)
-            .values_list("pk", flat=True)
-        )
-        Session.objects.filter(pk__in=retiring).update(
-            status=Session.Status.RETIRED, updated_at=timezone.now()
-        )
+        retiring = sessions_retire(session_ids=candidates)
         RetiredSession.objects.bulk_create(
             [
                 RetiredSession(

@@ -22,6 +22,7 @@ from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from crowdtest.rating.services import votes_invalidate_excluded, votes_set_validity
 from modeling.screening import (
     ScreeningRules,
     SessionAnswers,
@@ -145,7 +146,7 @@ def verdict_override(
 
 def _set_vote_validity(*, assignment_id: int, valid: bool) -> None:
     """One UPDATE; a vote dropped by a vote-level rule stays invalid."""
-    Vote.objects.filter(assignment_id=assignment_id, exclusion__isnull=True).update(valid=valid)
+    votes_set_validity(assignment_id=assignment_id, valid=valid)
 
 
 def _ordinals(*, experiment: Experiment, rater_id: int | None = None) -> dict[int, int]:
@@ -274,7 +275,7 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> int:
         pcc = rater_correlations(raters, stimuli, scores)
     exclusions = list(_exclusions(experiment, ids[~keep], raters[~keep], pcc, rules))
     VoteExclusion.objects.bulk_create(exclusions, batch_size=2000)
-    Vote.objects.filter(experiment=experiment, exclusion__isnull=False).update(valid=False)
+    votes_invalidate_excluded(experiment=experiment)
     return len(exclusions)
 
 

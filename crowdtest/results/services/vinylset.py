@@ -13,7 +13,6 @@ file again updates the rows; nothing else of the experiment changes.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 import re
@@ -25,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment, Stimulus, Track
+from crowdtest.corpus.services.importing import Placeholder, placeholders_create
 from modeling.mos import ci_half_width_t, votes_from_ci
 
 from ..errors import ResultsError
@@ -175,34 +175,20 @@ def _stimuli_for(experiment: Experiment, rows: list[LabelRow]) -> tuple[dict[str
             found[row.filename] = stimulus
         else:
             missing.append(row)
-    new_tracks = Track.objects.bulk_create([_placeholder_track(experiment, r) for r in missing])
-    new_stimuli = Stimulus.objects.bulk_create(
-        [_placeholder_stimulus(t, r) for t, r in zip(new_tracks, missing)]
+    new_stimuli = placeholders_create(
+        experiment=experiment,
+        placeholders=[_placeholder(row) for row in missing],
+        reason=PLACEHOLDER_ERROR,
     )
     found.update({r.filename: s for r, s in zip(missing, new_stimuli)})
     return found, len(missing)
 
 
-def _placeholder_track(experiment: Experiment, row: LabelRow) -> Track:
-    digest = hashlib.sha256(f"vinylset-label:{row.filename}".encode()).hexdigest()
-    return Track(
-        experiment=experiment,
-        source_kind=Track.SourceKind.PATH,
-        source=row.filename,
-        original_name=row.filename,
-        checksum=digest,
-        title=track_name(row.filename),
-        error=PLACEHOLDER_ERROR,
-    )
-
-
-def _placeholder_stimulus(track: Track, row: LabelRow) -> Stimulus:
+def _placeholder(row: LabelRow) -> Placeholder:
     he_aac = _HE_AAC.search(row.filename)
-    return Stimulus(
-        experiment=track.experiment,
-        track=track,
-        status=Stimulus.Status.FAILED,
-        error=PLACEHOLDER_ERROR,
+    return Placeholder(
+        filename=row.filename,
+        title=track_name(row.filename),
         cluster=row.cluster,
         codec="HE-AAC (as named in the Vinylset file)" if he_aac else "",
         bitrate_kbps=int(he_aac.group(1)) if he_aac else None,

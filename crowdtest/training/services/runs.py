@@ -35,6 +35,7 @@ from crowdtest.jobs.services import (
     job_mark_cancelled,
     job_report,
     job_request_cancel,
+    job_set_counts,
     job_start,
 )
 from modeling import metrics
@@ -43,7 +44,7 @@ from modeling.w2vmos.config import CVConfig, ModelConfig, TrainConfig
 from modeling.w2vmos.errors import W2VMOSError
 
 if TYPE_CHECKING:  # torch lives only in the workers that train
-    from modeling.w2vmos.crossval import CVProgress
+    from modeling.w2vmos.crossval import CVProgress, FoldOutcome
     from modeling.w2vmos.data import ManifestItem
     from modeling.w2vmos.train import EpochProgress
 
@@ -55,6 +56,23 @@ from .control import StopControl, task_deadline
 logger = logging.getLogger(__name__)
 
 JOB_KIND = "train_w2vmos"
+# What a finished fold writes on its row.
+FOLD_OUTCOME_FIELDS = [
+    "status",
+    "finished_at",
+    "n_train",
+    "n_val",
+    "n_test",
+    "best_epoch",
+    "best_val_loss",
+    "epochs_run",
+    "stopped_early",
+    "history",
+    "model_dir",
+    "tau",
+    "metrics",
+    "predictions",
+]
 DEFAULT_BACKBONE = "facebook/wav2vec2-base"
 Status = ModelRun.Status
 
@@ -257,7 +275,7 @@ def _train_and_record(run: ModelRun, row: ModelFold, control: StopControl) -> st
         with transaction.atomic():
             _mark_cancelled(ModelRun.objects.select_for_update().get(pk=run.pk))
         return "cancelled"
-    _fold_finished(run_id=run.pk, fold=row.index, outcome=_json_safe(outcome))
+    _fold_finished(run_id=run.pk, fold=row.index, outcome=outcome)
     return "trained"
 
 
@@ -354,16 +372,15 @@ class _Reporter:
         self.control.poll()
 
 
-def _train(run: ModelRun, row: ModelFold, control: StopControl) -> dict[str, Any] | None:
-    """The fold's outcome (crossval's fold dict, or the final model's), None if stopped."""
-    from modeling.folds import stratified_folds
+def _train(run: ModelRun, row: ModelFold, control: StopControl) -> FoldOutcome | None:
+    """The fold's outcome (the final model's for a final run), None if stopped."""
     from modeling.w2vmos.crossval import run_crossval, train_final
 
     model_config, train_config, cv_config = run_configs(run)
     items = stage_audio(run)
     report = _Reporter(run, row, control)
     if run.kind == ModelRun.Kind.FINAL:
-        result = train_final(
+        return train_final(
             items,
             model_config=model_config,
             train_config=train_config,
@@ -372,22 +389,6 @@ def _train(run: ModelRun, row: ModelFold, control: StopControl) -> dict[str, Any
             progress=report,
             should_stop=control,
         )
-        if result.cancelled:
-            return None
-        split = stratified_folds(
-            [it.mos_class for it in items], k=cv_config.k, seed=cv_config.seed
-        )[0]
-        return {
-            "n_train": int(split.train.size + split.test.size),
-            "n_val": int(split.val.size),
-            "n_test": 0,
-            "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss,
-            "epochs_run": result.epochs_run,
-            "stopped_early": result.stopped_early,
-            "history": result.history,
-            "model_dir": str(result.model_dir),
-        }
     cv = run_crossval(
         items,
         model_config=model_config,
@@ -400,33 +401,36 @@ def _train(run: ModelRun, row: ModelFold, control: StopControl) -> dict[str, Any
     )
     if cv.cancelled:
         return None
-    return next(f for f in cv.folds if f["fold"] == row.index)
+    return next(f for f in cv.folds if f.fold == row.index)
 
 
-def _fold_finished(*, run_id: int, fold: int, outcome: dict[str, Any]) -> None:
+def _fold_finished(*, run_id: int, fold: int, outcome: FoldOutcome) -> None:
     with transaction.atomic():
         run = ModelRun.objects.select_for_update().get(pk=run_id)
         row = ModelFold.objects.select_for_update().get(run=run, index=fold)
         stimulus_of = [int(label[0]) for label in run.labels]
         row.status, row.finished_at = Status.SUCCEEDED, timezone.now()
-        row.n_train, row.n_val, row.n_test = (
-            outcome["n_train"],
-            outcome["n_val"],
-            outcome["n_test"],
+        row.n_train, row.n_val, row.n_test = outcome.n_train, outcome.n_val, outcome.n_test
+        row.best_epoch = outcome.best_epoch
+        row.best_val_loss = _json_safe(outcome.best_val_loss)
+        row.epochs_run, row.stopped_early = outcome.epochs_run, outcome.stopped_early
+        row.history, row.model_dir = _json_safe(outcome.history), outcome.model_dir
+        row.tau, row.metrics = _json_safe(outcome.tau), _json_safe(outcome.metrics)
+        row.predictions = _json_safe(
+            [
+                {
+                    "stimulus": stimulus_of[p.index],
+                    "fold": p.fold,
+                    "split": p.split,
+                    "mos": p.mos,
+                    "label_used": p.label_used,
+                    "pred": p.pred,
+                    "pred_mapped": p.pred_mapped,
+                }
+                for p in outcome.predictions
+            ]
         )
-        row.best_epoch, row.best_val_loss = outcome["best_epoch"], outcome["best_val_loss"]
-        row.epochs_run, row.stopped_early = outcome["epochs_run"], outcome["stopped_early"]
-        row.history, row.model_dir = outcome["history"], outcome["model_dir"]
-        row.tau = outcome.get("tau")
-        row.metrics = outcome.get("metrics", {})
-        row.predictions = [
-            {
-                "stimulus": stimulus_of[p["index"]],
-                **{k: v for k, v in p.items() if k not in ("index", "path")},
-            }
-            for p in outcome.get("predictions", [])
-        ]
-        row.save()
+        row.save(update_fields=FOLD_OUTCOME_FIELDS)
         folds = list(ModelFold.objects.filter(run=run).order_by("index"))
         if all(f.status == Status.SUCCEEDED for f in folds):
             if run.kind == ModelRun.Kind.CROSSVAL:
@@ -522,7 +526,7 @@ def run_resume(*, run: ModelRun, created_by: Any = None) -> ModelRun:
             total=int(run.config["pretrain"]["max_steps"]) + 1 if pretraining else len(folds),
             created_by=created_by,
         )
-        Job.objects.filter(pk=job.pk).update(done=done)
+        job_set_counts(job_id=job.pk, done=done)
         run.status, run.error, run.finished_at, run.job = Status.QUEUED, "", None, job
         run.save(update_fields=["status", "error", "finished_at", "job"])
         ModelFold.objects.filter(run=run).exclude(status=Status.SUCCEEDED).update(

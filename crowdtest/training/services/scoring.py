@@ -25,12 +25,12 @@ from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.sources import SourceError, allowed_roots, is_within, local_copy
 from crowdtest.exports import safe_cell
 from crowdtest.jobs.dispatch import enqueue
-from crowdtest.jobs.models import Job
 from crowdtest.jobs.services import (
     job_advance,
     job_create,
     job_fail,
     job_mark_cancelled,
+    job_set_counts,
     job_start,
 )
 from modeling.provenance import code_version
@@ -302,7 +302,7 @@ def scoring_run(*, scoring_id: int) -> str:
         scoring.n_files, scoring.model_fold = len(sources), scoring_fold(run).index
         scoring.save(update_fields=["n_files", "model_fold"])
         if job_id:
-            Job.objects.filter(pk=job_id).update(done=0, failed=0)
+            job_set_counts(job_id=job_id)
             job_start(job_id=job_id, total=len(sources) + 1, message="loading the model")
         reported = 0
 

@@ -17,7 +17,7 @@ from django.test import Client
 from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
 from crowdtest.design.models import DigitsClip, Trap
 from crowdtest.design.services import design_numbers, design_replace
-from crowdtest.rating.clips import clip_url
+from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.identity import RaterIdentity, rater_token
 from crowdtest.rating.models import Assignment, AssignmentItem
 from tests.factories import ExperimentFactory, StimulusFactory

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from crowdtest.design.models import Session, SessionItem
 from crowdtest.rating import services
-from crowdtest.rating.allocation import assignment_start, assignments_release_abandoned
+from crowdtest.rating.assigning import assignment_start, assignments_release_abandoned
 from crowdtest.rating.delivery import record_received
 from crowdtest.rating.errors import RatingError
 from crowdtest.rating.identity import RaterIdentity

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from crowdtest.design.models import Trap
 from crowdtest.rating import delivery
-from crowdtest.rating.clips import clip_url
+from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.models import AssignmentItem
 from tests.conftest import require_service
 

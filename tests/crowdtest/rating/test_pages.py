@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.test import Client
 
-from crowdtest.rating.clips import clip_url
+from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.identity import link_token, read_rater_token
 from crowdtest.rating.models import AssignmentItem
 from tests.crowdtest.rating.designs import RaterClient, make_design, take_session

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.cache import cache
 
-from crowdtest.rating.clips import clip_url
+from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.models import AssignmentItem
 from deploy.nginx import nginx_binary, running_nginx
 from tests.conftest import require_service

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from crowdtest.rating.models import DirectLink
-from crowdtest.rating.publishing import PUBLISHERS
+from crowdtest.rating.publishers import PUBLISHERS
 from tests.crowdtest.rating.designs import make_design
 from tests.factories import ExperimentFactory
 
@@ -73,7 +73,7 @@ def test_the_open_link_remembers_a_browser_so_the_cap_holds(client: Client) -> N
 
 
 def test_one_off_links_allow_one_session_each() -> None:
-    from crowdtest.rating.allocation import rater_may_start
+    from crowdtest.rating.assigning import rater_may_start
     from crowdtest.rating.errors import RatingError
     from crowdtest.rating.models import Rater
     from tests.factories import AssignmentFactory

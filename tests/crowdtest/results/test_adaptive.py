@@ -111,7 +111,7 @@ def test_compute_mos_retires_and_the_dashboard_shows_the_savings(staff_client, e
 
 
 def test_a_saturated_stimulus_is_left_out_of_sessions_as_raters_start_them(db: None) -> None:
-    from crowdtest.rating.allocation import assignment_start
+    from crowdtest.rating.assigning import assignment_start
     from crowdtest.rating.identity import RaterIdentity
     from crowdtest.rating.models import AssignmentItem
     from tests.crowdtest.rating.designs import make_design
@@ -149,7 +149,7 @@ def test_a_saturated_stimulus_is_left_out_of_sessions_as_raters_start_them(db: N
 def test_a_session_is_never_cut_below_the_minimum_of_stimuli(db: None) -> None:
     """Sessions of 3 stimuli keep all of them: one or two votes would fail the variance
     rule and reject an honest rater."""
-    from crowdtest.rating.allocation import assignment_start
+    from crowdtest.rating.assigning import assignment_start
     from crowdtest.rating.identity import RaterIdentity
     from tests.crowdtest.rating.designs import make_design
 

@@ -4,11 +4,14 @@ raised right after an epoch's checkpoint, which leaves the rows as a dead worker
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.signals import task_postrun
+from django.db import connection
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
@@ -26,24 +29,39 @@ class WorkerKilled(BaseException):
 Epochs = list[tuple[int, int]]  # (fold, epoch) as reported
 
 
-@pytest.fixture
-def epochs(monkeypatch: pytest.MonkeyPatch) -> tuple[Epochs, list[Callable[..., None]]]:
-    """Every (fold, epoch) the training reports, and hooks run after each report."""
-    from crowdtest.training.services import runs
+def _json_param(value: Any) -> Any:
+    """A JSON column's value as the query sends it: psycopg's Jsonb, or SQLite's text."""
+    if hasattr(value, "obj"):
+        return value.obj
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return None
 
+
+@pytest.fixture
+def epochs() -> Iterator[tuple[Epochs, list[Callable[..., None]]]]:
+    """Every (fold, epoch) the training reports on its job, and hooks run after each
+    report. Seen at the database boundary (Django's execute_wrapper): the job's progress
+    update carries the epoch in its detail, written after the epoch's checkpoint."""
     seen: Epochs = []
     hooks: list[Callable[..., None]] = []
-    original = runs.job_report
 
-    def report(*, job_id: int, message: str, detail: dict[str, Any] | None = None) -> None:
-        original(job_id=job_id, message=message, detail=detail)
-        if detail is not None and "epoch" in detail:
-            seen.append((detail["fold"], detail["epoch"]))
-            for hook in hooks:
-                hook(job_id=job_id, fold=detail["fold"], epoch=detail["epoch"])
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if sql.startswith('UPDATE "jobs_job"') and not many and '"detail"' in sql:
+            for value in params or ():
+                detail = _json_param(value)
+                if isinstance(detail, dict) and "epoch" in detail:
+                    seen.append((detail["fold"], detail["epoch"]))
+                    for hook in hooks:
+                        hook(job_id=int(params[-1]), fold=detail["fold"], epoch=detail["epoch"])
+        return result
 
-    monkeypatch.setattr(runs, "job_report", report)
-    return seen, hooks
+    with connection.execute_wrapper(wrapper):
+        yield seen, hooks
 
 
 def start(experiment: Experiment, backbone: Path, capture: Any, **kwargs: Any) -> ModelRun:
@@ -136,9 +154,7 @@ def test_a_fold_killed_mid_run_resumes_from_its_last_epoch_when_delivered_again(
 def test_only_failed_or_cancelled_runs_resume(
     make_experiment: Callable[..., Experiment],
     tiny_backbone: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("crowdtest.training.services.runs.enqueue", lambda *a, **k: None)
     run = run_start(experiment=make_experiment(8), backbone=str(tiny_backbone), device="cpu")
     with pytest.raises(TrainingError, match="Only a failed or cancelled run can be resumed"):
         run_resume(run=run)
@@ -146,6 +162,7 @@ def test_only_failed_or_cancelled_runs_resume(
 
 
 def test_a_task_near_its_time_limit_hands_over_to_a_continuation(
+    request: pytest.FixtureRequest,
     make_experiment: Callable[..., Experiment],
     tiny_backbone: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -161,11 +178,13 @@ def test_a_task_near_its_time_limit_hands_over_to_a_continuation(
     deadlines = iter([time.monotonic() - 1.0])
     monkeypatch.setattr(runs, "task_deadline", lambda: next(deadlines, None))
     results: list[str] = []
-    original = runs.fold_train
-    monkeypatch.setattr(
-        runs, "fold_train", lambda **kw: results.append(original(**kw)) or results[-1]
-    )
-    monkeypatch.setattr("crowdtest.training.services.fold_train", runs.fold_train)
+
+    def finished(sender: Any = None, retval: Any = None, **kwargs: Any) -> None:
+        if sender is not None and sender.name == train_fold_task.name:
+            results.append(retval)
+
+    task_postrun.connect(finished, weak=False)
+    request.addfinalizer(lambda: task_postrun.disconnect(finished))
     run = start(
         make_experiment(8),
         tiny_backbone,

@@ -50,9 +50,9 @@ def test_three_fold_crossval_writes_metrics_and_predictions(
     assert not result.cancelled and len(result.folds) == 3
     assert [(p.fold, p.epoch.epoch) for p in seen] == [(f, e) for f in range(3) for e in (1, 2)]
     for fold in result.folds:
-        assert (fold["n_train"], fold["n_val"], fold["n_test"]) == (12, 3, 3)
-        assert fold["tau"] == pytest.approx(0.4)  # mean full CI width of the training set
-        assert math.isfinite(fold["metrics"]["rmse"])
+        assert (fold.n_train, fold.n_val, fold.n_test) == (12, 3, 3)
+        assert fold.tau == pytest.approx(0.4)  # mean full CI width of the training set
+        assert math.isfinite(fold.metrics["rmse"])
     assert set(result.summary) >= {"rmse", "pcc", "srcc", "pra", "tau"}
 
     saved = read_json(tmp_path / "cv" / "results.json")
@@ -109,7 +109,7 @@ def test_interrupted_crossval_keeps_finished_folds(
         progress=epochs.append,
         should_stop=lambda: len(epochs) >= 1,  # stop once fold 0 has trained
     )
-    assert cut.cancelled and [f["fold"] for f in cut.folds] == [0]
+    assert cut.cancelled and [f.fold for f in cut.folds] == [0]
     resumed: list[CVProgress] = []
     done = run_crossval(
         items,
@@ -147,12 +147,12 @@ def test_folds_run_one_at_a_time_and_the_summary_comes_with_the_last(
     seen: list[CVProgress] = []
     first = run_crossval(items, **settings, progress=seen.append, folds=[1])
     assert not first.complete and not first.cancelled and not first.summary
-    assert [f["fold"] for f in first.folds] == [1] and [p.fold for p in seen] == [1]
-    assert first.folds[0]["history"][0]["epoch"] == 1
+    assert [f.fold for f in first.folds] == [1] and [p.fold for p in seen] == [1]
+    assert first.folds[0].history[0]["epoch"] == 1
     assert not (tmp_path / "cv" / "results.json").exists()
 
     gathered = run_crossval(items, **settings, folds=())
-    assert not gathered.complete and [f["fold"] for f in gathered.folds] == [1]
+    assert not gathered.complete and [f.fold for f in gathered.folds] == [1]
 
     rest = run_crossval(items, **settings, progress=seen.append, folds=[0, 2])
     assert rest.complete and set(rest.summary) >= {"rmse", "pra"}
@@ -174,7 +174,8 @@ def test_final_model_trains_on_all_but_a_stratified_validation_part(
     )
     config = read_json(tmp_path / "final" / "config.json")
     assert (config["data"]["n_train"], config["data"]["n_val"]) == (15, 3)
-    assert result.model_dir is not None and (result.model_dir / "w2vmos.json").exists()
+    assert result is not None and (result.n_train, result.n_val, result.n_test) == (15, 3, 0)
+    assert (Path(result.model_dir) / "w2vmos.json").exists()
 
     unclassed = [ManifestItem(it.path, it.mos, it.ci, None) for it in items]
     with pytest.raises(W2VMOSError, match="MOS class"):

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from crowdtest.corpus.management.base import ExperimentCommand
-from crowdtest.rating.publishing import PUBLISHERS, PublishError
+from crowdtest.rating.publishers import PUBLISHERS, PublishError
 
 
 class Command(ExperimentCommand):

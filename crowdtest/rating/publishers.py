@@ -3,7 +3,7 @@
 `python manage.py publish <slug> --platform NAME` looks the adapter up here; the platforms
 app registers its adapters (direct links, MTurk, Prolific) from its `AppConfig.ready()`:
 
-    from crowdtest.rating.publishing import register_publisher
+    from crowdtest.rating.publishers import register_publisher
     register_publisher(MTurkPublisher())
 """
 

@@ -19,12 +19,16 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.models import Design, DigitsClip, Session, SessionItem, Trap
+from crowdtest.design.services.sessions import (
+    session_take,
+    sessions_reopen,
+    sessions_swap_stimuli,
+)
 from modeling.allocation import choose_session, math_question
 
 from .errors import REFUSED_MESSAGE, RatingError
@@ -165,13 +169,13 @@ def _start(
         raise _Retry
     for swap in choice.swaps:
         other = ids[swap.other]
-        SessionItem.objects.filter(session_id=chosen, stimulus_id=swap.stimulus_out).update(
-            stimulus_id=swap.stimulus_in
+        sessions_swap_stimuli(
+            session_id=chosen,
+            other_id=other,
+            stimulus_out=swap.stimulus_out,
+            stimulus_in=swap.stimulus_in,
         )
-        SessionItem.objects.filter(session_id=other, stimulus_id=swap.stimulus_in).update(
-            stimulus_id=swap.stimulus_out
-        )
-    Session.objects.filter(pk=chosen).update(status=Session.Status.ACTIVE, updated_at=now)
+    session_take(session_id=chosen, now=now)
     return _create_assignment(experiment, identity, rater, chosen, now, language)
 
 
@@ -363,6 +367,4 @@ def session_release(*, session_ids: list[int], now: datetime) -> int:
     still_taken = Assignment.objects.filter(
         session_id__in=session_ids, status=Assignment.Status.ACTIVE
     ).values_list("session_id", flat=True)
-    return Session.objects.filter(
-        Q(pk__in=session_ids) & Q(status=Session.Status.ACTIVE) & ~Q(pk__in=still_taken)
-    ).update(status=Session.Status.OPEN, updated_at=now)
+    return sessions_reopen(session_ids=session_ids, still_taken=still_taken, now=now)

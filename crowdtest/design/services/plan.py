@@ -1,0 +1,165 @@
+"""Replacing an experiment's design in one transaction: training and rating sessions
+with traps and gold clips at random positions, and the roles of the stimuli. Refused once
+votes exist; the apps above remove what they built on the old sessions
+(`design_replacing`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import transaction
+
+from crowdtest.corpus.models import Experiment, Stimulus
+from modeling.allocation import (
+    AllocationError,
+    assign_traps,
+    insert_traps,
+    plan_rating_sessions,
+    training_set,
+    trap_positions,
+)
+from modeling.provenance import code_version
+
+from .. import clips, selectors
+from ..models import Design, DigitsClip, Session, SessionItem, Trap
+from ..signals import design_lock_reason, design_replacing
+from .checks import PLAN_STREAM, TRAINING_FROM_RATED, DesignError, DesignNumbers, rng_stream
+
+
+def design_replace(
+    *,
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    trap_source_ids: list[int],
+    traps: list[Trap],
+    digit_clips: list[DigitsClip],
+    volume_name: str,
+    warnings: list[str] | None = None,
+    training: list[int] | None = None,
+    volume_duration_s: float | None = None,
+) -> Design:
+    """Replace the experiment's design in one transaction: traps, digits clips, training
+    and rating sessions. `training` is the training set drawn from stimuli left out of
+    rating; None draws it from the stimuli to rate (as the paper's sampling allows) and
+    says so in the design's warnings. Refused once votes exist; the old design's files
+    are deleted after the commit."""
+    by_cluster = selectors.rated_by_cluster(experiment=experiment)
+    rng = rng_stream(numbers.seed, PLAN_STREAM)
+    warnings = list(warnings or [])
+    try:
+        if training is None:
+            training = training_set(by_cluster, size=numbers.training_size, seed=rng)
+            if training:
+                warnings.append(TRAINING_FROM_RATED)
+        plan = plan_rating_sessions(
+            by_cluster,
+            per_cluster=numbers.stimuli_per_cluster,
+            votes_per_stimulus=numbers.votes_per_stimulus,
+            seed=rng,
+        )
+    except AllocationError as exc:
+        raise DesignError(str(exc)) from exc
+    with transaction.atomic():
+        Experiment.objects.select_for_update().get(pk=experiment.pk)
+        locked = design_lock_reason(experiment=experiment)
+        if locked:
+            raise DesignError(f"{locked} while the design was being built; not replaced.")
+        old_files = _design_files(experiment)
+        design_replacing.send(sender=Experiment, experiment=experiment)
+        SessionItem.objects.filter(session__experiment=experiment).delete()
+        Session.objects.filter(experiment=experiment).delete()
+        Trap.objects.filter(experiment=experiment).delete()
+        DigitsClip.objects.filter(experiment=experiment).delete()
+        Design.objects.filter(experiment=experiment).delete()
+        experiment.stimuli.filter(selected=False).update(role=Stimulus.Role.UNUSED)
+        experiment.stimuli.filter(pk__in=trap_source_ids).update(role=Stimulus.Role.TRAP_SOURCE)
+        experiment.stimuli.filter(pk__in=training, selected=False).update(
+            role=Stimulus.Role.TRAINING
+        )
+        gold_ids = [t.source_id for t in traps if t.kind == Trap.Kind.GOLD]
+        experiment.stimuli.filter(pk__in=gold_ids).update(role=Stimulus.Role.GOLD)
+        saved_traps = Trap.objects.bulk_create(traps)
+        DigitsClip.objects.bulk_create(digit_clips)
+        _create_sessions(
+            experiment,
+            numbers,
+            training,
+            plan,
+            [
+                t.pk
+                for t in saved_traps
+                if t.kind == Trap.Kind.TRAP and t.language == experiment.config.language_codes[0]
+            ],
+            [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
+            rng,
+        )
+        design = Design.objects.create(
+            experiment=experiment,
+            seed=numbers.seed,
+            votes_per_stimulus=numbers.votes_per_stimulus,
+            stimuli_per_cluster=numbers.stimuli_per_cluster,
+            n_clusters=len(by_cluster),
+            n_rating_sessions=len(plan),
+            settings_snapshot={**experiment.config.to_dict(), **numbers.settings()},
+            volume_clip=volume_name,
+            volume_duration_s=volume_duration_s,
+            warnings=warnings,
+            code_version=code_version(),
+        )
+        transaction.on_commit(lambda: clips.delete_files(old_files))
+    return design
+
+
+def _design_files(experiment: Experiment) -> list[str]:
+    names = list(Trap.objects.filter(experiment=experiment).values_list("delivery", flat=True))
+    names += DigitsClip.objects.filter(experiment=experiment).values_list("delivery", flat=True)
+    names += Design.objects.filter(experiment=experiment).values_list("volume_clip", flat=True)
+    return [n for n in names if n]
+
+
+def _create_sessions(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    training: list[int],
+    plan: list[list[int]],
+    trap_ids: list[int],
+    gold_ids: list[int],
+    rng: np.random.Generator,
+) -> None:
+    """Traps and gold clips are both quality-control clips (Trap rows), dealt evenly over
+    the sessions and put at random positions among the stimuli."""
+    per_session = numbers.traps_per_session if trap_ids else 0
+    trap_sets = assign_traps(len(plan), trap_ids, per_session=per_session, seed=rng)
+    gold_per_session = numbers.gold_per_session if gold_ids else 0
+    gold_sets = assign_traps(len(plan), gold_ids, per_session=gold_per_session, seed=rng)
+    if gold_ids:  # mixed, so a gold clip is not always the last quality-control clip
+        trap_sets = [
+            [int(pk) for pk in rng.permutation(traps + gold)]
+            for traps, gold in zip(trap_sets, gold_sets)
+        ]
+    sessions = Session.objects.bulk_create(
+        [Session(experiment=experiment, kind=Session.Kind.TRAINING, index=0)]
+        + [
+            Session(experiment=experiment, kind=Session.Kind.RATING, index=i)
+            for i in range(len(plan))
+        ]
+    )
+    items = [
+        SessionItem(session=sessions[0], position=p, stimulus_id=s) for p, s in enumerate(training)
+    ]
+    for session, stimuli, traps in zip(sessions[1:], plan, trap_sets):
+        positions = trap_positions(len(stimuli), len(traps), seed=rng)
+        # Traps go in as negative ids so one playlist holds both kinds.
+        playlist = insert_traps(stimuli, [-t for t in traps], positions)
+        items += [
+            SessionItem(
+                session=session,
+                position=p,
+                stimulus_id=entry if entry > 0 else None,
+                trap_id=-entry if entry < 0 else None,
+            )
+            for p, entry in enumerate(playlist)
+        ]
+    SessionItem.objects.bulk_create(items, batch_size=2000)
+
+
+# --- Prompts -------------------------------------------------------------------------

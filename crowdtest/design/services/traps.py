@@ -1,0 +1,101 @@
+"""The trapping stimuli (trap sources x 5 ACR answers, in each offered language) and the
+gold clips a build makes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from crowdtest.corpus.models import Experiment, Stimulus
+
+from .. import clips
+from ..models import GoldStimulus, Prompt, Trap
+from .checks import DesignNumbers
+
+
+def make_gold_clips(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    gold: list[GoldStimulus],
+    made: list[str],
+    step: Callable[[str], None],
+) -> list[Trap]:
+    """Each gold stimulus's master encoded as a clip of its own: the same format and
+    length as a rated stimulus, under a key that says nothing of what it is."""
+    clips_made: list[Trap] = []
+    for mark in gold:
+        audio, rate = clips.read_audio(mark.stimulus.master)
+        stored = clips.store_clip(
+            audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+        )
+        made.append(stored.name)
+        clips_made.append(
+            Trap(
+                experiment=experiment,
+                kind=Trap.Kind.GOLD,
+                language="",
+                source=mark.stimulus,
+                answer=mark.score,
+                media_key=stored.media_key,
+                delivery=stored.name,
+                duration_s=stored.duration_s,
+            )
+        )
+        step(f"gold clip {len(clips_made)} of {len(gold)}")
+    return clips_made
+
+
+def make_traps(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    sources: list[Stimulus],
+    prompts: dict[tuple[str, str], Prompt],
+    made: list[str],
+    step: Callable[[str], None],
+) -> tuple[list[Trap], list[str]]:
+    """Five traps per source (one per ACR answer) in each offered language. All of a
+    source's traps last as long as its longest message in any language needs, so neither
+    the answer nor the language shows in a trap's length."""
+    offered = experiment.config.language_codes
+    total = 5 * len(sources) * len(offered)
+    traps: list[Trap] = []
+    warnings: list[str] = []
+    lengths: set[float] = set()
+    for source in sources:
+        music, rate = clips.read_audio(source.master)
+        if music.shape[1] == 1:
+            music = music[:, 0]
+        messages = {
+            (answer, language): clips.read_prompt(prompts[f"trap-{answer}", language].audio, rate)
+            for language in offered
+            for answer in range(1, 6)
+        }
+        seconds = clips.trap_seconds(list(messages.values()), rate, numbers.excerpt_seconds)
+        lengths.add(seconds)
+        for (answer, language), message in messages.items():
+            audio = clips.make_trap(
+                music, message, rate, seconds=seconds, target_lufs=numbers.target_lufs
+            )
+            stored = clips.store_clip(
+                audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+            )
+            made.append(stored.name)
+            traps.append(
+                Trap(
+                    experiment=experiment,
+                    source=source,
+                    answer=answer,
+                    language=language,
+                    media_key=stored.media_key,
+                    delivery=stored.name,
+                    duration_s=stored.duration_s,
+                )
+            )
+            step(f"trap {len(traps)} of {total}")
+    longest = max(lengths)
+    if longest > numbers.excerpt_seconds:
+        warnings.append(
+            f"The trap messages do not fit in {numbers.excerpt_seconds:g} s stimuli: traps last "
+            f"{longest:g} s, so their length sets them apart. Use stimuli of at least "
+            f"{longest:g} s in a real test."
+        )
+    return traps, warnings
