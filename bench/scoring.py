@@ -111,7 +111,7 @@ def _train_step_time(model: W2VMOS, device: torch.device, steps: int, seconds: f
             pred = model(values, mask)
         loss = torch.nn.functional.l1_loss(pred.float(), target)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         scaler.step(optimizer)
         scaler.update()
         if device.type == "cuda":

@@ -70,5 +70,5 @@ def client_ip(request: HttpRequest) -> str:
     if "*" in trusted or peer in trusted:
         forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         if forwarded and forwarded[-1]:
-            return forwarded[-1]
+            return str(forwarded[-1])
     return peer

@@ -185,7 +185,7 @@ def _slope_db_per_khz(magnitude: np.ndarray, frequencies: np.ndarray) -> np.ndar
     """Least-squares slope of the log-magnitude spectrum against frequency, per frame."""
     level = 20 * np.log10(np.maximum(magnitude, 10 ** (FLOOR_DB / 20)))
     khz = frequencies / 1000 - np.mean(frequencies / 1000)
-    return (khz @ (level - level.mean(axis=0))) / float(khz @ khz)
+    return np.asarray((khz @ (level - level.mean(axis=0))) / float(khz @ khz))
 
 
 def _clip_fraction(data: np.ndarray) -> float:

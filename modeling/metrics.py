@@ -86,7 +86,7 @@ def _min_derivative(c: FloatArray, lo: float, hi: float) -> float:
         vertex = -c[2] / (3 * c[3])
         if lo < vertex < hi:
             candidates.append(vertex)
-    return min(c[1] + 2 * c[2] * z + 3 * c[3] * z**2 for z in candidates)
+    return float(min(c[1] + 2 * c[2] * z + 3 * c[3] * z**2 for z in candidates))
 
 
 def p1401_fit_third_order(pred: ArrayLike, mos: ArrayLike) -> FloatArray:
@@ -225,11 +225,11 @@ class PRAPairs:
 
     @property
     def concordant(self) -> NDArray[np.bool_]:
-        return self.score == 1.0
+        return np.asarray(self.score == 1.0)
 
     @property
     def discordant(self) -> NDArray[np.bool_]:
-        return self.score == 0.0
+        return np.asarray(self.score == 0.0)
 
 
 def pra_pairs(mos: ArrayLike, pred: ArrayLike, tau: float) -> PRAPairs:

@@ -100,7 +100,7 @@ def votes_from_ci(ci_half: npt.ArrayLike, std: npt.ArrayLike) -> npt.NDArray[np.
     s = np.asarray(std, dtype=float)
     if np.any(~np.isfinite(ci)) or np.any(ci <= 0):
         raise ValueError("votes_from_ci needs finite, positive CI half-widths")
-    return np.rint((Z_95 * s / ci) ** 2).astype(np.int64)
+    return np.asarray(np.rint((Z_95 * s / ci) ** 2), np.int64)
 
 
 def mos_classes(

@@ -235,7 +235,7 @@ def _resample(audio: npt.NDArray[np.floating], rate: int, sample_rate: int) -> A
     if rate == sample_rate:
         return np.asarray(audio, dtype=np.float32)
     common = math.gcd(rate, sample_rate)
-    return resample_poly(audio, sample_rate // common, rate // common).astype(np.float32)
+    return np.asarray(resample_poly(audio, sample_rate // common, rate // common), np.float32)
 
 
 def _trim_silence(speech: Audio) -> Audio:
@@ -262,4 +262,4 @@ def _normalise(audio: Audio, sample_rate: int, target_lufs: float) -> Audio:
     gain = 10 ** ((target_lufs - loudness) / 20)
     peak = float(np.abs(audio).max())
     gain = min(gain, PEAK_LIMIT / peak)
-    return (audio * gain).astype(np.float32)
+    return np.asarray(audio * gain, np.float32)

@@ -188,7 +188,7 @@ def _noise_hit(
     noise = rng.standard_normal(frames, dtype=np.float32)
     if not smooth:  # a first difference tilts white noise up: a hi-hat
         noise = np.diff(noise, prepend=0.0).astype(np.float32)
-    return noise * _envelope(frames, rate, decay_s)
+    return np.asarray(noise * _envelope(frames, rate, decay_s))
 
 
 def _add(out: np.ndarray, start: int, sound: np.ndarray, pan: float) -> None:
@@ -266,7 +266,7 @@ def _to_channels(stereo: np.ndarray, channels: int, rate: int) -> np.ndarray:
         return stereo
     mono = stereo.mean(axis=1)
     if channels == 1:
-        return mono[:, None]
+        return np.asarray(mono[:, None])
     extra = [0.5 * mono] * (channels - 2)
     if channels >= 4:
         extra[1] = sosfilt(butter(2, 120, fs=rate, output="sos"), mono).astype(np.float32)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
 
 
-class AnswerKeysForAdminsOnly(admin.ModelAdmin):
+class AnswerKeysForAdminsOnly(admin.ModelAdmin[Any]):
     """Leaves the fields named in `answer_keys` out of every view unless the user is a
     superuser (an admin)."""
 
@@ -41,13 +41,13 @@ class AnswerKeysForAdminsOnly(admin.ModelAdmin):
 
 
 @admin.register(Design)
-class DesignAdmin(admin.ModelAdmin):
+class DesignAdmin(admin.ModelAdmin[Design]):
     list_display = ("experiment", "n_rating_sessions", "votes_per_stimulus", "seed", "created_at")
     readonly_fields = [f.name for f in Design._meta.fields]
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(admin.ModelAdmin[Prompt]):
     list_display = ("experiment", "key", "source", "text", "created_at")
     list_filter = ("experiment", "source")
 
@@ -90,7 +90,7 @@ class DigitsClipAdmin(AnswerKeysForAdminsOnly):
     readonly_fields = ("experiment", "digits", "channels", "media_key", "delivery", "duration_s")
 
 
-class SessionItemInline(admin.TabularInline):
+class SessionItemInline(admin.TabularInline[SessionItem, Session]):
     model = SessionItem
     fields = ("position", "stimulus", "trap")
     readonly_fields = ("position", "stimulus", "trap")
@@ -99,7 +99,7 @@ class SessionItemInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(admin.ModelAdmin[Session]):
     list_display = ("id", "experiment", "kind", "index", "status", "updated_at")
     list_filter = ("experiment", "kind", "status")
     readonly_fields = ("experiment", "kind", "index")

@@ -4,7 +4,7 @@ from .models import Job
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(admin.ModelAdmin[Job]):
     list_display = ("id", "kind", "scope", "status", "done", "failed", "total", "created_at")
     list_filter = ("status", "kind")
     search_fields = ("scope", "message")

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _executor: ThreadPoolExecutor | None = None
 
 
-def _in_thread(task: Task, kwargs: dict[str, Any]) -> None:
+def _in_thread(task: Task[Any, Any], kwargs: dict[str, Any]) -> None:
     try:
         task.apply(kwargs=kwargs, throw=False)
     except Exception:  # the task records its own failure on its job
@@ -29,7 +29,7 @@ def _in_thread(task: Task, kwargs: dict[str, Any]) -> None:
         close_old_connections()
 
 
-def _send(task: Task, kwargs: dict[str, Any], mode: str) -> None:
+def _send(task: Task[Any, Any], kwargs: dict[str, Any], mode: str) -> None:
     global _executor
     if mode == "sync":
         task.apply(kwargs=kwargs, throw=True)
@@ -41,7 +41,7 @@ def _send(task: Task, kwargs: dict[str, Any], mode: str) -> None:
         task.apply_async(kwargs=kwargs)
 
 
-def enqueue(task: Task, **kwargs: Any) -> None:
+def enqueue(task: Task[Any, Any], **kwargs: Any) -> None:
     """Queue `task(**kwargs)` once the current transaction commits."""
     mode = "" if settings.CELERY_BROKER_URL else settings.TASKS_IN_PROCESS
     transaction.on_commit(lambda: _send(task, kwargs, mode))

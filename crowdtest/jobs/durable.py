@@ -31,4 +31,5 @@ def durable_task(
         "max_retries": 3,
     }
     settings.update(options)
-    return shared_task(**settings)
+    decorator: Callable[[Callable[..., Any]], Any] = shared_task(**settings)
+    return decorator

@@ -22,7 +22,7 @@ from .models import (
 )
 
 
-class BatchInline(admin.TabularInline):
+class BatchInline(admin.TabularInline[Batch, Publication]):
     model = Batch
     fields = ("external_id", "places", "url", "created_at")
     readonly_fields = fields
@@ -31,7 +31,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Publication)
-class PublicationAdmin(admin.ModelAdmin):
+class PublicationAdmin(admin.ModelAdmin[Publication]):
     list_display = ("id", "experiment", "platform", "sandbox", "status", "sessions", "created_at")
     list_filter = ("platform", "sandbox", "status")
     readonly_fields = ("experiment", "platform", "sandbox", "type_id", "estimate", "created_by")
@@ -39,7 +39,7 @@ class PublicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(admin.ModelAdmin[Submission]):
     list_display = ("external_id", "worker_id", "platform_status", "match", "assignment", "batch")
     list_filter = ("match", "platform_status")
     search_fields = ("external_id", "worker_id")
@@ -47,14 +47,14 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AssignmentCheck)
-class AssignmentCheckAdmin(admin.ModelAdmin):
+class AssignmentCheckAdmin(admin.ModelAdmin[AssignmentCheck]):
     list_display = ("assignment", "state", "detail", "checked_at")
     list_filter = ("state",)
     readonly_fields = ("assignment",)
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(admin.ModelAdmin[Payment]):
     list_display = ("id", "experiment", "kind", "worker_id", "amount_usd", "status", "updated_at")
     list_filter = ("kind", "status")
     search_fields = ("worker_id", "token", "external_ref")
@@ -86,18 +86,18 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(CapList)
-class CapListAdmin(admin.ModelAdmin):
+class CapListAdmin(admin.ModelAdmin[CapList]):
     list_display = ("experiment", "platform", "sandbox", "external_id", "created_at")
 
 
 @admin.register(CapGrant)
-class CapGrantAdmin(admin.ModelAdmin):
+class CapGrantAdmin(admin.ModelAdmin[CapGrant]):
     list_display = ("rater", "cap_list", "status", "updated_at")
     list_filter = ("status",)
     readonly_fields = ("rater", "cap_list")
 
 
 @admin.register(ImportedAssignment)
-class ImportedAssignmentAdmin(admin.ModelAdmin):
+class ImportedAssignmentAdmin(admin.ModelAdmin[ImportedAssignment]):
     list_display = ("assignment", "source", "line", "amt_status", "imported_at")
     readonly_fields = ("assignment",)

@@ -100,7 +100,9 @@ def external_question(url: str, frame_height: int = 0) -> str:
     )
 
 
-def qualification_requirements(requirements: Requirements, cap_list_id: str) -> list[dict]:
+def qualification_requirements(
+    requirements: Requirements, cap_list_id: str
+) -> list[dict[str, Any]]:
     """Locale, approval rate and approved HITs; and the cap qualification, which a worker
     must NOT have (granted at the session cap), hidden from those who have it."""
     rows: list[dict[str, Any]] = []

@@ -308,7 +308,7 @@ def _detail(response: Any) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text[:300]
+        return str(response.text[:300])
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         detail = error.get("detail", error)

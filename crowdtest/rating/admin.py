@@ -14,14 +14,14 @@ from .models import Assignment, AssignmentItem, DirectLink, Rater, Vote
 
 
 @admin.register(Rater)
-class RaterAdmin(admin.ModelAdmin):
+class RaterAdmin(admin.ModelAdmin[Rater]):
     list_display = ("id", "experiment", "platform", "external_id", "blocked", "created_at")
     list_filter = ("experiment", "platform", "blocked")
     search_fields = ("external_id",)
     readonly_fields = ("experiment", "platform", "external_id", "created_at")
 
 
-class AssignmentItemInline(admin.TabularInline):
+class AssignmentItemInline(admin.TabularInline[AssignmentItem, Assignment]):
     model = AssignmentItem
     fields = ("phase", "position", "stimulus", "trap", "duration_s", "play_started_at", "plays")
     readonly_fields = fields
@@ -66,7 +66,7 @@ class AssignmentAdmin(AnswerKeysForAdminsOnly):
 
 
 @admin.register(Vote)
-class VoteAdmin(admin.ModelAdmin):
+class VoteAdmin(admin.ModelAdmin[Vote]):
     list_display = ("id", "experiment", "rater", "phase", "stimulus", "trap", "score", "valid")
     list_filter = ("experiment", "phase", "valid")
     readonly_fields = [f.name for f in Vote._meta.fields]
@@ -79,6 +79,6 @@ class VoteAdmin(admin.ModelAdmin):
 
 
 @admin.register(DirectLink)
-class DirectLinkAdmin(admin.ModelAdmin):
+class DirectLinkAdmin(admin.ModelAdmin[DirectLink]):
     list_display = ("id", "experiment", "participant", "created_at")
     list_filter = ("experiment",)

@@ -229,7 +229,7 @@ def _fetch_raw(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
     sql, params = queryset.query.sql_with_params()
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def _utc(text: str) -> datetime:

@@ -92,6 +92,6 @@ def progress_png(
         axes.grid(alpha=0.3)
         axes.set_xlim(min(times) - pad, max(times) + pad)
         if span < timedelta(days=2):
-            axes.xaxis.set_major_formatter(DateFormatter("%d %b %H:%M"))
+            axes.xaxis.set_major_formatter(DateFormatter("%d %b %H:%M"))  # type: ignore[no-untyped-call]
         axes.tick_params(axis="x", labelrotation=30, labelsize="small")
     return _png(figure)

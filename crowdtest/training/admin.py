@@ -3,7 +3,7 @@ from django.contrib import admin
 from .models import ModelFold, ModelRun, ScoringRun
 
 
-class ModelFoldInline(admin.TabularInline):
+class ModelFoldInline(admin.TabularInline[ModelFold, ModelRun]):
     model = ModelFold
     extra = 0
     can_delete = False
@@ -12,7 +12,7 @@ class ModelFoldInline(admin.TabularInline):
 
 
 @admin.register(ModelRun)
-class ModelRunAdmin(admin.ModelAdmin):
+class ModelRunAdmin(admin.ModelAdmin[ModelRun]):
     list_display = ("id", "experiment", "kind", "status", "n_items", "code_version", "created_at")
     list_filter = ("kind", "status", "experiment")
     search_fields = ("config", "labels_fingerprint", "error")
@@ -22,7 +22,7 @@ class ModelRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScoringRun)
-class ScoringRunAdmin(admin.ModelAdmin):
+class ScoringRunAdmin(admin.ModelAdmin[ScoringRun]):
     list_display = ("id", "run", "source", "status", "n_files", "n_scored", "n_failed")
     list_filter = ("status",)
     readonly_fields = [f.name for f in ScoringRun._meta.fields]

@@ -27,7 +27,8 @@ class _JSONConfig:
     so a misspelt setting never silently falls back to a default."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        data: dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

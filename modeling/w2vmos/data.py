@@ -120,7 +120,7 @@ def audio_duration(path: Path | str) -> float:
     try:
         info = sf.info(str(path))
         if info.frames > 0 and info.samplerate > 0:
-            return float(info.frames) / info.samplerate
+            return float(info.frames) / float(info.samplerate)
         sf_error = "no frames in header"
     except Exception as exc:  # fall through to the slower decoder
         sf_error = str(exc) or type(exc).__name__

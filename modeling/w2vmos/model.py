@@ -112,7 +112,8 @@ class W2VMOS(nn.Module):
         hidden, frame_mask = self.frame_features(input_values, attention_mask)
         weight = frame_mask.to(torch.float32)[..., None]
         pooled = (hidden.float() * weight).sum(1) / weight.sum(1).clamp(min=1.0)
-        return self.head(pooled.to(self.head.weight.dtype)).squeeze(-1).float()
+        scores: torch.Tensor = self.head(pooled.to(self.head.weight.dtype)).squeeze(-1).float()
+        return scores
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.backbone.parameters() if p.requires_grad]
@@ -178,7 +179,7 @@ def build_model(config: ModelConfig) -> W2VMOS:
     # no SpecAugment-style time masking inside the backbone.
     backbone.config.apply_spec_augment = False
     if config.freeze_feature_encoder:
-        backbone.freeze_feature_encoder()
+        backbone.freeze_feature_encoder()  # type: ignore[no-untyped-call]
     return W2VMOS(backbone, normalize_waveform=config.normalize_waveform)
 
 

@@ -67,7 +67,7 @@ def tracks_import(
     return report
 
 
-def tracks_upload(*, experiment: Experiment, files: Iterable[UploadedFile]) -> ImportReport:
+def tracks_upload(*, experiment: Experiment, files: Iterable[UploadedFile[bytes]]) -> ImportReport:
     """Store uploaded files under opaque names, then import them like any other source."""
     from ..models import new_media_key
 

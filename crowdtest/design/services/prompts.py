@@ -31,7 +31,7 @@ def _prompt_language(experiment: Experiment, language: str | None) -> str:
 
 
 def prompt_upload(
-    *, experiment: Experiment, key: str, upload: UploadedFile, language: str | None = None
+    *, experiment: Experiment, key: str, upload: UploadedFile[bytes], language: str | None = None
 ) -> Prompt:
     """Use the experimenter's recording for a prompt (in one of the test's languages, by
     default its first) instead of the synthesised voice. It is used from the next build on."""

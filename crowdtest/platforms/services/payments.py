@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -184,7 +185,7 @@ def _send(row: Payment, gateways: _Gateways, report: PaymentReport, tell: Say) -
     _mark(row, Payment.Status.CONFIRMED, report, tell, "")
 
 
-def _bonus(row: Payment, gateway: Gateway, submission_id: str) -> dict:
+def _bonus(row: Payment, gateway: Gateway, submission_id: str) -> dict[str, Any]:
     amount = f"{row.amount_usd:.2f}"
     if not row.external_ref:
         row.external_ref = gateway.bonus_prepare(
@@ -226,6 +227,6 @@ def _mark(row: Payment, status: str, report: PaymentReport, tell: Say, note: str
     tell(line)
 
 
-def _plain(response: dict) -> dict:
+def _plain(response: dict[str, Any]) -> dict[str, Any]:
     """The platform's answer without transport metadata, JSON-safe."""
     return {k: str(v) for k, v in (response or {}).items() if k != "ResponseMetadata"}
