@@ -10,13 +10,17 @@ PORT ?= 8000
 # DATABASE_URL / CELERY_BROKER_URL say otherwise.
 DEV_ENV := DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: venv run demo test bench lint fmt migrations-check messages worker ci clean help axe
+.PHONY: tools venv run demo test bench lint fmt migrations-check messages worker ci clean help axe
 
 help:
 	@echo "make run    create the virtualenv, migrate, load the demo experiment, serve http://$(HOST):$(PORT)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  run the benchmarks (figures go to docs/benchmarks.md by hand)"
 	@echo "make lint   ruff, mypy and the migrations check"
+
+# ffmpeg and espeak-ng: installed from Debian's packages when allowed, else a clear stop.
+tools:
+	@scripts/need-tools
 
 venv: $(STAMP)
 
@@ -27,13 +31,13 @@ $(STAMP): requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-run: venv
+run: tools venv
 	@mkdir -p var
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py load_demo
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-demo: venv
+demo: tools venv
 	@mkdir -p var
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py load_demo

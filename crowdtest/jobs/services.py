@@ -54,7 +54,8 @@ def job_start(*, job_id: int, total: int | None = None, message: str = "") -> No
 
 
 def job_advance(*, job_id: int, done: int = 0, failed: int = 0, message: str = "") -> None:
-    """Count finished items; the job succeeds when every item is counted."""
+    """Count finished items. Once every item is counted the job has succeeded, or failed
+    when no item succeeded (a missing tool fails every item: that is not done)."""
     fields: dict[str, Any] = {
         "done": F("done") + done,
         "failed": F("failed") + failed,
@@ -64,9 +65,12 @@ def job_advance(*, job_id: int, done: int = 0, failed: int = 0, message: str = "
         fields["message"] = message[:500]
     Job.objects.filter(pk=job_id).update(**fields)
     now = timezone.now()
-    Job.objects.filter(
+    counted = Job.objects.filter(
         pk=job_id, status=Job.Status.RUNNING, total__gt=0, total__lte=F("done") + F("failed")
-    ).update(status=Job.Status.SUCCEEDED, finished_at=now)
+    )
+    # Every item failed: the job failed, with the last item's reason as its error.
+    counted.filter(done=0).update(status=Job.Status.FAILED, finished_at=now, error=F("message"))
+    counted.update(status=Job.Status.SUCCEEDED, finished_at=now)
 
 
 def job_report(*, job_id: int, message: str, detail: dict[str, Any] | None = None) -> None:

@@ -7,6 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.jobs.models import Job
 
 
 class ExperimentCommand(BaseCommand):
@@ -22,10 +23,11 @@ class ExperimentCommand(BaseCommand):
             known = ", ".join(Experiment.objects.values_list("slug", flat=True)[:20]) or "none"
             raise CommandError(f"No experiment '{slug}' (known: {known}).") from None
 
-    def follow(self, job_id: int) -> None:
+    def follow(self, job_id: int) -> Job:
         """Show a job's progress until it ends; fail the command if the job failed."""
         from crowdtest.jobs.console import follow_job
 
         job = follow_job(job_id, stream=sys.stderr)
         if job.status == job.Status.FAILED:
             raise CommandError(f"Job {job.pk} failed: {job.error}")
+        return job

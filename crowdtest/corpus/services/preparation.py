@@ -29,6 +29,10 @@ from ..sources import (
 Progress = Callable[[int, int, str], None]
 
 
+# How a failed delivery encode is recorded in the stimulus's warnings.
+ENCODE_FAILED = "delivery encode failed:"
+
+
 def stimuli_prepare(
     *,
     experiment: Experiment,
@@ -196,7 +200,7 @@ def stimulus_deliver(*, stimulus_id: int, job_id: int | None = None) -> Stimulus
                 update_fields=["delivery", "codec", "encoder", "bitrate_kbps", "warnings"]
             )
         elif error:
-            stimulus.warnings = [*stimulus.warnings, f"delivery encode failed: {error}"]
+            stimulus.warnings = [*stimulus.warnings, f"{ENCODE_FAILED} {error}"]
             stimulus.save(update_fields=["warnings"])
     if job_id is not None:
         job_advance(

@@ -13,6 +13,7 @@ import numpy as np
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.corpus.selectors import current_clustering
+from crowdtest.corpus.services.preparation import ENCODE_FAILED
 from modeling.allocation import (
     training_set_capped,
 )
@@ -131,13 +132,22 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
             f"Clusters are smaller than stimuli_per_cluster = {per} ({listed}); lower "
             "stimuli_per_cluster or cluster into fewer clusters."
         )
-    undelivered = Stimulus.objects.filter(
-        pk__in=[pk for stimuli in by_cluster.values() for pk in stimuli], delivery=""
-    ).count()
+    undelivered = list(
+        Stimulus.objects.filter(
+            pk__in=[pk for stimuli in by_cluster.values() for pk in stimuli], delivery=""
+        ).values_list("warnings", flat=True)
+    )
+    failed = [w[-1] for w in undelivered if w and w[-1].startswith(ENCODE_FAILED)]
+    if failed:
+        raise DesignError(
+            f"{len(failed)} of the stimuli to rate could not be encoded for delivery "
+            f"({failed[0].removeprefix(ENCODE_FAILED).strip()}): fix that, then cluster the "
+            "stimuli again (cluster_stimuli), which encodes the missing ones."
+        )
     if undelivered:
         raise DesignError(
-            f"{undelivered} of the stimuli to rate have no delivery file yet: wait for the "
-            "encode job that clustering started (encode_deliveries) to finish."
+            f"{len(undelivered)} of the stimuli to rate have no delivery file yet: wait for "
+            "the encode job that clustering started (encode_deliveries) to finish."
         )
     training_share = math.ceil(numbers.training_size / len(by_cluster))
     smallest = min(len(s) for s in by_cluster.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -52,11 +52,24 @@ def test_create_import_prepare_cluster_export(tmp_path: Path) -> None:
     assert "Equalised to 2 x" in out
     assert "Encoding the delivery files of" in out
 
-    run("export_experiment", "lp", str(tmp_path / "export"))
+    out = run("export_experiment", "lp", str(tmp_path / "export"), "--audio")
     stimuli = list(csv.DictReader((tmp_path / "export" / "stimuli.csv").open()))
     assert len(stimuli) == 9
     broken = next(r for r in stimuli if r["file"] == "broken.wav")
     assert broken["status"] == "not prepared" and broken["error"]
+    assert broken["master_file"] == broken["delivery_file"] == ""
+    # The audio lies beside stimuli.csv under the names it gives, named after the tracks.
+    written = 0
+    for r in stimuli:
+        for column in ("master_file", "delivery_file"):
+            if r[column]:
+                assert PurePath(r[column]).stem == PurePath(r["file"]).stem
+                assert (tmp_path / "export" / r[column]).stat().st_size > 1000
+                written += 1
+    selected = [r for r in stimuli if r["selected"] == "1"]
+    assert selected and all(r["delivery_file"].endswith(".m4a") for r in selected)
+    assert all(r["master_file"] for r in stimuli if r["status"] == "ready")
+    assert f"{written} audio files under" in out
     ready = [r for r in stimuli if r["status"] == "ready"]
     assert all(abs(float(r["lufs_after"]) + 23) <= 0.5 for r in ready)
     assert {r["selected"] for r in ready} == {"0", "1"}

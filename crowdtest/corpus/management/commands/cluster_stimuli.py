@@ -48,4 +48,9 @@ class Command(ExperimentCommand):
         job = deliveries_encode(experiment=experiment)
         if job is not None:
             self.stdout.write(f"Encoding the delivery files of {job.total} selected stimuli ...")
-            self.follow(job.pk)
+            job = self.follow(job.pk)
+            if job.failed:
+                raise CommandError(
+                    f"{job.failed} of {job.total} delivery files could not be encoded "
+                    f"({job.message}); fix that and run cluster_stimuli again."
+                )

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.selectors import current_clustering
@@ -22,6 +22,7 @@ from crowdtest.design.models import Design
 from crowdtest.rating.links import link_url, links_create
 from crowdtest.rating.models import Vote
 from crowdtest.staff.demo_crowd import simulate_crowd
+from crowdtest.tools import missing_message, missing_tools
 from modeling.synth import write_demo_corpus
 
 SLUG = "demo-vinyl"
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="demo")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        missing = missing_tools()
+        if missing:
+            raise CommandError(missing_message(missing))
         experiment = Experiment.objects.filter(slug=SLUG).first() or experiment_create(
             slug=SLUG,
             name="Demo: synthetic vinyl",
@@ -60,7 +64,10 @@ class Command(BaseCommand):
             ),
             settings=DEMO_SETTINGS,
         )
-        folder = Path(settings.IMPORT_ROOTS[0]) / "demo-archive"
+        # One archive per size asked for: another --tracks or --seconds synthesises anew.
+        folder = Path(settings.IMPORT_ROOTS[0]) / (
+            f"demo-archive-{opts['tracks']}x{opts['seconds']:g}s"
+        )
         if not (folder / "manifest.csv").exists():
             self.stdout.write(f"Synthesising {opts['tracks']} tracks into {folder} ...")
             write_demo_corpus(folder, n_tracks=opts["tracks"], seconds=opts["seconds"], seed=7)
