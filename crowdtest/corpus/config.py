@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import re
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "clustering_algorithm": ("kmeans", "hdbscan"),
@@ -24,67 +24,241 @@ KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", s
 
 
 class SettingsError(ValueError):
-    pass
+    """Settings that can't be used; `problems` lists each (starting with the setting's
+    name), the message joins them."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """How a setting is shown to people: its group, label, unit and help."""
+
+    group: str
+    label: str
+    unit: str = ""
+    help: str = ""
+
+
+GROUPS = (
+    "Stimuli",
+    "Corpus and clusters",
+    "Session design",
+    "Platform and pay",
+    "Screening",
+    "Adaptive collection",
+)
+
+
+def setting(default: Any, group: str, label: str, unit: str = "", help: str = "") -> Any:
+    """A settings field with what people read about it (see `info`)."""
+    assert group in GROUPS, group
+    return field(default=default, metadata={"info": SettingInfo(group, label, unit, help)})
 
 
 @dataclass(frozen=True)
 class ExperimentSettings:
     # Stimuli (MISSION step 2)
-    excerpt_seconds: float = 10.0
-    target_lufs: float = -23.0
-    max_true_peak_db: float = -1.0
-    delivery_bitrate_kbps: int = 320
+    excerpt_seconds: float = setting(
+        10.0, "Stimuli", "Excerpt length", "s", "Cut from the middle of each track (paper: 10 s)."
+    )
+    target_lufs: float = setting(
+        -23.0, "Stimuli", "Loudness", "LUFS", "Every stimulus is normalised to it (EBU R128)."
+    )
+    max_true_peak_db: float = setting(
+        -1.0, "Stimuli", "Highest true peak", "dBTP", "The gain is lowered to keep peaks below it."
+    )
+    delivery_bitrate_kbps: int = setting(
+        320, "Stimuli", "Delivery bitrate", "kbit/s", "AAC encoding of the clips raters hear."
+    )
     # Features and clusters (step 3)
-    n_clusters: int = 5
-    clustering_algorithm: str = "kmeans"
-    seed: int = 0
+    n_clusters: int = setting(
+        5, "Corpus and clusters", "Clusters", "", "K-Means clusters of the features (paper: 5)."
+    )
+    clustering_algorithm: str = setting(
+        "kmeans",
+        "Corpus and clusters",
+        "Clustering algorithm",
+        "",
+        "K-Means (the paper's) or HDBSCAN.",
+    )
+    seed: int = setting(
+        0, "Corpus and clusters", "Seed", "", "Every random draw of clustering and design."
+    )
     # Session design (step 4)
-    stimuli_per_cluster: int = 4
-    training_size: int = 12
-    votes_per_stimulus: int = 15
-    trap_sources: int = 12
-    traps_per_session: int = 1
-    setup_repeat_minutes: int = 30
-    training_repeat_minutes: int = 60
-    session_timeout_minutes: int = 90
-    playback_tolerance_seconds: float = 0.3
+    stimuli_per_cluster: int = setting(
+        4,
+        "Session design",
+        "Stimuli per cluster in a session",
+        "",
+        "A rating session holds this many of each cluster (paper: 4 x 5 clusters = 20).",
+    )
+    training_size: int = setting(
+        12, "Session design", "Training clips", "", "Rated before the rating session (paper: 12)."
+    )
+    votes_per_stimulus: int = setting(
+        15, "Session design", "Votes per stimulus", "", "The target each stimulus reaches."
+    )
+    trap_sources: int = setting(
+        12,
+        "Session design",
+        "Trap sources",
+        "",
+        "Stimuli made into trapping clips, 5 answers each (60 traps for 12).",
+    )
+    traps_per_session: int = setting(
+        1, "Session design", "Traps per session", "", "Trapping clips in each rating session."
+    )
+    setup_repeat_minutes: int = setting(
+        30,
+        "Session design",
+        "Setup check valid for",
+        "min",
+        "The volume and digits check is asked again after this long.",
+    )
+    training_repeat_minutes: int = setting(
+        60, "Session design", "Training valid for", "min", "Training is repeated after this long."
+    )
+    session_timeout_minutes: int = setting(
+        90,
+        "Session design",
+        "Session timeout",
+        "min",
+        "An unfinished session goes back to the pool after this long.",
+    )
+    playback_tolerance_seconds: float = setting(
+        0.3,
+        "Session design",
+        "Playback tolerance",
+        "s",
+        "How much shorter than a clip's length its playing may be and still count.",
+    )
     # Publishing (step 5)
-    platform: str = "link"
-    reward_usd: str = "0.50"
-    bonus_usd: str = "0.10"
-    bonus_after_sessions: int = 15
-    max_sessions_per_rater: int = 20
+    platform: str = setting(
+        "link", "Platform and pay", "Platform", "", "Where the test is published."
+    )
+    reward_usd: str = setting(
+        "0.50", "Platform and pay", "Reward per session", "USD", "Paid for a completed session."
+    )
+    bonus_usd: str = setting(
+        "0.10", "Platform and pay", "Bonus", "USD", "Paid per session after the bonus threshold."
+    )
+    bonus_after_sessions: int = setting(
+        15,
+        "Platform and pay",
+        "Bonus after",
+        "sessions",
+        "Valid sessions a rater completes before bonuses are paid.",
+    )
+    max_sessions_per_rater: int = setting(
+        20, "Platform and pay", "Sessions per rater", "", "The most sessions one rater may take."
+    )
     # The languages the rater's page and spoken prompts offer, comma-separated codes of
     # settings.LANGUAGES (en, de, fr, es); the first is the default.
-    languages: str = "en"
+    languages: str = setting(
+        "en",
+        "Session design",
+        "Languages",
+        "",
+        "Comma-separated codes among en, de, fr, es; the first is the default.",
+    )
     # Screening (step 6)
-    screen_math: bool = True
-    screen_traps: bool = True
-    screen_hearing: bool = True
-    screen_headphones: bool = True
-    min_rating_variance: float = 0.1
+    screen_math: bool = setting(
+        True, "Screening", "Math question", "", "A wrong answer makes the session invalid."
+    )
+    screen_traps: bool = setting(
+        True, "Screening", "Traps", "", "A trap answered wrongly makes the session invalid."
+    )
+    screen_hearing: bool = setting(
+        True, "Screening", "Normal hearing", "", "Raters reporting impaired hearing are left out."
+    )
+    screen_headphones: bool = setting(
+        True, "Screening", "Headphones", "", "Raters without headphones are left out."
+    )
+    min_rating_variance: float = setting(
+        0.1,
+        "Screening",
+        "Lowest rating variance",
+        "",
+        "A session whose scores vary less (straight-lining) is invalid.",
+    )
     # Gold stimuli (P.808 toolkit, optional): stimuli of known quality marked with
     # `mark_gold`, `gold_per_session` of them in every rating session; with `screen_gold`
     # a session fails when a gold answer is more than `gold_tolerance` from the known score.
-    screen_gold: bool = False
-    gold_tolerance: int = 1
-    gold_per_session: int = 1
-    outlier_z: float | None = None
-    min_rater_pcc: float | None = None
+    screen_gold: bool = setting(
+        False,
+        "Screening",
+        "Gold stimuli",
+        "",
+        "A gold answer off by more than the tolerance fails.",
+    )
+    gold_tolerance: int = setting(
+        1,
+        "Screening",
+        "Gold tolerance",
+        "ACR points",
+        "How far a gold answer may be from its score.",
+    )
+    gold_per_session: int = setting(
+        1, "Session design", "Gold clips per session", "", "Marked gold stimuli in each session."
+    )
+    outlier_z: float | None = setting(
+        None,
+        "Screening",
+        "Outlier z-score",
+        "",
+        "Votes further from the stimulus mean are dropped; blank: off (the toolkit uses 3.29).",
+    )
+    min_rater_pcc: float | None = setting(
+        None,
+        "Screening",
+        "Lowest rater correlation",
+        "",
+        "Raters whose scores correlate less with the others' are left out; blank: off.",
+    )
     # Page visibility (optional, as the P.808 toolkit records it): a session fails when
     # the page was hidden for more than `hidden_seconds_per_clip` while more than
     # `max_hidden_clips` of its rated clips played. None: the rule is off.
-    max_hidden_clips: int | None = None
-    hidden_seconds_per_clip: float = 1.0
+    max_hidden_clips: int | None = setting(
+        None,
+        "Screening",
+        "Clips heard with the page hidden",
+        "",
+        "More than this many makes the session invalid; blank: off.",
+    )
+    hidden_seconds_per_clip: float = setting(
+        1.0, "Screening", "Hidden time that counts", "s", "Per clip, for the rule above."
+    )
     # Adaptive collection (beyond P.808): stop giving a stimulus out once its 95% CI
     # full width is at most this, with at least `adaptive_min_votes` valid votes.
-    target_ci_width: float | None = None
-    adaptive_min_votes: int = 10
+    target_ci_width: float | None = setting(
+        None,
+        "Adaptive collection",
+        "Target CI width",
+        "MOS",
+        "Stop giving out a stimulus once its 95% CI is this narrow; blank: off.",
+    )
+    adaptive_min_votes: int = setting(
+        10,
+        "Adaptive collection",
+        "Fewest votes",
+        "",
+        "Valid votes a stimulus needs before adaptive collection may stop it.",
+    )
 
     def __post_init__(self) -> None:
         problems = self._type_problems()
         if problems:  # ranges can't be checked on values of the wrong type
-            raise SettingsError("; ".join(problems))
+            raise SettingsError(problems)
+        problems = self._value_problems()
+        if problems:
+            raise SettingsError(problems)
+
+    def _value_problems(self) -> list[str]:
+        """What any stored settings must satisfy."""
+        problems = []
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}")
@@ -107,8 +281,25 @@ class ExperimentSettings:
         if self.target_ci_width is not None and self.target_ci_width <= 0:
             problems.append("target_ci_width must be positive when set")
         problems += _language_problems(self.languages)
-        if problems:
-            raise SettingsError("; ".join(problems))
+        return problems
+
+    @classmethod
+    def info(cls, name: str) -> SettingInfo:
+        """The group, label, unit and help of a setting."""
+        return cast(SettingInfo, next(f for f in fields(cls) if f.name == name).metadata["info"])
+
+    @classmethod
+    def problems(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
+        """Every problem of these settings at once, as (setting, message), ranges included:
+        what a form shows at each field."""
+        coerced = _coerced(cls, data)
+        values = object.__new__(cls)
+        for f in fields(cls):
+            object.__setattr__(values, f.name, coerced.get(f.name, f.default))
+        found = values._type_problems()
+        if not found:
+            found = values._value_problems() + values._range_problems()
+        return [_split_problem(problem) for problem in found]
 
     @property
     def language_codes(self) -> tuple[str, ...]:
@@ -148,7 +339,7 @@ class ExperimentSettings:
         keeps working and its Settings page shows what to fix)."""
         problems = self._range_problems()
         if problems:
-            raise SettingsError("; ".join(problems))
+            raise SettingsError(problems)
 
     def _range_problems(self) -> list[str]:
         problems = []
@@ -247,6 +438,14 @@ def _language_problems(value: str) -> list[str]:
             f"(the first is the default), got {value!r}"[:200]
         ]
     return []
+
+
+def _split_problem(problem: str) -> tuple[str, str]:
+    """("setting", "Must be ...") from "setting must be ..."; ("", problem) otherwise."""
+    name, _, rest = problem.partition(" ")
+    if name in {f.name for f in fields(ExperimentSettings)} and rest:
+        return name, rest[0].upper() + rest[1:] + ("" if rest.endswith(".") else ".")
+    return "", problem
 
 
 _HINTS: dict[str, dict[str, Any]] = {}

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from .config import CHOICES, ExperimentSettings
+from .config import CHOICES, GROUPS, ExperimentSettings
 
 
 class ExperimentCreateForm(forms.Form):
@@ -58,11 +58,41 @@ def _field_for(name: str, annotation: Any, default: Any) -> forms.Field:
 
 
 class SettingsForm(forms.Form):
-    """Every experiment setting, generated from ExperimentSettings."""
+    """Every experiment setting, generated from ExperimentSettings: labelled with its unit
+    and help, grouped as the settings declare, and checked all at once, each problem shown
+    at its field. `current` are the experiment's settings the form's values change."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, current: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.current = current or {}
         hints = typing.get_type_hints(ExperimentSettings)
         for f in fields(ExperimentSettings):
-            self.fields[f.name] = _field_for(f.name, hints[f.name], f.default)
-            self.fields[f.name].label = f.name.replace("_", " ")
+            info = ExperimentSettings.info(f.name)
+            field = _field_for(f.name, hints[f.name], f.default)
+            field.label = f"{info.label} ({info.unit})" if info.unit else info.label
+            field.help_text = info.help
+            self.fields[f.name] = field
+
+    def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The bound fields under their groups, in the groups' order."""
+        grouped: dict[str, list[forms.BoundField]] = {group: [] for group in GROUPS}
+        for name, field in self.fields.items():
+            bound = self[name]
+            if bound.errors:  # announced with the field, for screen readers too
+                described = [f"{bound.auto_id}_error"] + (
+                    [f"{bound.auto_id}_helptext"] if field.help_text else []
+                )
+                field.widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": " ".join(described)}
+                )
+            grouped[ExperimentSettings.info(name).group].append(bound)
+        return [(group, found) for group, found in grouped.items() if found]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # Checked together, the current value standing in for a field that is already in
+        # error, so every problem shows at once, each at its field.
+        for name, message in ExperimentSettings.problems({**self.current, **cleaned}):
+            if name not in self.errors:
+                self.add_error(name or None, message)
+        return cleaned

@@ -54,7 +54,8 @@ def experiment_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @staff_required
 def experiment_settings(request: HttpRequest, slug: str) -> HttpResponse:
     experiment = get_object_or_404(Experiment, slug=slug)
-    form = SettingsForm(request.POST or None, initial=experiment.config.to_dict())
+    current = experiment.config.to_dict()
+    form = SettingsForm(request.POST or None, initial=current, current=current)
     if request.method == "POST" and form.is_valid():
         try:
             experiment_update_settings(experiment=experiment, changes=form.cleaned_data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,61 @@ def test_settings_form_validates(staff_client: Any) -> None:
     data["n_clusters"] = 0
     response = staff_client.post(url, data)
     assert response.status_code == 200
-    assert "n_clusters must be positive" in response.content.decode()
+    assert field_errors(response, "n_clusters") == ["Must be positive."]
+
+
+def field_errors(response: Any, name: str) -> list[str]:
+    """The errors the Settings page shows at one setting's field."""
+    html = response.content.decode()
+    start = html.index(f'id="setting-{name}"')
+    block = html[start : html.index("</div>", start)]
+    return re.findall(r'<p class="error field-error"[^>]*>(.*?)</p>', block)
+
+
+def test_settings_are_grouped_labelled_with_units_and_help(staff_client: Any) -> None:
+    experiment = ExperimentFactory()
+    response = staff_client.get(reverse("corpus:experiment_settings", args=[experiment.slug]))
+    html = response.content.decode()
+    legends = re.findall(r"<legend>(.*?)</legend>", html)
+    assert legends == [
+        "Stimuli",
+        "Corpus and clusters",
+        "Session design",
+        "Platform and pay",
+        "Screening",
+        "Adaptive collection",
+    ]
+    assert '<label for="id_target_lufs">Loudness (LUFS)</label>' in html
+    assert "Cut from the middle of each track" in html
+    assert 'aria-describedby="id_excerpt_seconds_helptext"' in html
+    assert html.count('class="setting') >= 36  # every setting shown, none left out
+
+
+def test_four_bad_values_are_all_shown_each_at_its_field(staff_client: Any) -> None:
+    experiment = ExperimentFactory()
+    url = reverse("corpus:experiment_settings", args=[experiment.slug])
+    data = {k: "" if v is None else v for k, v in experiment.config.to_dict().items()}
+    data = {k: v for k, v in data.items() if v is not False}
+    data.update(
+        {
+            "n_clusters": "0",  # a value check
+            "reward_usd": "free",  # a range check on write
+            "target_lufs": "-90",  # another range check
+            "votes_per_stimulus": "many",  # not a number: the field's own check
+        }
+    )
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert field_errors(response, "n_clusters") == ["Must be positive."]
+    assert field_errors(response, "reward_usd") == ["Must be an amount in dollars like 0.50."]
+    assert field_errors(response, "target_lufs") == ["Must be between -70 and 0 LUFS."]
+    assert field_errors(response, "votes_per_stimulus") == ["Enter a whole number."]
+    html = response.content.decode()
+    assert "4 settings to correct" in html
+    assert html.count("Must be positive.") == 1  # shown once, at its field
+    assert 'aria-invalid="true"' in html
+    experiment.refresh_from_db()
+    assert experiment.config == ExperimentFactory.build().config
 
 
 @pytest.mark.parametrize(
@@ -113,7 +168,12 @@ def test_settings_that_would_break_the_test_are_refused(
     data = {k: v for k, v in experiment.config.to_dict().items() if v is not False}
     data = {**{k: "" if v is None else v for k, v in data.items()}, field: value}
     response = staff_client.post(url, data)
-    assert response.status_code == 200 and message in response.content.decode()
+    expected = message.removeprefix(f"{field} ")
+    assert response.status_code == 200
+    assert any(
+        error.startswith(expected[0].upper() + expected[1:])
+        for error in field_errors(response, field)
+    )
     experiment.refresh_from_db()
     assert experiment.config == ExperimentFactory.build().config
     for page in ("results:dashboard", "platforms:overview"):
@@ -141,4 +201,5 @@ def test_settings_stored_before_a_range_was_checked_still_load(staff_client: Any
     url = reverse("corpus:experiment_settings", args=[experiment.slug])
     data = {k: "" if v is None else v for k, v in config.to_dict().items() if v is not False}
     response = staff_client.post(url, data)
-    assert "playback_tolerance_seconds must be at most 2" in response.content.decode()
+    [error] = field_errors(response, "playback_tolerance_seconds")
+    assert error.startswith("Must be at most 2")
