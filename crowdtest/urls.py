@@ -18,7 +18,7 @@ urlpatterns = [
     # Staff pages of an experiment, one app per tab.
     path("experiments/", include("crowdtest.corpus.urls")),
     path("experiments/<slug:slug>/sessions/", include("crowdtest.design.urls")),
-    path("experiments/<slug:slug>/links/", include("crowdtest.rating.staff_urls")),
+    path("experiments/<slug:slug>/raters/", include("crowdtest.rating.staff_urls")),
     path("experiments/<slug:slug>/platform/", include("crowdtest.platforms.urls")),
     path("experiments/<slug:slug>/results/", include("crowdtest.results.urls")),
     path("experiments/<slug:slug>/models/", include("crowdtest.training.urls")),

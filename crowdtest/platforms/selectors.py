@@ -320,6 +320,7 @@ def caps_summary(*, experiment: Experiment) -> list[dict[str, Any]]:
     cap = experiment.config.max_sessions_per_rater
     rows = (
         Rater.objects.filter(experiment=experiment)
+        .exclude(platform=Rater.Platform.STAFF)  # a preview is capped by nothing
         .annotate(done=Count("assignments", filter=Q(assignments__status="completed")))
         .filter(done__gte=max(1, cap - 2))
         .order_by("-done", "pk")[:100]
@@ -328,10 +329,11 @@ def caps_summary(*, experiment: Experiment) -> list[dict[str, Any]]:
         g.rater_id: g
         for g in CapGrant.objects.filter(cap_list__experiment=experiment).select_related("cap_list")
     }
-    return [
-        {"rater": r, "done": r.done, "at_cap": r.done >= cap, "grant": grants.get(r.pk)}
-        for r in rows
-    ]
+    found = []
+    for r in rows:
+        done: int = r.done  # type: ignore[attr-defined]  # the annotation above
+        found.append({"rater": r, "done": done, "at_cap": done >= cap, "grant": grants.get(r.pk)})
+    return found
 
 
 def session_minutes(experiment: Experiment) -> int:

@@ -130,6 +130,10 @@ def _start(
                 ]
             )
         return active
+    if rater.is_preview:
+        return _create_assignment(
+            experiment, identity, rater, _preview_session(experiment), now, language
+        )
     rater_may_start(rater=rater, experiment=experiment)
     open_sessions = _open_sessions(experiment, exclude=skipped)
     seen = set(
@@ -203,6 +207,19 @@ def _open_sessions(
 
 def _needs(done_at: datetime | None, minutes: int, now: datetime) -> bool:
     return done_at is None or now - done_at > timedelta(minutes=minutes)
+
+
+def _preview_session(experiment: Experiment) -> int:
+    """The rating session a staff preview shows: an open one when there is one, else any,
+    picked at random. It is only read: its status stays as it is, so the preview uses
+    nothing up, and no stimulus is swapped into or out of it."""
+    sessions = Session.objects.filter(experiment=experiment, kind=Session.Kind.RATING)
+    ids = list(sessions.filter(status=Session.Status.OPEN).values_list("pk", flat=True)) or list(
+        sessions.values_list("pk", flat=True)
+    )
+    if not ids:
+        raise RatingError(_("This test is not open yet."), code="closed")
+    return secrets.choice(ids)
 
 
 def _create_assignment(
@@ -359,12 +376,18 @@ def assignments_release_abandoned(
             )
             session_release(session_ids=[s for _, s in rows], now=now)
             released += len(rows)
+        # Previews left for longer than a session's timeout are deleted, votes and all.
+        Rater.objects.filter(experiment=exp, platform=Rater.Platform.STAFF).exclude(
+            assignments__last_seen_at__gte=cutoff
+        ).exclude(created_at__gte=cutoff).delete()
     return released
 
 
 def session_release(*, session_ids: list[int], now: datetime) -> int:
     """Put sessions that nobody is taking any more back in the pool."""
-    still_taken = Assignment.objects.filter(
-        session_id__in=session_ids, status=Assignment.Status.ACTIVE
-    ).values_list("session_id", flat=True)
+    still_taken = (
+        Assignment.objects.filter(session_id__in=session_ids, status=Assignment.Status.ACTIVE)
+        .exclude(rater__platform=Rater.Platform.STAFF)  # a preview holds no session
+        .values_list("session_id", flat=True)
+    )
     return sessions_reopen(session_ids=session_ids, still_taken=still_taken, now=now)

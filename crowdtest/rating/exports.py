@@ -41,7 +41,8 @@ VOTE_COLUMNS = (
 )
 def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     votes = (
-        Vote.objects.filter(experiment=experiment)
+        Vote.objects.crowd()
+        .filter(experiment=experiment)
         .select_related("rater", "assignment__session", "item", "stimulus", "trap")
         .order_by("submitted_at", "pk")
     )

@@ -21,6 +21,9 @@ from django.utils.translation import gettext as _
 
 RATER_SALT = "crowdtest.rating.rater"
 LINK_SALT = "crowdtest.rating.link"
+PREVIEW_SALT = "crowdtest.rating.preview"
+# A staff preview link opens the test for this long after it was made.
+PREVIEW_MAX_AGE_S = 12 * 60 * 60
 MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
 MTURK_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -35,7 +38,7 @@ class RaterIdentity:
     """A rater as the platform names them, and the piece of work they came for."""
 
     experiment_id: int
-    platform: str  # "link" | "mturk" | "prolific"
+    platform: str  # "link" | "mturk" | "prolific" | "staff" (a preview)
     external_id: str  # MTurk workerId, PROLIFIC_PID, link participant
     assignment_id: str = ""  # MTurk assignmentId, Prolific SESSION_ID
     batch_id: str = ""  # MTurk hitId, Prolific STUDY_ID
@@ -115,6 +118,25 @@ def read_link_token(token: str) -> tuple[int, str] | None:
         return None
 
 
+def preview_token(experiment_id: int) -> str:
+    """The entry parameter of a staff preview: a new participant each time, signed and
+    good for PREVIEW_MAX_AGE_S."""
+    participant = new_participant_id("s")
+    return signing.TimestampSigner(salt=PREVIEW_SALT).sign_object(
+        {"e": experiment_id, "p": participant}
+    )
+
+
+def read_preview_token(token: str) -> tuple[int, str] | None:
+    try:
+        data = signing.TimestampSigner(salt=PREVIEW_SALT).unsign_object(
+            token, max_age=PREVIEW_MAX_AGE_S
+        )
+        return int(data["e"]), str(data["p"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
 def new_participant_id(prefix: str = "p") -> str:
     return f"{prefix}-{secrets.token_hex(6)}"
 
@@ -141,6 +163,13 @@ def entry_for(experiment_id: int, params: Mapping[str, str]) -> Entry:
             _id(params, "SESSION_ID"),
         )
         return Entry("rater", RaterIdentity(experiment_id, "prolific", pid, session, study))
+    if "preview" in params:
+        preview = read_preview_token(params["preview"])
+        if preview is None or preview[0] != experiment_id:
+            raise EntryError(
+                _("This preview link has expired: open the preview again from the test's pages.")
+            )
+        return Entry("rater", RaterIdentity(experiment_id, "staff", preview[1]))
     if "t" in params:
         link = read_link_token(params["t"])
         if link is None or link[0] != experiment_id:

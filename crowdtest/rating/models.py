@@ -22,6 +22,25 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
+class RaterQuerySet(models.QuerySet["Rater"]):
+    def crowd(self) -> RaterQuerySet:
+        """Real raters: a staff preview's rater is left out of what counts."""
+        return self.exclude(platform=Rater.Platform.STAFF)
+
+
+class AssignmentQuerySet(models.QuerySet["Assignment"]):
+    def crowd(self) -> AssignmentQuerySet:
+        """Sessions taken by real raters, not staff previews (screening, results, exports
+        and payments read only these)."""
+        return self.exclude(rater__platform=Rater.Platform.STAFF)
+
+
+class VoteQuerySet(models.QuerySet["Vote"]):
+    def crowd(self) -> VoteQuerySet:
+        """Votes of real raters, not of staff previews."""
+        return self.exclude(rater__platform=Rater.Platform.STAFF)
+
+
 class Rater(models.Model):
     """A person as a crowd platform knows them (MTurk workerId, Prolific PID, or a
     direct-link participant). Raters never have accounts."""
@@ -30,6 +49,9 @@ class Rater(models.Model):
         LINK = "link"
         MTURK = "mturk"
         PROLIFIC = "prolific"
+        # An experimenter previewing the test: uses no session up, and nothing of it
+        # enters screening, results or exports (see `Rater.is_preview`).
+        STAFF = "staff", "staff preview"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="raters")
     platform = models.CharField(max_length=10, choices=Platform.choices)
@@ -38,6 +60,8 @@ class Rater(models.Model):
     setup_passed_at = models.DateTimeField(null=True, blank=True)
     training_done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RaterQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -48,6 +72,10 @@ class Rater(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id}"
+
+    @property
+    def is_preview(self) -> bool:
+        return self.platform == Rater.Platform.STAFF
 
 
 class Assignment(models.Model):
@@ -119,6 +147,8 @@ class Assignment(models.Model):
         help_text="Stimuli of the session left out when it was handed out: their CI had "
         "already reached the adaptive target",
     )
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
@@ -198,6 +228,8 @@ class Vote(models.Model):
         "the page measured it; blank when the page did not say",
     )
     valid = models.BooleanField(null=True)
+
+    objects = VoteQuerySet.as_manager()
 
     class Meta:
         constraints = [

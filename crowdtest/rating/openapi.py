@@ -196,7 +196,7 @@ class Finish(Response):
 
 class State(Response):
     stage: Stage
-    platform: Literal["link", "mturk", "prolific"]
+    platform: Literal["link", "mturk", "prolific", "staff"]
     message: str | None = None
     progress: Progress | None = None
     setup: Setup | None = None

@@ -16,7 +16,7 @@ from .models import Assignment, Vote
 
 @receiver(design_locked, dispatch_uid="rating.votes_lock_the_design")
 def votes_lock_the_design(sender: Any, experiment: Experiment, **kwargs: Any) -> str | None:
-    if Vote.objects.filter(experiment=experiment).exists():
+    if Vote.objects.crowd().filter(experiment=experiment).exists():
         return "Votes have already been collected on these sessions"
     return None
 

@@ -295,7 +295,8 @@ def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Ass
         assignment.finished_at = now
         assignment.ordinal = done + 1
         assignment.save(update_fields=["stage", "status", "finished_at", "ordinal", "last_seen_at"])
-        session_done(session_id=assignment.session_id, now=now)
+        if assignment.rater.platform != Rater.Platform.STAFF:  # a preview uses none up
+            session_done(session_id=assignment.session_id, now=now)
         # (results screens it once this commits: results/receivers.py)
     return assignment
 

@@ -2,7 +2,8 @@ from django.urls import path
 
 from . import staff_views
 
-app_name = "links"
+app_name = "rating_staff"
 urlpatterns = [
-    path("", staff_views.links_create_view, name="create"),
+    path("preview/", staff_views.preview, name="preview"),
+    path("links/", staff_views.links_create_view, name="links_create"),
 ]

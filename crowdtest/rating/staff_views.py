@@ -1,18 +1,38 @@
-"""The staff's side of rating: direct links to the test, made from the Sessions tab."""
+"""The staff's side of rating: a preview of the test as a rater sees it, and direct links
+to the test, made from the Sessions tab."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from crowdtest.access import staff_required
 from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Design
 
 from .errors import RatingError
 from .forms import LinksForm
+from .identity import preview_token
 from .links import links_create
+
+
+@staff_required
+@require_POST
+def preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Take the test as a rater would, from any tab: the same pages and clips, but no
+    session is used up and nothing enters screening, results or exports."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    if not Design.objects.filter(experiment=experiment).exists():
+        messages.error(
+            request, "Build the sessions first (Sessions tab): there is nothing to take."
+        )
+        return redirect("design:overview", slug=slug)
+    take = reverse("rating:take", args=[slug])
+    return redirect(f"{take}?{urlencode({'preview': preview_token(experiment.pk)})}")
 
 
 @staff_required

@@ -98,7 +98,10 @@ def _take(request: HttpRequest, experiment: Experiment, language: str) -> HttpRe
     if entry.kind == "preview" or entry.identity is None:
         return _page(request, "rating/preview.html", context)
     context.update(
-        token=make_rater_token(entry.identity), token_header=TOKEN_HEADER, strings=page_strings()
+        token=make_rater_token(entry.identity),
+        token_header=TOKEN_HEADER,
+        strings=page_strings(),
+        preview=entry.identity.platform == "staff",
     )
     return _page(request, "rating/take.html", context)
 

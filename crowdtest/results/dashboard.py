@@ -78,17 +78,22 @@ def overview(*, experiment: Experiment) -> Overview:
         retired=Count("id", filter=Q(status=Session.Status.RETIRED)),
     )
     status = Assignment.Status
-    taken = Assignment.objects.filter(experiment=experiment).aggregate(
-        completed=Count("id", filter=Q(status=status.COMPLETED)),
-        abandoned=Count("id", filter=Q(status=status.ABANDONED)),
-        active=Count("id", filter=Q(status=status.ACTIVE)),
-        valid=Count("id", filter=Q(verdict__valid=True)),
-        invalid=Count("id", filter=Q(verdict__valid=False)),
-        skipped=Sum("saturated_skipped", filter=Q(status=status.COMPLETED)),
-        rejected=Count("id", filter=Q(status=status.COMPLETED, verdict__valid=False)),
+    taken = (
+        Assignment.objects.crowd()
+        .filter(experiment=experiment)
+        .aggregate(
+            completed=Count("id", filter=Q(status=status.COMPLETED)),
+            abandoned=Count("id", filter=Q(status=status.ABANDONED)),
+            active=Count("id", filter=Q(status=status.ACTIVE)),
+            valid=Count("id", filter=Q(verdict__valid=True)),
+            invalid=Count("id", filter=Q(verdict__valid=False)),
+            skipped=Sum("saturated_skipped", filter=Q(status=status.COMPLETED)),
+            rejected=Count("id", filter=Q(status=status.COMPLETED, verdict__valid=False)),
+        )
     )
     bonus_raters = (
-        Rater.objects.filter(experiment=experiment)
+        Rater.objects.crowd()
+        .filter(experiment=experiment)
         .annotate(
             done=Count(
                 "assignments",
@@ -99,7 +104,7 @@ def overview(*, experiment: Experiment) -> Overview:
         .filter(done__gt=config.bonus_after_sessions)
         .count()
     )
-    raters = Rater.objects.filter(experiment=experiment).count()
+    raters = Rater.objects.crowd().filter(experiment=experiment).count()
     votes = rating_votes(experiment=experiment).aggregate(
         total=Count("id"),
         n_valid=Count("id", filter=Q(valid=True)),

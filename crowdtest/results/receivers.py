@@ -27,6 +27,8 @@ def assignment_finished(
         return
     finished = instance.status == Assignment.Status.COMPLETED
     if finished and update_fields and "status" in update_fields:
+        if instance.rater.is_preview:
+            return  # a staff preview is never screened
         from .tasks import screen_assignment_task
 
         enqueue(screen_assignment_task, assignment_id=instance.pk)

@@ -39,7 +39,7 @@ class StimulusStats:
 
 def rating_votes(*, experiment: Experiment) -> QuerySet[Vote]:
     """Votes that may count towards a MOS: rating phase, on a stimulus (not a trap)."""
-    return Vote.objects.filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
+    return Vote.objects.crowd().filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
 
 
 def stimulus_vote_stats(
@@ -183,7 +183,8 @@ def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
     completed = Q(assignments__status=Assignment.Status.COMPLETED)
     raters: list[dict[str, Any]] = [
         dict(row)
-        for row in Rater.objects.filter(experiment=experiment)
+        for row in Rater.objects.crowd()
+        .filter(experiment=experiment)
         .annotate(
             completed=Count("assignments", filter=completed, distinct=True),
             abandoned=Count(
@@ -207,7 +208,8 @@ def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
     ):
         reasons.setdefault(rater_id, []).append(codes)
     votes = dict(
-        Vote.objects.filter(experiment=experiment, phase=RATING)
+        Vote.objects.crowd()
+        .filter(experiment=experiment, phase=RATING)
         .values("rater_id")
         .annotate(n=Count("id"))
         .values_list("rater_id", "n")
@@ -223,7 +225,8 @@ def session_report(*, experiment: Experiment) -> QuerySet[Assignment]:
     its rating votes: one query however many there are."""
     latest = VerdictOverride.objects.filter(assignment=OuterRef("pk")).order_by("-at", "-pk")
     return (
-        Assignment.objects.filter(experiment=experiment)
+        Assignment.objects.crowd()
+        .filter(experiment=experiment)
         .select_related("rater", "session", "verdict")
         .annotate(
             n_votes=Count("votes", filter=Q(votes__phase=RATING, votes__stimulus__isnull=False)),

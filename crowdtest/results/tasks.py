@@ -46,7 +46,9 @@ def screen_assignment_task(assignment_id: int) -> str:
 
     from .services import adaptive_retire, assignment_screen
 
-    assignment = Assignment.objects.select_related("experiment").get(pk=assignment_id)
+    assignment = Assignment.objects.select_related("experiment", "rater").get(pk=assignment_id)
+    if assignment.rater.is_preview:
+        return "a staff preview: not screened"
     verdict = assignment_screen(assignment=assignment)
     if assignment.experiment.config.target_ci_width is not None:
         adaptive_retire(experiment=assignment.experiment)

@@ -81,17 +81,21 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
     with transaction.atomic():
         # One screening of an experiment at a time (a no-op lock on SQLite).
         Experiment.objects.select_for_update().filter(pk=experiment.pk).first()
-        finished = Assignment.objects.filter(experiment=experiment).exclude(
-            status=Assignment.Status.ACTIVE
+        finished = (
+            Assignment.objects.crowd()
+            .filter(experiment=experiment)
+            .exclude(status=Assignment.Status.ACTIVE)
         )
-        in_progress = Assignment.objects.filter(
-            experiment=experiment, status=Assignment.Status.ACTIVE
-        ).count()
+        in_progress = (
+            Assignment.objects.crowd()
+            .filter(experiment=experiment, status=Assignment.Status.ACTIVE)
+            .count()
+        )
         verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
         SessionVerdict.objects.filter(experiment=experiment).delete()
         SessionVerdict.objects.bulk_create(verdicts, batch_size=2000)
         # Only votes whose validity changes are written: screening again rewrites little.
-        votes = Vote.objects.filter(experiment=experiment)
+        votes = Vote.objects.crowd().filter(experiment=experiment)
         votes.filter(assignment__verdict__valid=True).exclude(valid=True).update(valid=True)
         votes.filter(assignment__verdict__valid=False).exclude(valid=False).update(valid=False)
         excluded = _exclude_votes(experiment=experiment, rules=rules)
@@ -152,7 +156,9 @@ def _set_vote_validity(*, assignment_id: int, valid: bool) -> None:
 def _ordinals(*, experiment: Experiment, rater_id: int | None = None) -> dict[int, int]:
     """Each completed assignment's rank among its rater's completed sessions (1-based, by
     completion time, ties by id): the session cap counts sessions in the order done."""
-    completed = Assignment.objects.filter(experiment=experiment, status=Assignment.Status.COMPLETED)
+    completed = Assignment.objects.crowd().filter(
+        experiment=experiment, status=Assignment.Status.COMPLETED
+    )
     if rater_id is not None:
         completed = completed.filter(rater_id=rater_id)
     rows = completed.order_by("rater_id", "finished_at", "pk").values_list("rater_id", "pk")

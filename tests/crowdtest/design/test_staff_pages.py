@@ -109,7 +109,7 @@ def test_a_bad_recording_is_refused(
 
 def test_links_are_made_and_listed(staff_client: Client) -> None:
     experiment = make_design().experiment
-    url = reverse("links:create", args=[experiment.slug])
+    url = reverse("rating_staff:links_create", args=[experiment.slug])
     staff_client.post(url, {"participants": "2"})
     staff_client.post(url, {"participants": ""})
     response = staff_client.get(reverse("design:overview", args=[experiment.slug]))
@@ -143,3 +143,15 @@ def test_answer_keys_in_the_admin_are_for_admins_only(
     assert "field-answer" in page
     listing = client.get(reverse("admin:design_digitsclip_changelist")).content.decode()
     assert "column-digits" in listing
+
+
+def test_the_sessions_tab_warns_when_no_session_is_open(staff_client: Client) -> None:
+    from crowdtest.design.models import Session
+
+    experiment = make_design().experiment
+    url = reverse("design:overview", args=[experiment.slug])
+    assert 'id="no-open-sessions"' not in staff_client.get(url).content.decode()
+    Session.objects.filter(experiment=experiment).update(status=Session.Status.DONE)
+    html = staff_client.get(url).content.decode()
+    assert 'id="no-open-sessions"' in html and "Preview as a rater" in html
+    assert '<a href="' + url + '" aria-current="page">Sessions</a>' in html

@@ -1,0 +1,70 @@
+"""An experimenter previews the test from a tab of the experiment, in Chromium: a new tab
+opens the rater's page with a preview banner, a whole session can be taken there, and
+afterwards no session was used up and nothing entered screening or the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crowdtest.design.models import Session
+from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from crowdtest.results.models import SessionVerdict
+from tests.crowdtest.rating.designs import browser_design
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_whole_preview_records_nothing(page: Any, live_server: Any, staff_user: Any) -> None:
+    experiment = browser_design().experiment
+    sessions_before = list(Session.objects.order_by("pk").values_list("pk", "status"))
+    page.goto(f"{live_server.url}/login/?next=/experiments/{experiment.slug}/results/")
+    page.fill("#id_username", "experimenter")
+    page.fill("#id_password", "listen-carefully-42")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector(".tabs a[aria-current=page]:has-text('Results')")
+
+    with page.context.expect_page() as opened:
+        page.click(".preview-form button")
+    rater = opened.value
+    rater.set_default_timeout(15_000)
+    rater.wait_for_selector("#preview-banner")
+    assert "Nothing you do here is recorded" in rater.text_content("#preview-banner")
+    rater.click("#consent-button")
+    rater.wait_for_selector("#setup-volume:visible")
+    rater.click("#volume-play")
+    rater.wait_for_selector("#volume-done:enabled")
+    rater.click("#volume-done")
+    rater.wait_for_selector("#setup-digits:visible")
+    assignment = Assignment.objects.get()
+    assert assignment.rater.platform == "staff"
+    rater.click("#digits-play")
+    rater.wait_for_selector("#digits-input:enabled")
+    rater.fill("#digits-input", assignment.digits_clip.digits)
+    rater.click("#digits-submit")
+    rater.wait_for_selector("#stage-questions:visible")
+    rater.fill("#math-input", str(assignment.math_answer))
+    rater.check("input[name=hearing][value=yes]")
+    rater.check("input[name=headphones][value=yes]")
+    rater.click("#questions-submit")
+    rater.wait_for_selector("#clips-title:has-text('Practice round')")
+    rater.click("#play-button")
+    rater.wait_for_selector(".score[data-score='3']:enabled")
+    rater.click(".score[data-score='3']")
+    rater.wait_for_selector("#clips-title:has-text('Rate the recordings')")
+    items = AssignmentItem.objects.filter(assignment=assignment, phase="rating")
+    for number, item in enumerate(items.order_by("position"), start=1):
+        rater.wait_for_selector(f"#clip-number:has-text('{number}')")
+        rater.click("#play-button")
+        score = item.trap.answer if item.trap is not None else 4
+        rater.wait_for_selector(f".score[data-score='{score}']:enabled")
+        rater.click(f".score[data-score='{score}']")
+    rater.wait_for_selector("#stage-finished:visible")
+
+    assert list(Session.objects.order_by("pk").values_list("pk", "status")) == sessions_before
+    assert not SessionVerdict.objects.exists()
+    assert not Vote.objects.crowd().exists()
+    page.click(".tabs a:has-text('Sessions')")
+    page.wait_for_selector(".tabs a[aria-current=page]:has-text('Sessions')")
+    assert page.locator("#no-open-sessions").count() == 0  # every session still open
