@@ -75,7 +75,10 @@ def track_upload(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, "Choose one or more audio files to upload.")
         return redirect("corpus:experiment_detail", slug=slug)
     report = tracks_upload(experiment=experiment, files=form.cleaned_data["files"])
-    messages.success(request, report.summary())
+    if report.errors:
+        messages.warning(request, f"{report.summary()}: the files below were not added.")
+    else:
+        messages.success(request, report.summary())
     for name, error in report.errors:
         messages.error(request, f"{name}: {error}")
     return redirect("corpus:experiment_detail", slug=slug)

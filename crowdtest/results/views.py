@@ -23,7 +23,7 @@ from crowdtest.rating.models import Assignment
 
 from . import dashboard as figures
 from . import exports, plots, selectors
-from .forms import OverrideForm
+from .forms import OVERRIDE_CHOICES, OverrideForm
 from .services import ResultsError, results_refresh_start, verdict_override
 from .services.mos import REFRESH_JOB
 
@@ -92,7 +92,7 @@ def session_list(request: HttpRequest, slug: str) -> HttpResponse:
         "experiment": experiment,
         "page": page,
         "can_override": request.user.has_perm(OVERRIDE_PERMISSION),
-        "form": OverrideForm(auto_id=False),
+        "override_choices": OVERRIDE_CHOICES,
     }
     return render(request, "results/sessions.html", context)
 

@@ -68,7 +68,9 @@ def tracks_import(
 
 
 def tracks_upload(*, experiment: Experiment, files: Iterable[UploadedFile[bytes]]) -> ImportReport:
-    """Store uploaded files under opaque names, then import them like any other source."""
+    """Store uploaded files under opaque names, then import them like any other source. An
+    upload that is not usable audio is refused, not kept as an unusable track: its errors
+    name the file as the user uploaded it, never by its stored name."""
     from ..models import new_media_key
 
     candidates = []
@@ -77,11 +79,38 @@ def tracks_upload(*, experiment: Experiment, files: Iterable[UploadedFile[bytes]
         stored = default_storage.save(f"tracks/{experiment.pk}/{new_media_key()}{suffix}", upload)
         candidates.append(Candidate("upload", stored, upload.name or stored))
     report = _import_candidates(experiment=experiment, candidates=candidates, progress=None)
+    refused = [track for track in report.created if track.error]
+    for track in refused:
+        track.delete()
+    report.created = [track for track in report.created if not track.error]
+    stored_as = {c.name: c.source for c in candidates}
+    report.errors = [
+        (name, _named_as_uploaded(error, stored_as.get(name, ""), name))
+        for name, error in report.errors
+    ]
     kept = {t.source for t in report.created}
     for candidate in candidates:  # duplicates: the stored copy is not needed
         if candidate.source not in kept:
             default_storage.delete(candidate.source)
     return report
+
+
+def _named_as_uploaded(error: str, stored: str, name: str) -> str:
+    """An error about a stored upload, naming it as it was uploaded."""
+    if not stored:
+        return error
+    for form in (default_storage.path(stored) if _is_local() else "", stored, Path(stored).name):
+        if form:
+            error = error.replace(form, name)
+    return error
+
+
+def _is_local() -> bool:
+    try:
+        default_storage.path("x")
+    except NotImplementedError:
+        return False
+    return True
 
 
 def _import_candidates(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -63,9 +64,15 @@ def test_upload_reports_each_bad_file(
         follow=True,
     )
     html = response.content.decode()
-    assert "1 track(s) imported" in html
-    assert "bad.wav" in html
-    assert experiment.tracks.count() == 2
+    assert "1 track(s) imported, 1 with errors: the files below were not added." in html
+    assert '<li class="warning">' in html  # not a green success
+    errors = re.findall(r'<li class="error">(.*?)</li>', html, re.S)
+    assert len(errors) == 1 and errors[0].startswith("bad.wav: ")
+    assert "tracks/" not in errors[0] and ".wav" in errors[0]  # named as uploaded
+    # The refused upload is kept out: no unusable track, no stored file.
+    assert [t.original_name for t in experiment.tracks.all()] == ["good.wav"]
+    stored = list((Path(settings.MEDIA_ROOT) / "tracks" / str(experiment.pk)).iterdir())
+    assert len(stored) == 1
 
 
 def test_settings_form_validates(staff_client: Any) -> None:

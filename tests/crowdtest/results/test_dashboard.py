@@ -3,6 +3,7 @@ and query counts that do not grow with the votes."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -126,6 +127,12 @@ def test_admins_override_from_the_sessions_page(client, experiment, admin_user) 
     client.force_login(admin_user)
     page = client.get(_url("session_list")).content.decode()
     assert "low_variance" in page and _url("override", assignment.pk) in page
+    # The row's select shows its own verdict (invalid here), with ids of its own.
+    select = re.search(
+        rf'<select name="verdict" id="verdict-{assignment.pk}".*?</select>', page, re.S
+    )
+    assert select and '<option value="invalid" selected>' in select.group(0)
+    assert '<option value="valid" selected>' not in select.group(0)
     response = client.post(
         _url("override", assignment.pk), {"verdict": "valid", "note": "Heard it myself"}
     )
