@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from botocore.stub import Stubber
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from crowdtest.corpus.models import Experiment, Track
@@ -174,13 +175,20 @@ def test_uploads_are_stored_under_opaque_names(
         SimpleUploadedFile("readme.wav", b"plain text"),
     ]
 
+    folder = f"tracks/{experiment.pk}"
+    before = set(default_storage.listdir(folder)[1]) if default_storage.exists(folder) else set()
     report = tracks_upload(experiment=experiment, files=files)
 
     assert report.duplicates == ["again.wav"]
     track = experiment.tracks.get(original_name="Why Was I Born.wav")
     assert track.source_kind == Track.SourceKind.UPLOAD
     assert "Why" not in track.source
-    assert experiment.tracks.get(original_name="readme.wav").error
+    # Not audio: refused and kept out, its stored copy deleted, named as uploaded.
+    assert not experiment.tracks.filter(original_name="readme.wav").exists()
+    [(name, error)] = report.errors
+    assert name == "readme.wav" and "tracks/" not in error
+    added = set(default_storage.listdir(folder)[1]) - before
+    assert added == {PurePosixPath(track.source).name}
 
 
 def test_s3_prefix_listing_and_download(write_track: WriteTrack) -> None:
