@@ -80,6 +80,20 @@ class PaymentPlan:
     def fees(self) -> Decimal:
         return sum((_fee(i) for i in self.items if i.kind != "reject"), Decimal("0.00"))
 
+    def grand_total(self) -> Decimal:
+        """What executing the plan costs: approvals and bonuses, with the platforms' fees."""
+        return self.total("approve") + self.total("bonus") + self.fees()
+
+    def platforms(self) -> list[str]:
+        return sorted({i.platform for i in self.items})
+
+    def fingerprint(self) -> str:
+        """Names exactly this plan: the confirmation page sends it back, and a plan that
+        changed in between (a new submission, a new verdict) is not executed unseen."""
+        parts = sorted(f"{i.token}:{i.amount}" for i in self.items)
+        parts += sorted(f"resume:{p.pk}" for p in self.unfinished)
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
     def summary(self) -> str:
         return (
             f"{self.count('approve')} approvals (${self.total('approve')}), "

@@ -8,4 +8,5 @@ urlpatterns = [
     path("choose/", views.choose, name="choose"),
     path("sync/", views.sync, name="sync"),
     path("pay/", views.pay, name="pay"),
+    path("pay/confirm/", views.pay_confirm, name="pay_confirm"),
 ]

@@ -63,9 +63,36 @@ def sync(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @permission_required(EXECUTE_PAYMENTS)
+def pay_confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    """What executing the payments will send, to whom, on which platform and for how much,
+    with the one button that sends exactly that."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    plan = selectors.payment_plan(experiment=experiment)
+    context = {
+        "experiment": experiment,
+        "plan": plan,
+        "counts": {kind: plan.count(kind) for kind in ("approve", "reject", "bonus")},
+        "totals": {kind: plan.total(kind) for kind in ("approve", "bonus")},
+    }
+    return render(request, "platforms/pay_confirm.html", context)
+
+
+@permission_required(EXECUTE_PAYMENTS)
 @require_POST
 def pay(request: HttpRequest, slug: str) -> HttpResponse:
+    """Execute the payments the confirmation page showed, and only those."""
     experiment = get_object_or_404(Experiment, slug=slug)
+    plan = selectors.payment_plan(experiment=experiment)
+    if not (plan.items or plan.unfinished):
+        messages.info(request, "There is nothing to pay.")
+        return redirect("platforms:overview", slug=slug)
+    if request.POST.get("plan") != plan.fingerprint():
+        messages.error(
+            request,
+            "The payments changed since they were shown (or were not confirmed): check them "
+            "again before executing.",
+        )
+        return redirect("platforms:pay_confirm", slug=slug)
     job = job_create(kind="platform_pay", scope=experiment.job_scope, created_by=request.user)
     enqueue(execute_payments_task, experiment_id=experiment.pk, job_id=job.pk)
     messages.success(request, "Sending the approvals, rejections and bonuses listed below.")

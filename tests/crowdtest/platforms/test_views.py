@@ -3,6 +3,8 @@ payment dry run, and payments executed only with `platforms.execute_payments`.""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -50,7 +52,7 @@ def test_the_page_says_the_dates_and_shows_cost_and_payments(
     assert "6 sessions x $0.50" in page
     assert "1 approvals ($0.50), 0 rejections" in page
     assert "3HIT" in page and "PUBLIC_BASE_URL" in page
-    assert "Execute these payments" not in page
+    assert "Review and execute these payments" not in page
     assert 'href="/experiments/' in page and ">Platform</a>" in page
 
 
@@ -66,7 +68,18 @@ def test_executing_payments_needs_the_permission(
     staff_user.user_permissions.add(Permission.objects.get(codename="execute_payments"))
     staff_user = type(staff_user).objects.get(pk=staff_user.pk)
     staff_client.force_login(staff_user)
-    assert "Execute these payments" in staff_client.get(url(experiment)).content.decode()
+    assert "Review and execute these payments" in staff_client.get(url(experiment)).content.decode()
+    # A POST that did not come from the confirmation page executes nothing.
+    refused = staff_client.post(url(experiment, "pay/"))
+    assert refused.status_code == 302 and refused["Location"].endswith("pay/confirm/")
+    assert not Job.objects.exists()
+    confirm = staff_client.get(url(experiment, "pay/confirm/")).content.decode()
+    assert "on <strong>mturk</strong>" in confirm and "1 approval ($0.50)" in confirm
+    total = re.search(r'id="pay-total">Total charged to your account: <strong>\$([\d.]+)', confirm)
+    assert total and Decimal(total.group(1)) > Decimal("0.50")  # the reward and MTurk's fee
+    plan = re.search(r'name="plan" value="([0-9a-f]+)"', confirm)
+    assert plan
+    assert f"Pay ${total.group(1)} on mturk" in confirm
     stub.add_response(
         "approve_assignment",
         {},
@@ -76,7 +89,7 @@ def test_executing_payments_needs_the_permission(
         },
     )
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(url(experiment, "pay/"))
+        response = staff_client.post(url(experiment, "pay/"), {"plan": plan.group(1)})
     assert response.status_code == 302
     assert Payment.objects.get().status == "confirmed"
     assert Job.objects.get(kind="platform_pay").status == "succeeded"
