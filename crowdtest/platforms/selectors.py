@@ -4,7 +4,6 @@ and what the Platform page shows."""
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,6 +15,7 @@ from django.db.models import Count, Q
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Session
 from crowdtest.rating.models import Assignment, Rater
+from crowdtest.rating.selectors import session_minutes as rating_session_minutes
 from crowdtest.results.models import SessionVerdict
 from modeling.screening import Reason
 
@@ -26,8 +26,6 @@ from .prolific import Prolific
 
 # Seconds a rater spends per clip beyond its length (pressing play, choosing a score), and
 # on the setup and questions: what "about N minutes" is told from.
-SECONDS_PER_CLIP = 5
-SETUP_SECONDS = 120
 AWAITING_REVIEW = {"mturk": MTurk.awaiting_review, "prolific": Prolific.awaiting_review}
 APPROVED = {"mturk": MTurk.approved, "prolific": Prolific.approved}
 APPROVE_FEEDBACK = "Thank you: your session passed every check of the listening test."
@@ -351,18 +349,19 @@ def caps_summary(*, experiment: Experiment) -> list[dict[str, Any]]:
 
 
 def session_minutes(experiment: Experiment) -> int:
-    """About how long one session takes: every clip, plus a few seconds each, plus setup."""
-    cfg = experiment.config
-    clips = cfg.n_clusters * cfg.stimuli_per_cluster + cfg.traps_per_session + cfg.training_size
-    return max(
-        1, math.ceil((clips * (cfg.excerpt_seconds + SECONDS_PER_CLIP) + SETUP_SECONDS) / 60)
-    )
+    """About how long one session takes (rating's estimate: measured once sessions are
+    timed, else from the design)."""
+    return rating_session_minutes(experiment=experiment)
 
 
 def open_sessions(*, experiment: Experiment) -> int:
     return Session.objects.filter(
         experiment=experiment, kind=Session.Kind.RATING, status=Session.Status.OPEN
     ).count()
+
+
+def planned_sessions(*, experiment: Experiment) -> int:
+    return Session.objects.filter(experiment=experiment, kind=Session.Kind.RATING).count()
 
 
 def estimate_for(
@@ -393,6 +392,12 @@ def platform_page(*, experiment: Experiment) -> dict[str, Any]:
         "publications": publications_of(experiment=experiment),
         "estimates": [
             estimate_for(experiment=experiment, platform=name) for name in ("mturk", "prolific")
+        ],
+        # What the whole design costs: every planned rating session, open or not.
+        "planned_sessions": (planned := planned_sessions(experiment=experiment)),
+        "estimates_planned": [
+            estimate_for(experiment=experiment, platform=name, sessions=planned)
+            for name in ("mturk", "prolific")
         ],
         "cost": cost_so_far(experiment=experiment),
         "plan": payment_plan(experiment=experiment),

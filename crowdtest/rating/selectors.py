@@ -4,14 +4,17 @@ answer key, a stimulus, a trap or a duration."""
 
 from __future__ import annotations
 
+import math
 import re
+import statistics
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.design.models import Design, Session
+from crowdtest.design.models import Design, Session, SessionItem
 
 from .clip_urls import clip_url
 from .errors import (
@@ -184,3 +187,49 @@ def math_text(question: str) -> str:
     if operation == "plus":
         return _("What is %(a)s plus %(b)s?") % {"a": a, "b": b}
     return _("What is %(a)s minus %(b)s?") % {"a": a, "b": b}
+
+
+# How long a session takes, from the design until sessions were timed.
+SECONDS_PER_CLIP = 5  # reading, choosing a score, the next clip loading
+SETUP_SECONDS = 120  # consent, volume, digits and the questions
+TIMED_SESSIONS_NEEDED = 5
+TIMED_SESSIONS_READ = 200
+
+
+def session_minutes(*, experiment: Experiment) -> int:
+    """About how long a session takes, in whole minutes: the median real duration of the
+    latest completed sessions once TIMED_SESSIONS_NEEDED exist, else from the design (its
+    rating and training clips at their length, plus a few seconds each and the setup). A
+    session shorter than its rating clips played end to end was not taken by a person (a
+    simulated crowd, an import without times) and is not counted."""
+    cfg = experiment.config
+    rating = (
+        SessionItem.objects.filter(
+            session__experiment=experiment, session__kind=Session.Kind.RATING
+        )
+        .values("session_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("n", flat=True)
+        .first()
+    )
+    training = SessionItem.objects.filter(
+        session__experiment=experiment, session__kind=Session.Kind.TRAINING
+    ).count()
+    if rating is None:  # not built yet: from the settings
+        rating = cfg.n_clusters * cfg.stimuli_per_cluster + cfg.traps_per_session
+        training = cfg.training_size
+    shortest = rating * cfg.excerpt_seconds
+    timed = [
+        seconds
+        for start, end in Assignment.objects.crowd()
+        .filter(experiment=experiment, status=Assignment.Status.COMPLETED)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:TIMED_SESSIONS_READ]
+        if end is not None and (seconds := (end - start).total_seconds()) >= shortest
+    ]
+    if len(timed) >= TIMED_SESSIONS_NEEDED:
+        return max(1, math.ceil(statistics.median(timed) / 60))
+    seconds = (rating + training) * (cfg.excerpt_seconds + SECONDS_PER_CLIP) + SETUP_SECONDS
+    return max(1, math.ceil(seconds / 60))

@@ -30,6 +30,7 @@ from .clip_urls import clip_for_key, clip_signature_valid
 from .identity import MTURK_HOSTS, EntryError, entry_for, link_token, new_participant_id
 from .identity import rater_token as make_rater_token
 from .page import page_strings
+from .selectors import session_minutes
 
 # MTurk shows the test in an iframe on its own site; nobody else may frame it.
 FRAME_ANCESTORS = "frame-ancestors 'self' " + " ".join(MTURK_HOSTS)
@@ -68,6 +69,7 @@ def _take(request: HttpRequest, experiment: Experiment, language: str) -> HttpRe
         "config": experiment.config,
         "language": language,
         "languages": [(code, names[code]) for code in experiment.config.language_codes],
+        "minutes": session_minutes(experiment=experiment),
         # The language form keeps every parameter of the entry URL but the language.
         "carried": [(k, v) for k, vs in request.GET.lists() if k != "lang" for v in vs],
     }

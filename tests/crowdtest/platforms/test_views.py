@@ -50,6 +50,9 @@ def test_the_page_says_the_dates_and_shows_cost_and_payments(
     assert "closes permanently on 30 September 2026" in page
     assert 'id="estimate-mturk"' in page and 'id="estimate-prolific"' in page
     assert "6 sessions x $0.50" in page
+    # The whole design is priced too, open or not: its 6 sessions and the one taken.
+    planned = re.search(r'id="estimate-planned">.*?</table>', page, re.S)
+    assert planned and planned.group(0).count("7 x $0.50") == 2
     assert "1 approvals ($0.50), 0 rejections" in page
     assert "3HIT" in page and "PUBLIC_BASE_URL" in page
     assert "Review and execute these payments" not in page
