@@ -10,7 +10,7 @@ PORT ?= 8000
 # DATABASE_URL / CELERY_BROKER_URL say otherwise.
 DEV_ENV := DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: tools venv run demo test bench lint fmt migrations-check messages worker ci clean help axe
+.PHONY: tools venv run demo test bench lint fmt migrations-check messages worker ci clean help axe vendor-js
 
 help:
 	@echo "make run    create the virtualenv, migrate, load the demo experiment, serve http://$(HOST):$(PORT)"
@@ -59,6 +59,18 @@ $(AXE_DIR)/package/axe.min.js:
 	@mkdir -p $(AXE_DIR)
 	cd $(AXE_DIR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
 	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && rm axe-core-$(AXE_VERSION).tgz
+
+# Chart.js for the Results tab's interactive plots, from the npm registry, committed under
+# static/vendor/ (served from our own static files; the source-map line is dropped, as no
+# map is shipped).
+CHARTJS_VERSION := 4.6.1
+vendor-js:
+	@rm -rf var/chartjs && mkdir -p var/chartjs static/vendor/chartjs
+	cd var/chartjs && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null && tar -xzf chart.js-$(CHARTJS_VERSION).tgz
+	grep -v '^//# sourceMappingURL=' var/chartjs/package/dist/chart.umd.min.js > static/vendor/chartjs/chart.umd.min.js
+	cp var/chartjs/package/LICENSE.md static/vendor/chartjs/LICENSE.md
+	echo $(CHARTJS_VERSION) > static/vendor/chartjs/VERSION
+	@rm -rf var/chartjs
 
 lint: venv migrations-check
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.urls import reverse
 
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
@@ -145,6 +146,30 @@ def mos_table(*, experiment: Experiment) -> list[StimulusMOS]:
     for row in rows:
         table.setdefault(row.stimulus_id, row)
     return list(table.values())
+
+
+def mos_points(*, experiment: Experiment) -> list[dict[str, Any]]:
+    """Every stimulus's MOS for the interactive plot: its track, n, 95% CI half-width (the
+    normal one, as Figure 1 and Vinylset), cluster, MOS group and where its audio plays."""
+    points = []
+    for row in mos_table(experiment=experiment):
+        ci = row.ci95_normal if row.ci95_normal is not None else row.ci95_t
+        stimulus = row.stimulus
+        points.append(
+            {
+                "stimulus": row.stimulus_id,
+                "name": str(stimulus.track),
+                "mos": round(row.mos, 3),
+                "ci": None if ci is None else round(ci, 3),
+                "n": row.n,
+                "cluster": stimulus.cluster,
+                "group": row.mosgroup,
+                "audio": reverse("corpus:stimulus_audio", args=[experiment.slug, row.stimulus_id])
+                if stimulus.master or stimulus.delivery
+                else "",
+            }
+        )
+    return points
 
 
 def mos_plot_data(*, experiment: Experiment) -> tuple[list[float], list[float | None]]:

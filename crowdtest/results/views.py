@@ -48,6 +48,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "jobs": Job.objects.filter(scope=experiment.job_scope, kind=REFRESH_JOB)[:1],
         "exports": [REGISTRY[name] for name in export_names()],
         "can_export": request.user.has_perm(EXPORT_PERMISSION),
+        "mos_points": selectors.mos_points(experiment=experiment),
     }
     return render(request, "results/dashboard.html", context)
 
@@ -126,8 +127,16 @@ def _png(content: bytes) -> HttpResponse:
 
 @staff_required
 def plot_mos(request: HttpRequest, slug: str) -> HttpResponse:
+    """Figure 1 as a PNG, or `?format=svg` to download for a paper."""
+    fmt = request.GET.get("format", "png")
+    if fmt not in plots.FORMATS:
+        return HttpResponse("format must be png or svg", status=400, content_type="text/plain")
     mos, ci = selectors.mos_plot_data(experiment=_experiment(slug))
-    return _png(plots.mos_sorted_png(mos, ci))
+    response = _png(plots.mos_sorted_png(mos, ci, fmt))
+    response["Content-Type"] = plots.FORMATS[fmt]
+    if fmt == "svg":
+        response["Content-Disposition"] = f'attachment; filename="{slug}-mos.svg"'
+    return response
 
 
 @staff_required

@@ -3,6 +3,7 @@ and query counts that do not grow with the votes."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -98,6 +99,17 @@ def test_plots_are_pngs(staff_client, experiment) -> None:
         response = staff_client.get(_url(name))
         assert response["Content-Type"] == "image/png"
         assert response.content.startswith(PNG) and len(response.content) > 10_000
+    svg = staff_client.get(_url("plot_mos") + "?format=svg")  # for a paper
+    assert svg["Content-Type"] == "image/svg+xml" and b"<svg" in svg.content[:500]
+    assert "attachment" in svg["Content-Disposition"]
+    assert staff_client.get(_url("plot_mos") + "?format=gif").status_code == 400
+    # The interactive plot's points are in the page: one per stimulus with its details.
+    page = staff_client.get(_url("dashboard")).content.decode()
+    points = json.loads(
+        re.search(r'id="mos-points" type="application/json">(.*?)</script>', page).group(1)
+    )
+    assert len(points) == 120
+    assert set(points[0]) == {"stimulus", "name", "mos", "ci", "n", "cluster", "group", "audio"}
 
 
 def test_progress_series_accumulates_votes_and_ci_width(experiment) -> None:
@@ -193,7 +205,7 @@ def _build(experiment: Experiment, *, sessions: int, stimuli: int) -> None:
 
 # Including the session and user lookups of the staff login.
 PAGE_QUERIES = {
-    "dashboard": 19,
+    "dashboard": 20,  # with the MOS plot's points (one query, however many stimuli)
     "live": 13,
     "plot_progress": 5,
     "plot_mos": 4,

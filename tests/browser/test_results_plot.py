@@ -1,0 +1,70 @@
+"""The Results tab's MOS plot, in Chromium: a point is coloured by its cluster, hovering
+it shows its track, MOS, CI, n and cluster, clicking it plays the stimulus, and the
+cluster filter keeps only that cluster's stimuli. Chart.js comes from our static files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from crowdtest.results.models import StimulusMOS
+from tests.crowdtest.rating.designs import make_design
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_hover_click_and_filter_on_the_mos_plot(
+    page: Any, live_server: Any, staff_user: Any
+) -> None:
+    built = make_design(n_clusters=3, size=4)
+    experiment = built.experiment
+    for i, stimulus in enumerate(built.rated):
+        StimulusMOS.objects.create(
+            experiment=experiment,
+            stimulus=stimulus,
+            source=StimulusMOS.Source.COMPUTED,
+            mos=1.2 + 0.3 * i,
+            n=10 + i,
+            ci95_normal=0.4,
+            mosgroup=f"Q{i % 3 + 1}",
+            computed_at=timezone.now(),
+        )
+    lowest = built.rated[0]
+    page.goto(f"{live_server.url}/login/?next=/experiments/{experiment.slug}/results/")
+    page.fill("#id_username", "experimenter")
+    page.fill("#id_password", "listen-carefully-42")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#mos-chart")
+    assert page.evaluate("typeof window.Chart") == "function"
+    page.locator("#mos-explore").scroll_into_view_if_needed()
+    point = page.evaluate(
+        """() => {
+          const chart = document.getElementById('mos-chart').chart;
+          const set = chart.data.datasets.findIndex(d => !d.ci && d.points.some(p => p.rank === 1));
+          const index = chart.data.datasets[set].points.findIndex(p => p.rank === 1);
+          const e = chart.getDatasetMeta(set).data[index];
+          return {x: e.x, y: e.y, colour: chart.data.datasets[set].backgroundColor};
+        }"""
+    )
+    box = page.locator("#mos-chart").bounding_box()
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
+    page.wait_for_selector("#mos-tooltip:not(:empty)")
+    text = page.text_content("#mos-tooltip")
+    assert str(lowest.track) in text
+    assert "MOS 1.200" in text and "± 0.400" in text and "n = 10" in text
+    assert f"cluster {lowest.cluster}" in text
+    assert point["colour"] == "#1f4e9c"  # cluster 0's colour
+
+    audio_url = f"/experiments/{experiment.slug}/stimuli/{lowest.pk}/audio"
+    with page.expect_response(lambda r: r.url.endswith(audio_url)) as served:
+        page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    assert served.value.status == 200
+    assert page.get_attribute("#mos-audio", "src") == audio_url
+
+    page.select_option("#mos-cluster", "2")
+    assert page.text_content("#mos-count") == "4 of 12 stimuli"
+    page.select_option("#mos-cluster", "")
+    page.select_option("#mos-group", "Q1")
+    assert page.text_content("#mos-count") == "4 of 12 stimuli"
