@@ -7,11 +7,13 @@ import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.urls import reverse
+from django.utils import timezone
 
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
@@ -262,3 +264,42 @@ def session_report(*, experiment: Experiment) -> QuerySet[Assignment]:
         )
         .order_by("-started_at", "-pk")
     )
+
+
+RATERS_LIVE_SHOWN = 100
+
+
+def raters_live(*, experiment: Experiment, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The raters taking the test now and the latest who did, for the live view: stage,
+    how long since they started and since they were last seen, the platform's ids, and
+    their screening verdict once known. Active sessions first, then the latest finished;
+    at most RATERS_LIVE_SHOWN. One query."""
+    now = now or timezone.now()
+    rows = (
+        Assignment.objects.crowd()
+        .filter(experiment=experiment)
+        .select_related("rater", "session", "verdict")
+        .order_by(
+            Case(When(status=Assignment.Status.ACTIVE, then=0), default=1), "-last_seen_at", "-pk"
+        )[:RATERS_LIVE_SHOWN]
+    )
+    found = []
+    for a in rows:
+        verdict = getattr(a, "verdict", None)
+        found.append(
+            {
+                "assignment": a.pk,
+                "rater": f"{a.rater.platform}:{a.rater.external_id}",
+                "platform": a.rater.platform,
+                "platform_assignment": a.platform_assignment_id,
+                "platform_batch": a.platform_batch_id,
+                "session": a.session.index,
+                "status": a.status,
+                "stage": a.stage,
+                "minutes": round(((a.finished_at or now) - a.started_at).total_seconds() / 60, 1),
+                "seen_s": round((now - a.last_seen_at).total_seconds()),
+                "verdict": None if verdict is None else ("valid" if verdict.valid else "invalid"),
+                "reasons": [] if verdict is None else list(verdict.reasons),
+            }
+        )
+    return found

@@ -54,6 +54,19 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @staff_required
+def raters_live_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who is taking the test now: stage, time, the platform's ids, verdict once known."""
+    experiment = _experiment(slug)
+    context = {"experiment": experiment, "rows": selectors.raters_live(experiment=experiment)}
+    return render(request, "results/raters_live.html", context)
+
+
+@staff_required
+def raters_live_json(request: HttpRequest, slug: str) -> JsonResponse:
+    return JsonResponse({"rows": selectors.raters_live(experiment=_experiment(slug))})
+
+
+@staff_required
 def live(request: HttpRequest, slug: str) -> JsonResponse:
     """What the dashboard polls while a test runs."""
     experiment = _experiment(slug)

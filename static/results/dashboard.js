@@ -14,13 +14,22 @@
     });
   }
 
+  // A timestamp from live.json (ISO 8601, UTC) as the page first showed it.
+  function readable(value) {
+    var when = new Date(value);
+    if (isNaN(when.getTime())) { return value; }
+    return when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
         root.querySelectorAll("[data-live]").forEach(function (el) {
           var value = data[el.getAttribute("data-live")];
-          if (value !== undefined) { el.textContent = value === null ? "n/a" : value; }
+          if (value === undefined) { return; }
+          if (value === null) { el.textContent = el.getAttribute("data-format") === "datetime" ? "none yet" : "n/a"; return; }
+          el.textContent = el.getAttribute("data-format") === "datetime" ? readable(value) : value;
         });
         if ((data.last_vote_at || "") !== lastVote) { lastVote = data.last_vote_at || ""; redraw("votes"); }
         if ((data.mos_computed_at || "") !== mosAt) { mosAt = data.mos_computed_at || ""; redraw("mos"); }

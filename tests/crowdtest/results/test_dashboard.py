@@ -226,3 +226,24 @@ def test_pages_make_a_fixed_number_of_queries(
     for page, queries in PAGE_QUERIES.items():
         with django_assert_num_queries(queries, info=page):
             assert staff_client.get(_url(page)).status_code == 200
+
+
+def test_the_live_raters_view_is_for_staff_and_leaves_previews_out(
+    staff_client, experiment
+) -> None:
+    from django.test import Client
+
+    stimuli = make_stimuli(experiment, 2)
+    take_session(
+        rater=RaterFactory(experiment=experiment, external_id="W-9"), stimuli=stimuli, scores=[2, 4]
+    )
+    take_session(
+        rater=RaterFactory(experiment=experiment, platform="staff"), stimuli=stimuli, scores=[3, 3]
+    )
+    rows = staff_client.get(_url("raters_live_json")).json()["rows"]
+    assert [r["rater"] for r in rows] == ["link:W-9"]
+    assert rows[0]["status"] == "completed" and rows[0]["verdict"] is None  # not screened yet
+    experiment_screen(experiment=experiment)
+    assert staff_client.get(_url("raters_live_json")).json()["rows"][0]["verdict"] == "valid"
+    assert "link:W-9" in staff_client.get(_url("raters_live")).content.decode()
+    assert Client().get(_url("raters_live_json")).status_code == 302  # to the login page
