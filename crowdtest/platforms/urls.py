@@ -9,4 +9,6 @@ urlpatterns = [
     path("sync/", views.sync, name="sync"),
     path("pay/", views.pay, name="pay"),
     path("pay/confirm/", views.pay_confirm, name="pay_confirm"),
+    path("publish/", views.publish, name="publish"),
+    path("publish/confirm/", views.publish_confirm, name="publish_confirm"),
 ]

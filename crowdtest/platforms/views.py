@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from crowdtest.access import permission_required, staff_required
@@ -16,10 +20,13 @@ from crowdtest.jobs.services import job_create
 from crowdtest.rating.links import has_open_link
 
 from . import selectors
+from .errors import PlatformError
 from .forms import PlatformChoiceForm
+from .services.publish import PublishOptions, PublishPlan, publication_create, publication_plan
 from .tasks import execute_payments_task, sync_platform_task
 
 EXECUTE_PAYMENTS = "platforms.execute_payments"
+PUBLISH = "platforms.add_publication"
 JOB_KINDS = ("platform_sync", "platform_pay")
 
 
@@ -29,6 +36,7 @@ def overview(request: HttpRequest, slug: str) -> HttpResponse:
     context = selectors.platform_page(experiment=experiment)
     context["choice_form"] = PlatformChoiceForm(initial={"platform": context["platform"]})
     context["can_execute"] = request.user.has_perm(EXECUTE_PAYMENTS)
+    context["can_publish"] = request.user.has_perm(PUBLISH)
     scope = jobs_for_scope(scope=experiment.job_scope)
     context["jobs"] = [j for j in scope if j.kind in JOB_KINDS][:3]
     context["open_link"] = context["platform"] == "link" or has_open_link(experiment=experiment)
@@ -59,6 +67,78 @@ def sync(request: HttpRequest, slug: str) -> HttpResponse:
     job = job_create(kind="platform_sync", scope=experiment.job_scope, created_by=request.user)
     enqueue(sync_platform_task, experiment_id=experiment.pk, job_id=job.pk)
     messages.success(request, "Syncing with the platform.")
+    return redirect("platforms:overview", slug=slug)
+
+
+def _publish_options(data: Any) -> PublishOptions:
+    """The publishing form's choices: the platform, how many sessions, sandbox or live."""
+    platform = str(data.get("platform", ""))
+    if platform not in ("mturk", "prolific"):
+        raise PlatformError("Choose MTurk or Prolific.")
+    raw = str(data.get("sessions", "")).strip()
+    try:
+        sessions = int(raw) if raw else None
+    except ValueError:
+        raise PlatformError("The number of sessions must be a whole number.") from None
+    if sessions is not None and not 1 <= sessions <= 100_000:
+        raise PlatformError("Publish from 1 to 100,000 sessions.")
+    sandbox = platform == "mturk" and data.get("sandbox") in ("1", "on", "true")
+    return PublishOptions(platform=platform, sessions=sessions, sandbox=sandbox)
+
+
+def _publish_fingerprint(plan: PublishPlan) -> str:
+    o = plan.options
+    return f"{o.platform}:{int(o.sandbox)}:{plan.sessions}:{plan.estimate.total}"
+
+
+@permission_required(PUBLISH)
+def publish_confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    """What publishing would buy, before anything is sent: sessions, the cost with fees,
+    the session length raters are told, warnings; and the one button that publishes it."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    context: dict[str, Any] = {"experiment": experiment, "query": request.GET}
+    try:
+        plan = publication_plan(experiment=experiment, options=_publish_options(request.GET))
+    except PlatformError as exc:
+        messages.error(request, exc.message)
+        return redirect("platforms:overview", slug=slug)
+    context.update(plan=plan, fingerprint=_publish_fingerprint(plan))
+    return render(request, "platforms/publish_confirm.html", context)
+
+
+@permission_required(PUBLISH)
+@require_POST
+def publish(request: HttpRequest, slug: str) -> HttpResponse:
+    """Publish what the confirmation page showed, and only that."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    try:
+        options = _publish_options(request.POST)
+        plan = publication_plan(experiment=experiment, options=options)
+        if request.POST.get("confirm") != _publish_fingerprint(plan):
+            messages.error(
+                request,
+                "What publishing would buy changed since it was shown (or it was not "
+                "confirmed): check it again.",
+            )
+            again = {
+                "platform": options.platform,
+                "sessions": options.sessions or "",
+                "sandbox": "1" if options.sandbox else "",
+            }
+            confirm = reverse("platforms:publish_confirm", args=[slug])
+            return redirect(f"{confirm}?{urlencode(again)}")
+        result = publication_create(experiment=experiment, options=options, by=request.user)
+    except PlatformError as exc:
+        messages.error(request, exc.message)
+        return redirect("platforms:overview", slug=slug)
+    where = f"{result.publication.platform}{' sandbox' if result.publication.sandbox else ''}"
+    messages.success(
+        request,
+        f"Published {result.plan.sessions} sessions on {where} (publication "
+        f"{result.publication.pk}), at most ${result.plan.estimate.total}.",
+    )
+    for warning in result.warnings:
+        messages.warning(request, warning)
     return redirect("platforms:overview", slug=slug)
 
 

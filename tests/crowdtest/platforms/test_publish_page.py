@@ -1,0 +1,95 @@
+"""Publishing from the Platform tab: the cost and what it buys come first, nothing reaches
+the platform until the confirmation names the platform and the amount, and a confirmation
+for another plan is refused. MTurk is stubbed at botocore's boundary (Stubber)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from botocore.stub import ANY, Stubber
+from django.test import Client
+
+from crowdtest.platforms.models import Batch, Publication
+from tests.crowdtest.rating.designs import make_design
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def experiment() -> Any:
+    return make_design().experiment  # 6 open rating sessions
+
+
+def url(experiment: Any, action: str = "") -> str:
+    return f"/experiments/{experiment.slug}/platform/{action}"
+
+
+def test_publish_on_mturk_after_seeing_the_cost(
+    admin_client: Client, experiment: Any, https: str, stub: Stubber
+) -> None:
+    page = admin_client.get(url(experiment)).content.decode()
+    assert 'id="publish-form"' in page
+    confirm = admin_client.get(
+        url(experiment, "publish/confirm/"), {"platform": "mturk", "sessions": "4", "sandbox": "1"}
+    )
+    html = confirm.content.decode()
+    assert "This publishes <strong>4 sessions</strong> on <strong>mturk sandbox</strong>" in html
+    total = re.search(r"for at most \$([\d.]+)</button>", html)
+    assert total and total.group(1) == "2.40"  # 4 x $0.50 and MTurk's 20 %
+    assert not Publication.objects.exists()  # nothing sent to show the cost
+    fingerprint = re.search(r'name="confirm" value="([^"]+)"', html)
+    assert fingerprint
+
+    # A confirmation of another plan (here: more sessions) publishes nothing.
+    stale = admin_client.post(
+        url(experiment, "publish/"),
+        {"platform": "mturk", "sessions": "5", "sandbox": "1", "confirm": fingerprint.group(1)},
+    )
+    assert stale.status_code == 302 and "publish/confirm/" in stale["Location"]
+    assert not Publication.objects.exists()
+
+    stub.add_response(
+        "create_qualification_type",
+        {"QualificationType": {"QualificationTypeId": "3CAPQUAL", "Name": "cap"}},
+        None,  # its exact parameters: test_mturk_publish.py
+    )
+    stub.add_response("create_hit_type", {"HITTypeId": "3TYPE"}, None)
+    stub.add_response(
+        "create_hit_with_hit_type",
+        {"HIT": {"HITId": "3HITA", "HITGroupId": "3GROUP", "MaxAssignments": 4}},
+        {
+            "HITTypeId": "3TYPE",
+            "MaxAssignments": 4,
+            "LifetimeInSeconds": ANY,
+            "Question": ANY,
+            "RequesterAnnotation": ANY,
+            "UniqueRequestToken": ANY,
+        },
+    )
+    done = admin_client.post(
+        url(experiment, "publish/"),
+        {"platform": "mturk", "sessions": "4", "sandbox": "1", "confirm": fingerprint.group(1)},
+        follow=True,
+    )
+    publication = Publication.objects.get()
+    assert (publication.platform, publication.sandbox, publication.sessions) == ("mturk", True, 4)
+    assert list(Batch.objects.values_list("external_id", flat=True)) == ["3HITA"]
+    assert "Published 4 sessions on mturk sandbox" in done.content.decode()
+
+
+def test_publishing_needs_the_permission(staff_client: Client, experiment: Any) -> None:
+    assert 'id="publish-form"' not in staff_client.get(url(experiment)).content.decode()
+    assert staff_client.get(url(experiment, "publish/confirm/")).status_code == 403
+    assert staff_client.post(url(experiment, "publish/"), {"platform": "mturk"}).status_code == 403
+
+
+def test_bad_choices_are_said_not_published(admin_client: Client, experiment: Any) -> None:
+    response = admin_client.get(
+        url(experiment, "publish/confirm/"), {"platform": "mturk", "sessions": "many"}, follow=True
+    )
+    assert "whole number" in response.content.decode()
+    response = admin_client.get(url(experiment, "publish/confirm/"), {"platform": "x"}, follow=True)
+    assert "Choose MTurk or Prolific" in response.content.decode()
+    assert not Publication.objects.exists()
