@@ -346,6 +346,18 @@ def _duration(item: SessionItem, default: float) -> float:
     return float(getattr(source, "duration_s", None) or default)
 
 
+def assignments_abandoned_count(*, experiment: Experiment, now: datetime | None = None) -> int:
+    """How many sessions a release would give back now: real raters' active sessions
+    silent for longer than `session_timeout_minutes`."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=experiment.config.session_timeout_minutes)
+    return (
+        Assignment.objects.crowd()
+        .filter(experiment=experiment, status=Assignment.Status.ACTIVE, last_seen_at__lt=cutoff)
+        .count()
+    )
+
+
 def assignments_release_abandoned(
     *, experiment: Experiment | None = None, now: datetime | None = None
 ) -> int:

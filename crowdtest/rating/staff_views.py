@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
@@ -14,6 +14,7 @@ from crowdtest.access import staff_required
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design
 
+from .assigning import assignments_abandoned_count, assignments_release_abandoned
 from .errors import RatingError
 from .forms import LinksForm
 from .identity import preview_token
@@ -33,6 +34,23 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("design:overview", slug=slug)
     take = reverse("rating:take", args=[slug])
     return redirect(f"{take}?{urlencode({'preview': preview_token(experiment.pk)})}")
+
+
+@staff_required
+def release_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Give abandoned sessions back to the pool now, rather than at the next periodic
+    release: GET says how many, POST (its confirmation) does it."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    if request.method == "POST":
+        released = assignments_release_abandoned(experiment=experiment)
+        messages.success(request, f"{released} abandoned session(s) are back in the pool.")
+        return redirect("design:overview", slug=slug)
+    context = {
+        "experiment": experiment,
+        "abandoned": assignments_abandoned_count(experiment=experiment),
+        "minutes": experiment.config.session_timeout_minutes,
+    }
+    return render(request, "rating/release_confirm.html", context)
 
 
 @staff_required

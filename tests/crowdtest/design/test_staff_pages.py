@@ -155,3 +155,32 @@ def test_the_sessions_tab_warns_when_no_session_is_open(staff_client: Client) ->
     html = staff_client.get(url).content.decode()
     assert 'id="no-open-sessions"' in html and "Preview as a rater" in html
     assert '<a href="' + url + '" aria-current="page">Sessions</a>' in html
+
+
+def test_abandoned_sessions_are_released_from_the_sessions_tab_after_a_confirmation(
+    client: Client, staff_client: Client
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crowdtest.design.models import Session
+    from crowdtest.rating.models import Assignment
+    from tests.crowdtest.rating.designs import RaterClient
+
+    experiment = make_design().experiment
+    RaterClient(Client(), experiment, "left").post("consent")
+    RaterClient(Client(), experiment, "here").post("consent")
+    late = timezone.now() - timedelta(minutes=experiment.config.session_timeout_minutes + 5)
+    Assignment.objects.filter(rater__external_id="left").update(last_seen_at=late)
+    overview = staff_client.get(reverse("design:overview", args=[experiment.slug])).content
+    assert b'id="release-link"' in overview
+    url = reverse("rating_staff:release", args=[experiment.slug])
+    page = staff_client.get(url).content.decode()
+    assert "1 session</strong> has been silent for longer than" in page
+    assert Session.objects.filter(status=Session.Status.ACTIVE).count() == 2  # nothing yet
+    staff_client.post(url)
+    assert Session.objects.filter(status=Session.Status.ACTIVE).count() == 1
+    assert Assignment.objects.get(rater__external_id="left").status == "abandoned"
+    assert Assignment.objects.get(rater__external_id="here").status == "active"
+    assert Client().post(url).status_code == 302  # staff only
