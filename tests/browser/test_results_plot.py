@@ -36,7 +36,8 @@ def test_hover_click_and_filter_on_the_mos_plot(
     page.fill("#id_username", "experimenter")
     page.fill("#id_password", "listen-carefully-42")
     page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#mos-chart")
+    # The scripts are deferred: wait until Chart.js has drawn the chart.
+    page.wait_for_function("() => document.getElementById('mos-chart')?.chart !== undefined")
     assert page.evaluate("typeof window.Chart") == "function"
     page.locator("#mos-explore").scroll_into_view_if_needed()
     point = page.evaluate(
