@@ -4,31 +4,20 @@ voices and makes each trap and digits clip in both, while sessions list one trap
 
 from __future__ import annotations
 
-import io
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.utils import translation
 from django.utils.translation import pgettext
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.clips import PROMPT_RATE, read_prompt
 from crowdtest.design.models import DigitsClip, Prompt, SessionItem, Trap
-from tests.conftest import IN_CI
-from tests.crowdtest.design.test_build_sessions import SETTINGS, prepared_experiment, wipe
+from tests.crowdtest.design.test_build_sessions import BUILDS, SETTINGS, built_by_command
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (shutil.which("espeak-ng") and shutil.which("ffmpeg")) and not IN_CI,
-        reason="needs espeak-ng and ffmpeg",
-    ),
-]
+pytestmark = BUILDS
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +27,9 @@ def built(
     folder = tmp_path_factory.mktemp("languages-corpus")
     settings = {**SETTINGS, "languages": "en,de", "training_size": 0}
     with django_db_blocker.unblock():
-        experiment = prepared_experiment(
-            folder, slug="two-languages", settings=settings, n_tracks=20, seed=2
+        yield from built_by_command(
+            folder, slug="two-languages", settings=settings, seed=2, digits_clips=2
         )
-        out = io.StringIO()
-        call_command("build_sessions", experiment.slug, "--digits-clips", "2", stdout=out)
-        experiment.build_output = out.getvalue()  # type: ignore[attr-defined]
-        yield experiment
-        wipe(experiment)
 
 
 def test_every_prompt_is_spoken_in_each_language(built: Experiment) -> None:

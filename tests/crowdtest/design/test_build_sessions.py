@@ -31,7 +31,8 @@ from modeling.audio.probe import probe_audio
 from modeling.synth import write_demo_corpus
 from tests.conftest import IN_CI
 
-pytestmark = [
+# The marks of every module that builds sessions from real audio.
+BUILDS = [
     pytest.mark.django_db,
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -39,6 +40,7 @@ pytestmark = [
         reason="needs espeak-ng and ffmpeg",
     ),
 ]
+pytestmark = BUILDS
 
 SETTINGS = {
     "excerpt_seconds": 2.0,
@@ -79,20 +81,28 @@ def prepared_experiment(
     return experiment
 
 
+def built_by_command(
+    folder: Path, *, slug: str, settings: dict[str, Any], seed: int, digits_clips: int
+) -> Iterator[Experiment]:
+    """A prepared experiment of 20 tracks built with `build_sessions` (its output kept as
+    `build_output`), wiped afterwards: the body of a module-scoped fixture."""
+    experiment = prepared_experiment(folder, slug=slug, settings=settings, n_tracks=20, seed=seed)
+    out = io.StringIO()
+    call_command("build_sessions", experiment.slug, "--digits-clips", str(digits_clips), stdout=out)
+    experiment.build_output = out.getvalue()  # type: ignore[attr-defined]
+    yield experiment
+    wipe(experiment)
+
+
 @pytest.fixture(scope="module")
 def built(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("design-corpus")
     with django_db_blocker.unblock():
-        experiment = prepared_experiment(
-            folder, slug="design-build", settings=SETTINGS, n_tracks=20, seed=1
+        yield from built_by_command(
+            folder, slug="design-build", settings=SETTINGS, seed=1, digits_clips=3
         )
-        out = io.StringIO()
-        call_command("build_sessions", experiment.slug, "--digits-clips", "3", stdout=out)
-        experiment.build_output = out.getvalue()  # type: ignore[attr-defined]
-        yield experiment
-        wipe(experiment)
 
 
 def test_the_command_reports_what_it_built(built: Experiment) -> None:

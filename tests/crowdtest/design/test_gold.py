@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,18 +25,10 @@ from crowdtest.design.services import (
     design_numbers,
 )
 from crowdtest.exports import export_experiment
-from tests.conftest import IN_CI
 
-from .test_build_sessions import SETTINGS, prepared_experiment, wipe
+from .test_build_sessions import BUILDS, SETTINGS, prepared_experiment, wipe
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (shutil.which("espeak-ng") and shutil.which("ffmpeg")) and not IN_CI,
-        reason="needs espeak-ng and ffmpeg",
-    ),
-]
+pytestmark = BUILDS
 
 
 @pytest.fixture(scope="module")
