@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -368,12 +369,17 @@ def assignments_release_abandoned(
         [experiment]
         if experiment is not None
         else list(
-            Experiment.objects.filter(assignments__status=Assignment.Status.ACTIVE).distinct()
+            Experiment.objects.filter(
+                Q(assignments__status=Assignment.Status.ACTIVE)
+                | Q(raters__platform=Rater.Platform.STAFF)
+            ).distinct()
         )
     )
     released = 0
     for exp in experiments:
         cutoff = now - timedelta(minutes=exp.config.session_timeout_minutes)
+        if experiment is None:  # the periodic release, not a rater's start (a hot path)
+            previews_delete_stale(experiment=exp, cutoff=cutoff)
         with transaction.atomic():
             stale = Assignment.objects.filter(
                 experiment=exp, status=Assignment.Status.ACTIVE, last_seen_at__lt=cutoff
@@ -388,11 +394,18 @@ def assignments_release_abandoned(
             )
             session_release(session_ids=[s for _, s in rows], now=now)
             released += len(rows)
-        # Previews left for longer than a session's timeout are deleted, votes and all.
-        Rater.objects.filter(experiment=exp, platform=Rater.Platform.STAFF).exclude(
-            assignments__last_seen_at__gte=cutoff
-        ).exclude(created_at__gte=cutoff).delete()
     return released
+
+
+def previews_delete_stale(*, experiment: Experiment, cutoff: datetime) -> int:
+    """Staff previews silent since `cutoff` are deleted, votes and all; how many."""
+    deleted, _ = (
+        Rater.objects.filter(experiment=experiment, platform=Rater.Platform.STAFF)
+        .exclude(assignments__last_seen_at__gte=cutoff)
+        .exclude(created_at__gte=cutoff)
+        .delete()
+    )
+    return deleted
 
 
 def session_release(*, session_ids: list[int], now: datetime) -> int:

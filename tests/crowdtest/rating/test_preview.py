@@ -123,6 +123,8 @@ def test_a_preview_left_alone_is_deleted_after_the_session_timeout(client: Clien
     rc.post("consent")
     assert Assignment.objects.filter(rater__platform="staff").count() == 1
     later = timezone.now() + timedelta(minutes=experiment.config.session_timeout_minutes + 1)
-    assignments_release_abandoned(experiment=experiment, now=later)
+    assignments_release_abandoned(experiment=experiment, now=later)  # a rater's start
+    assert Rater.objects.filter(platform="staff").exists()  # not its work: the beat's
+    assignments_release_abandoned(now=later)  # the periodic release
     assert not Rater.objects.filter(platform="staff").exists()
     assert not Assignment.objects.filter(rater__platform="staff").exists()
