@@ -11,9 +11,11 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 
 from crowdtest.platforms.models import Publication
-from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
+from crowdtest.rating.models import Assignment, Rater, Vote
 from tests.crowdtest.platforms.helpers import published
 from tests.crowdtest.rating.designs import browser_design
+
+from .session import answer_to_the_end
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SANDBOX = "https://workersandbox.mturk.com"
@@ -81,31 +83,7 @@ def test_preview_accept_finish_and_post_back_to_mturk(
     assignment = Assignment.objects.get()
     assert (assignment.rater.platform, assignment.rater.external_id) == ("mturk", "AWBROWSER")
     assert assignment.platform_assignment_id == "3ABROWSER"
-    page.click("#digits-play")
-    page.wait_for_selector("#digits-input:enabled")
-    page.fill("#digits-input", assignment.digits_clip.digits)
-    page.click("#digits-submit")
-    page.wait_for_selector("#stage-questions:visible")
-    page.fill("#math-input", str(assignment.math_answer))
-    page.check("input[name=hearing][value=yes]")
-    page.check("input[name=headphones][value=yes]")
-    page.click("#questions-submit")
-    page.wait_for_selector("#clips-title:has-text('Practice round')")
-    page.click("#play-button")
-    page.wait_for_selector(".score[data-score='3']:enabled")
-    page.click(".score[data-score='3']")
-    page.wait_for_selector("#clips-title:has-text('Rate the recordings')")
-    items = AssignmentItem.objects.filter(assignment=assignment, phase="rating").order_by(
-        "position"
-    )
-    for number, item in enumerate(items, start=1):
-        page.wait_for_selector(f"#clip-number:has-text('{number}')")
-        page.click("#play-button")
-        score = item.trap.answer if item.trap is not None else 2 + number
-        page.wait_for_selector(f".score[data-score='{score}']:enabled")
-        page.click(f".score[data-score='{score}']")
-
-    page.wait_for_selector("#stage-finished:visible")
+    answer_to_the_end(page, assignment)
     assignment.refresh_from_db()
     assert (
         assignment.status == "completed" and Vote.objects.filter(assignment=assignment).count() == 4

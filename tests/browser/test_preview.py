@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from crowdtest.design.models import Session
-from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from crowdtest.rating.models import Assignment, Vote
 from crowdtest.results.models import SessionVerdict
 from tests.crowdtest.rating.designs import browser_design
+
+from .session import answer_to_the_end
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,28 +41,7 @@ def test_a_whole_preview_records_nothing(page: Any, live_server: Any, staff_user
     rater.wait_for_selector("#setup-digits:visible")
     assignment = Assignment.objects.get()
     assert assignment.rater.platform == "staff"
-    rater.click("#digits-play")
-    rater.wait_for_selector("#digits-input:enabled")
-    rater.fill("#digits-input", assignment.digits_clip.digits)
-    rater.click("#digits-submit")
-    rater.wait_for_selector("#stage-questions:visible")
-    rater.fill("#math-input", str(assignment.math_answer))
-    rater.check("input[name=hearing][value=yes]")
-    rater.check("input[name=headphones][value=yes]")
-    rater.click("#questions-submit")
-    rater.wait_for_selector("#clips-title:has-text('Practice round')")
-    rater.click("#play-button")
-    rater.wait_for_selector(".score[data-score='3']:enabled")
-    rater.click(".score[data-score='3']")
-    rater.wait_for_selector("#clips-title:has-text('Rate the recordings')")
-    items = AssignmentItem.objects.filter(assignment=assignment, phase="rating")
-    for number, item in enumerate(items.order_by("position"), start=1):
-        rater.wait_for_selector(f"#clip-number:has-text('{number}')")
-        rater.click("#play-button")
-        score = item.trap.answer if item.trap is not None else 4
-        rater.wait_for_selector(f".score[data-score='{score}']:enabled")
-        rater.click(f".score[data-score='{score}']")
-    rater.wait_for_selector("#stage-finished:visible")
+    answer_to_the_end(rater, assignment)
 
     assert list(Session.objects.order_by("pk").values_list("pk", "status")) == sessions_before
     assert not SessionVerdict.objects.exists()

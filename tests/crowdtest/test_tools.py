@@ -83,12 +83,17 @@ def test_load_demo_refuses_to_start_without_the_tools(
 def test_the_system_check_warns_of_missing_tools(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert not [m for m in run_checks() if m.id == "crowdtest.W001"] or not all(
-        shutil.which(p) for p in ("ffmpeg", "ffprobe", "espeak-ng")
-    )
     monkeypatch.setenv("PATH", bare_path(tmp_path))
     warned = [m for m in run_checks() if m.id == "crowdtest.W001"]
     assert len(warned) == 1 and "espeak-ng" in warned[0].msg and INSTALL in warned[0].msg
+
+
+@pytest.mark.skipif(
+    any(shutil.which(p) is None for p in ("ffmpeg", "ffprobe", "espeak-ng")),
+    reason="ffmpeg or espeak-ng is not installed here",
+)
+def test_the_system_check_is_quiet_when_the_tools_are_there() -> None:
+    assert not [m for m in run_checks() if m.id == "crowdtest.W001"]
 
 
 @pytest.mark.django_db(transaction=True)  # tasks run as their commits happen, as in a worker
