@@ -5,7 +5,7 @@ the same run.
 A scratch database gets a small real experiment built with the product's own commands
 (synthetic tracks imported, prepared, clustered; real prompts, traps, digits and
 sessions) with 10 s stimuli, as raters hear them. Then, for each path and each step of
-the ramp, that many raters arrive over a few seconds and each does what the page does:
+the ramp, that many raters arrive (10 a second) and each does what the page does:
 open the participant link, state, consent, setup digits, questions, then per clip fetch
 the audio (a share of raters on a throttled link), `play`, wait for the clip to end,
 `rate` (waiting again on 409 too_early), and `finish`. A request that gets no answer is
@@ -84,7 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--paths", default="old,new", help="old,new (and asgi)")
     parser.add_argument("--faults", type=int, default=500, help="raters in the faults step")
     parser.add_argument("--clip-seconds", type=float, default=10.0, help="stimulus length (10 s)")
-    parser.add_argument("--arrival-seconds", type=float, default=20.0, help="arrivals spread (20)")
+    parser.add_argument(
+        "--arrival-rate",
+        type=float,
+        default=10.0,
+        help="raters arriving per second (10: a step of 1,000 arrives over 100 s)",
+    )
     parser.add_argument("--slow-share", type=float, default=0.2, help="raters on a slow link")
     parser.add_argument("--slow-kbps", type=float, default=1000.0, help="their link (1 Mbit/s)")
     parser.add_argument("--tracks", type=int, default=40, help="synthetic tracks (40)")
@@ -403,6 +408,25 @@ class Report:
     stored: int = 0
     stored_twice: int = 0
 
+    # Raters in session at once (from opening the link to the end of their session): the
+    # most at any moment, and for how long all of the step's raters were in at once.
+    in_session: int = 0
+    peak_in_session: int = 0
+    all_in_since: float | None = None
+    all_in_s: float = 0.0
+
+    def arrived(self) -> None:
+        self.in_session += 1
+        self.peak_in_session = max(self.peak_in_session, self.in_session)
+        if self.in_session == self.raters:
+            self.all_in_since = time.perf_counter()
+
+    def left(self) -> None:
+        if self.in_session == self.raters and self.all_in_since is not None:
+            self.all_in_s += time.perf_counter() - self.all_in_since
+            self.all_in_since = None
+        self.in_session -= 1
+
     def record(self, endpoint: str, seconds: float, status: int) -> None:
         self.latencies[endpoint].append(seconds)
         if status >= 500 or (status >= 400 and status not in (409, 429)):
@@ -633,7 +657,7 @@ async def crowd(
         lookup = Lookup(database)
 
         async def one(index: int, link: str) -> None:
-            await asyncio.sleep(options.arrival_seconds * index / max(1, len(links)))
+            await asyncio.sleep(index / options.arrival_rate)
             slow = chooser.random() < options.slow_share
             rater = Rater(
                 http,
@@ -645,10 +669,13 @@ async def crowd(
                 link_kbps=options.slow_kbps if slow else None,
                 faults=report.faults,
             )
+            report.arrived()
             try:
                 await rater.take()
             except Exception as exc:  # a failed rater is reported, the others go on
                 report.failures.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                report.left()
 
         async def killer(after: float) -> None:
             await asyncio.sleep(after)
@@ -662,12 +689,13 @@ async def crowd(
                 await asyncio.sleep(1.0)
                 meter.sample()
 
-        print(f"  {len(links)} raters arrive over {options.arrival_seconds:g} s ...", flush=True)
+        arrival_s = len(links) / options.arrival_rate
+        print(f"  {len(links)} raters arrive over {arrival_s:g} s ...", flush=True)
         meter.start()
         started = time.perf_counter()
         background = [asyncio.create_task(sampler())]
         if report.faults:
-            background.append(asyncio.create_task(killer(options.arrival_seconds + 15)))
+            background.append(asyncio.create_task(killer(arrival_s + 15)))
         await asyncio.gather(*(one(i, link) for i, link in enumerate(links)))
         report.seconds = time.perf_counter() - started
         for task in background:
@@ -738,6 +766,10 @@ def print_step(
     label += ", nginx)" if path.proxy else ")"
     print(f"\n== {label}, {report.raters} raters{' ' + title if title else ''}")
     print(f"  sessions completed: {report.sessions_done} of {report.raters} in {seconds:.1f} s")
+    print(
+        f"  raters in session at once: at most {report.peak_in_session}; all {report.raters} "
+        f"for {report.all_in_s:.0f} s (arriving at {options.arrival_rate:g} a second)"
+    )
     print(
         f"  answers: {len(report.answered)} sent, {report.stored} stored "
         f"({'none lost' if report.lost == 0 else f'{report.lost} LOST'}; "

@@ -101,10 +101,10 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    # The web process runs Django under an ASGI worker (deploy/gunicorn.conf.py): each
-    # request's sync view runs on a thread of its own, so a persistent connection (one per
-    # thread) would be opened and dropped on every request. PostgreSQL gets psycopg's
-    # connection pool instead: a few connections per process, shared by its requests, each
+    # The web process runs gthread workers (deploy/gunicorn.conf.py), a pool of threads
+    # per process (and, with GUNICORN_WORKER_CLASS=asgi, a thread per sync view), so
+    # persistent connections (one per thread) would be many and short-lived. PostgreSQL
+    # gets psycopg's connection pool: a few connections per process, shared by its requests, each
     # checked before it is handed out (CONN_HEALTH_CHECKS) so a restarted database costs
     # no failed request. DATABASE_POOL_SIZE bounds the connections of one process (workers
     # x size must stay under the server's max_connections); DATABASE_POOL_SIZE=0 goes back

@@ -196,3 +196,14 @@ def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Each test starts with no process-local copy of an experiment: a rolled-back test
+    database may give the next test's experiment the same id."""
+    from crowdtest.corpus.selectors import experiment_recent_forget
+
+    experiment_recent_forget()
+    yield
+    experiment_recent_forget()

@@ -37,7 +37,13 @@ class Experiment(models.Model):
 
     @property
     def config(self) -> ExperimentSettings:
-        return ExperimentSettings.from_dict(self.settings, strict=False)
+        """The settings, parsed; parsed again only when `settings` has changed."""
+        held = self.__dict__.get("_config")
+        if held is not None and held[0] == self.settings:
+            return held[1]  # type: ignore[no-any-return]
+        parsed = ExperimentSettings.from_dict(self.settings, strict=False)
+        self.__dict__["_config"] = (dict(self.settings or {}), parsed)
+        return parsed
 
     @property
     def job_scope(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -73,3 +74,34 @@ def stimulus_rows(*, experiment: Experiment) -> QuerySet[Stimulus]:
         .select_related("track")
         .order_by("cluster", "pk")
     )
+
+
+# --- A process's recent copy of an experiment ---------------------------------------------
+# Every rater call reads its experiment (the token's lifetime is one of its settings); a
+# crowd makes hundreds of calls a second for a handful of experiments. A copy at most
+# RECENT_S old serves them; this process drops its copy whenever it saves or deletes the
+# experiment, and other processes see a change within RECENT_S.
+RECENT_S = 5.0
+_recent: dict[int, tuple[float, Experiment]] = {}
+
+
+def experiment_recent(*, experiment_id: int) -> Experiment | None:
+    """The experiment, read at most RECENT_S seconds ago (None if it does not exist)."""
+    now = time.monotonic()
+    held = _recent.get(experiment_id)
+    if held is not None and now - held[0] < RECENT_S:
+        return held[1]
+    experiment = Experiment.objects.filter(pk=experiment_id).first()
+    if experiment is None:
+        _recent.pop(experiment_id, None)
+    else:
+        _recent[experiment_id] = (now, experiment)
+    return experiment
+
+
+def experiment_recent_forget(*, experiment_id: int | None = None) -> None:
+    """Drop this process's copy of an experiment (of every experiment with no id)."""
+    if experiment_id is None:
+        _recent.clear()
+    else:
+        _recent.pop(experiment_id, None)

@@ -23,13 +23,13 @@ from ninja.parser import Parser
 from ninja.security import APIKeyHeader
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.selectors import experiment_recent
 
 from . import openapi as contract
 from . import services
 from .errors import RatingError
 from .identity import RaterIdentity, rater_token, read_rater_token_aged
-from .models import Assignment
-from .selectors import current_assignment, rater_state
+from .selectors import rater_state
 
 MAX_BODY_BYTES = 4096
 TOKEN_HEADER = "X-Rater-Token"  # noqa: S105  (a header name)
@@ -65,7 +65,7 @@ class RaterToken(APIKeyHeader):
         if read is None:
             raise RatingError(_("Missing or invalid rater token."), status=403, code="bad_token")
         identity, age_s = read
-        experiment = Experiment.objects.filter(pk=identity.experiment_id).first()
+        experiment = experiment_recent(experiment_id=identity.experiment_id)
         if experiment is None:
             raise RatingError(_("This test no longer exists."), status=404, code="no_experiment")
         # A token lives as long as a silent session is kept; a page in use is renewed.
@@ -179,13 +179,6 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return error(400, message, "invalid")
 
 
-def _assignment(request: HttpRequest) -> Assignment:
-    assignment = current_assignment(identity=_caller(request).identity)
-    if assignment is None:
-        raise RatingError(_("No session has started yet; agree to take part first."), code="stage")
-    return assignment
-
-
 def _caller(request: HttpRequest) -> Caller:
     caller: Caller = request.auth  # type: ignore[attr-defined]
     return caller
@@ -243,7 +236,7 @@ def consent(request: HttpRequest, body: contract.Empty | None = None) -> dict[st
 def setup(request: HttpRequest, body: contract.SetupAnswer) -> dict[str, Any]:
     """The digits heard in the digits clip `clip`. A wrong answer gets a new clip; the
     third wrong answer stops the test (stage `stopped`)."""
-    services.setup_answer(assignment_id=_assignment(request).pk, clip=body.clip, digits=body.digits)
+    services.setup_answer(rater=_caller(request).identity, clip=body.clip, digits=body.digits)
     return _state(request)
 
 
@@ -251,7 +244,7 @@ def setup(request: HttpRequest, body: contract.SetupAnswer) -> dict[str, Any]:
 def questions(request: HttpRequest, body: contract.QuestionsAnswer) -> dict[str, Any]:
     """The math question's answer and the hearing and headphones declarations."""
     services.questions_answer(
-        assignment_id=_assignment(request).pk,
+        rater=_caller(request).identity,
         math=body.math,
         hearing_normal=body.hearing_normal,
         headphones=body.headphones,
@@ -265,7 +258,7 @@ def playback(request: HttpRequest, body: contract.PlaybackReport) -> dict[str, A
     that can't decode the clips, or decodes it at the wrong length, ends the session
     without using it up (stage `consent` again, with a message saying what to try)."""
     services.playback_report(
-        assignment_id=_assignment(request).pk,
+        rater=_caller(request).identity,
         can_play=body.can_play,
         sample_rate_hz=body.sample_rate_hz,
         duration_s=body.duration_s,
@@ -277,7 +270,7 @@ def playback(request: HttpRequest, body: contract.PlaybackReport) -> dict[str, A
 @api.post("/play", response={200: contract.PlayResult, **REFUSALS})
 def play(request: HttpRequest, body: contract.ClipRef) -> dict[str, Any]:
     """Playback started: the server's clock for the clip starts; clips play in order."""
-    item = services.clip_play(assignment_id=_assignment(request).pk, clip=body.clip)
+    item = services.clip_play(rater=_caller(request).identity, clip=body.clip)
     return {"clip": item.clip_key, "plays": item.plays}
 
 
@@ -287,7 +280,7 @@ def rate(request: HttpRequest, body: contract.Rating) -> dict[str, Any]:
     `retry_after_s` before). The same score again returns the same result; a different
     score for a rated clip is refused (409 `already_rated`)."""
     vote, assignment = services.clip_rate(
-        assignment_id=_assignment(request).pk,
+        rater=_caller(request).identity,
         clip=body.clip,
         score=body.score,
         hidden_s=body.hidden_s,
@@ -304,7 +297,7 @@ def rate(request: HttpRequest, body: contract.Rating) -> dict[str, Any]:
 def finish(request: HttpRequest, body: contract.Empty | None = None) -> dict[str, Any]:
     """After every clip is rated: the completion code, and how to return to the crowd
     platform."""
-    services.assignment_finish(assignment_id=_assignment(request).pk)
+    services.assignment_finish(rater=_caller(request).identity)
     return _state(request)
 
 

@@ -136,12 +136,19 @@ def _start(
             experiment, identity, rater, _preview_session(experiment), now, language
         )
     rater_may_start(rater=rater, experiment=experiment)
-    open_sessions = _open_sessions(experiment, exclude=skipped)
     seen = set(
         AssignmentItem.objects.filter(
             assignment__rater=rater, phase=AssignmentItem.Phase.RATING, stimulus__isnull=False
         ).values_list("stimulus_id", flat=True)
     )
+    if not seen:
+        # A first session: every open session suits, so the first few in handing-out
+        # order are enough, and their stimuli need not be read (a crowd arriving at once
+        # is all first sessions).
+        chosen = _first_free_session(experiment, skipped)
+        session_take(session_id=chosen, now=now)
+        return _create_assignment(experiment, identity, rater, chosen, now, language)
+    open_sessions = _open_sessions(experiment, exclude=skipped)
     cluster_of = {
         pk: cluster
         for pk, cluster in Stimulus.objects.filter(
@@ -182,6 +189,33 @@ def _start(
         )
     session_take(session_id=chosen, now=now)
     return _create_assignment(experiment, identity, rater, chosen, now, language)
+
+
+def _first_free_session(experiment: Experiment, skipped: set[int]) -> int:
+    """One of the first SPREAD open rating sessions that no other rater is being given
+    at this moment, locked (on PostgreSQL the others' locked rows are skipped, so raters
+    starting together each get their own at once)."""
+    head = list(
+        Session.objects.filter(
+            experiment=experiment, kind=Session.Kind.RATING, status=Session.Status.OPEN
+        )
+        .exclude(pk__in=skipped)
+        .order_by("index")
+        .values_list("pk", flat=True)[:SPREAD]
+    )
+    if not head:
+        raise RatingError(
+            _("No session is available for you right now. Thank you for your interest!"),
+            code="no_session",
+        )
+    free = Session.objects.filter(pk__in=head, status=Session.Status.OPEN).order_by("index")
+    if connection.features.has_select_for_update_skip_locked:
+        free = free.select_for_update(skip_locked=True)
+    got = free.values_list("pk", flat=True).first()
+    if got is None:  # all of them are being given to others: look further down the queue
+        skipped |= set(head)
+        raise _Retry
+    return got
 
 
 def _open_sessions(

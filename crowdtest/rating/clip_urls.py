@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import time
 
+from django.db import connection
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from crowdtest.corpus.models import Stimulus
+from crowdtest.design.models import Trap
+
+from . import statements
 from .delivery import Clip
-from .models import Assignment, AssignmentItem
+from .models import Assignment
 
 CLIP_SALT = "crowdtest.rating.clip"
 LIFETIME_S = 2 * 3600
@@ -46,24 +51,16 @@ def clip_signature_valid(
 
 def clip_for_key(key: str) -> Clip | None:
     """The clip behind a key, or None for a key nobody was given."""
-    item = (
-        AssignmentItem.objects.filter(clip_key=key)
-        .select_related("stimulus", "trap", "assignment")
-        .only(
-            "stimulus",
-            "trap",
-            "assignment",
-            "stimulus__delivery",
-            "trap__delivery",
-            "assignment__experiment_id",
-        )
-        .first()
-    )
-    if item is not None:
-        source = item.stimulus if item.stimulus is not None else item.trap
-        if source is None or not source.delivery:
-            return None
-        return Clip(key, source.delivery, item.assignment.experiment_id, item.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(statements.clip_item(), [key])
+        row = cursor.fetchone()
+    if row is not None:
+        item_id, experiment_id, stimulus_file, trap_file = row
+        if stimulus_file:
+            return Clip(key, Stimulus(delivery=stimulus_file).delivery, experiment_id, item_id)
+        if trap_file:
+            return Clip(key, Trap(delivery=trap_file).delivery, experiment_id, item_id)
+        return None
     assignment = (
         Assignment.objects.filter(volume_clip_key=key).select_related("experiment__design").first()
     )

@@ -29,7 +29,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F, Value
 from django.db.models.fields.files import FieldFile
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -215,7 +217,16 @@ def record_requested(item_id: int) -> None:
 
 def record_sent(item_id: int, start: int, end: int, size: int) -> None:
     """Bytes [start, end) of a clip of `size` bytes went out; once the ranges sent cover
-    the whole file, the clip counts as received."""
+    the whole file, the clip counts as received (and as requested, if it was not yet)."""
+    if start <= 0 and end >= size:
+        # The whole file, as a player's first request mostly asks: one UPDATE, no lock.
+        now = timezone.now()
+        AssignmentItem.objects.filter(pk=item_id, audio_sent_at__isnull=True).update(
+            audio_sent_at=now,
+            audio_sent_ranges=[[0, size]],
+            audio_requested_at=Coalesce(F("audio_requested_at"), Value(now)),
+        )
+        return
     with transaction.atomic():
         # Only the item's row: the model's ordering joins the assignment, and locking that
         # too (while play and rate lock assignment, then item) deadlocked under load.

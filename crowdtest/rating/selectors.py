@@ -10,12 +10,14 @@ import statistics
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, Session, SessionItem
 
+from . import statements
 from .clip_urls import clip_url
 from .errors import (
     MAX_DIGITS_ATTEMPTS,
@@ -38,19 +40,37 @@ def rater_of(*, identity: RaterIdentity) -> Rater | None:
     ).first()
 
 
-def current_assignment(*, identity: RaterIdentity) -> Assignment | None:
+def current_assignment(*, identity: RaterIdentity, lock: bool = False) -> Assignment | None:
     """The assignment this entry is about: the one of the platform's piece of work
     (MTurk assignment, Prolific session) or, failing that, the rater's unfinished one;
-    for a direct link, the rater's latest."""
-    mine = Assignment.objects.filter(
-        rater__experiment_id=identity.experiment_id,
-        rater__platform=identity.platform,
-        rater__external_id=identity.external_id,
-    ).order_by("-started_at", "-pk")
+    for a direct link, the rater's latest. With `lock` (inside a transaction) its row is
+    locked until the transaction ends.
+
+    Every rater call starts here, so it is one precompiled statement rather than an ORM
+    query built anew each time (their compilation cost more than the rest of the call)."""
+    rater = (identity.experiment_id, identity.platform, identity.external_id)
     if identity.assignment_id:
-        found = mine.filter(platform_assignment_id=identity.assignment_id).first()
-        return found or mine.filter(status=Assignment.Status.ACTIVE).first()
-    return mine.first()
+        found = _assignment_where(statements.BY_PLATFORM_ID, [*rater, identity.assignment_id], lock)
+        return found or _assignment_where(
+            statements.ACTIVE, [*rater, Assignment.Status.ACTIVE], lock
+        )
+    return _assignment_where("", list(rater), lock)
+
+
+def _assignment_where(extra: str, params: list[Any], lock: bool) -> Assignment | None:
+    lock = lock and connection.features.has_select_for_update_of
+    found = list(Assignment.objects.raw(statements.current_assignment(extra, lock), params))
+    return found[0] if found else None
+
+
+def step_items(*, assignment: Assignment, clip: str) -> list[tuple[AssignmentItem, int | None]]:
+    """The clips of the assignment's current step, in order, and the clip `clip` if it is
+    of another step, each with its vote's score (None if unrated): what a play or a rating
+    needs to judge whose turn it is, in one precompiled statement."""
+    rows = AssignmentItem.objects.raw(
+        statements.step_items(), [assignment.pk, assignment.stage, clip]
+    )
+    return [(row, getattr(row, "saved_score", None)) for row in rows]
 
 
 def _closed(message: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ counts, and the answer keys never leave this module.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.selectors import experiment_recent
 from crowdtest.design.models import Design, DigitsClip
 from crowdtest.design.services.sessions import session_done
 from modeling.allocation import DigitsChallenge
@@ -26,7 +28,7 @@ from .assigning import assignment_start, session_release
 from .errors import MAX_DIGITS_ATTEMPTS, PLAYBACK_DURATION_TOLERANCE_S, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
-from .selectors import current_assignment, stopped_message
+from .selectors import current_assignment, step_items, stopped_message
 
 
 def assignment_consent(
@@ -52,12 +54,27 @@ def assignment_consent(
     return assignment_start(experiment=experiment, identity=identity, language=language, now=now)
 
 
-def _locked(assignment_id: int) -> Assignment:
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("experiment", "rater", "digits_clip")
-        .get(pk=assignment_id)
-    )
+def _locked(assignment_id: int | None, rater: RaterIdentity | None) -> Assignment:
+    """The assignment, locked until the transaction ends: by its id, or as the rater's
+    current one (one query for a rater's call: its experiment is the process's recent
+    copy, and other relations are read when used)."""
+    if rater is not None:
+        found = current_assignment(identity=rater, lock=True)
+        experiment = experiment_recent(experiment_id=rater.experiment_id)
+        if found is None or experiment is None:
+            raise RatingError(
+                _("No session has started yet; agree to take part first."), code="stage"
+            )
+        assignment = found
+        assignment.experiment = experiment
+    elif assignment_id is not None:
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("experiment", "rater", "digits_clip")
+            .get(pk=assignment_id)
+        )
+    else:
+        raise TypeError("_locked() needs an assignment_id or a rater")
     if assignment.status == Assignment.Status.ABANDONED:
         minutes = assignment.experiment.config.session_timeout_minutes
         raise RatingError(
@@ -80,13 +97,18 @@ def _out_of_order(what: str) -> RatingError:
 
 
 def setup_answer(
-    *, assignment_id: int, clip: str, digits: str, now: datetime | None = None
+    *,
+    assignment_id: int | None = None,
+    rater: RaterIdentity | None = None,
+    clip: str,
+    digits: str,
+    now: datetime | None = None,
 ) -> Assignment:
     """The digits the rater typed for the digits clip `clip`. A wrong answer gets a new
     clip while tries are left; the third wrong answer stops the test."""
     now = now or timezone.now()
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, rater)
         resent = clip != assignment.digits_clip_key  # its clip was replaced: judged already
         if assignment.stage != Assignment.Stage.SETUP:
             if assignment.digits_correct and not resent:
@@ -135,11 +157,16 @@ def _another_digits_clip(assignment: Assignment, current: int) -> DigitsClip:
 
 
 def questions_answer(
-    *, assignment_id: int, math: int, hearing_normal: bool, headphones: bool
+    *,
+    assignment_id: int | None = None,
+    rater: RaterIdentity | None = None,
+    math: int,
+    hearing_normal: bool,
+    headphones: bool,
 ) -> Assignment:
     """The math answer (judged later, in screening) and the two declarations."""
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, rater)
         given = (math, hearing_normal, headphones)
         if assignment.stage != Assignment.Stage.QUESTIONS:
             answered = (assignment.math_given, assignment.hearing_normal, assignment.headphones)
@@ -161,42 +188,49 @@ def questions_answer(
     return assignment
 
 
-def _item(assignment: Assignment, clip: str) -> AssignmentItem:
-    item = (
-        AssignmentItem.objects.select_for_update(of=("self",))
-        .filter(assignment=assignment, clip_key=clip)
-        .order_by()
-        .first()
-    )
-    if item is None:
+@dataclass
+class _Turn:
+    """The clip a play or a rating is about, its saved score if it has one, and how many
+    clips of the current step are still unrated (counting from it) when it is next."""
+
+    item: AssignmentItem
+    saved_score: int | None
+    unrated: int | None
+
+
+def _turn(assignment: Assignment, clip: str) -> _Turn:
+    """The clip `clip` of this assignment, with the current step's clips in the same query:
+    enough to say whether it is rated already and whether it is the one to rate next."""
+    rows = step_items(assignment=assignment, clip=clip)
+    found = next(((row, score) for row, score in rows if row.clip_key == clip), None)
+    if found is None:
         raise RatingError("Unknown clip.", status=404, code="unknown_clip")
-    return item
-
-
-def _check_turn(assignment: Assignment, item: AssignmentItem) -> int:
-    """Refuse a clip that is not the next one to rate; returns how many clips of its
-    phase are still unrated (this one included)."""
+    item, saved = found
+    if saved is not None:
+        return _Turn(item, saved, None)
     if assignment.status != Assignment.Status.ACTIVE or item.phase != assignment.stage:
         raise _out_of_order("This clip is not part of the current step.")
-    unrated = list(
-        AssignmentItem.objects.filter(assignment=assignment, phase=item.phase, vote__isnull=True)
-        .order_by("position")
-        .values_list("pk", flat=True)
-    )
-    if not unrated or unrated[0] != item.pk:
+    unrated = [row.pk for row, score in rows if row.phase == item.phase and score is None]
+    if unrated[0] != item.pk:
         raise _out_of_order("Clips are played and rated in order.")
-    return len(unrated)
+    return _Turn(item, None, len(unrated))
 
 
-def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> AssignmentItem:
+def clip_play(
+    *,
+    assignment_id: int | None = None,
+    rater: RaterIdentity | None = None,
+    clip: str,
+    now: datetime | None = None,
+) -> AssignmentItem:
     """The rater's player started the clip: the server's clock starts here."""
     now = now or timezone.now()
     with transaction.atomic():
-        assignment = _locked(assignment_id)
-        item = _item(assignment, clip)
-        if Vote.objects.filter(item=item).exists():
+        assignment = _locked(assignment_id, rater)
+        turn = _turn(assignment, clip)
+        item = turn.item
+        if turn.saved_score is not None:
             return item  # already rated: a late, resent play changes nothing
-        _check_turn(assignment, item)
         if item.audio_requested_at is None:
             raise RatingError(
                 _("The clip's audio has not been loaded yet: wait a moment, then press play."),
@@ -212,7 +246,8 @@ def clip_play(*, assignment_id: int, clip: str, now: datetime | None = None) -> 
 
 def clip_rate(
     *,
-    assignment_id: int,
+    assignment_id: int | None = None,
+    rater: RaterIdentity | None = None,
     clip: str,
     score: int,
     hidden_s: float | None = None,
@@ -222,18 +257,17 @@ def clip_rate(
     returns the saved vote; a different one is refused."""
     now = now or timezone.now()
     with transaction.atomic():
-        assignment = _locked(assignment_id)
-        item = _item(assignment, clip)
-        saved = Vote.objects.filter(item=item).first()
-        if saved is not None:
-            if saved.score != score:
+        assignment = _locked(assignment_id, rater)
+        turn = _turn(assignment, clip)
+        item = turn.item
+        if turn.saved_score is not None:
+            if turn.saved_score != score:
                 raise RatingError(
                     _("This clip was already rated %(score)s; a rating can't be changed.")
-                    % {"score": saved.score},
+                    % {"score": turn.saved_score},
                     code="already_rated",
                 )
-            return saved, assignment
-        unrated = _check_turn(assignment, item)
+            return Vote.objects.get(item=item), assignment
         if item.play_started_at is None:
             raise RatingError(_("Listen to the clip before rating it."), code="not_played")
         if item.audio_sent_at is None:
@@ -262,7 +296,7 @@ def clip_rate(
             listened_s=round(listened, 3),
             hidden_s=None if hidden_s is None else round(min(hidden_s, listened), 3),
         )
-        _after_vote(assignment, item, now, phase_done=unrated == 1)
+        _after_vote(assignment, item, now, phase_done=turn.unrated == 1)
     return vote, assignment
 
 
@@ -277,11 +311,16 @@ def _after_vote(
     assignment.save(update_fields=fields)
 
 
-def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Assignment:
+def assignment_finish(
+    *,
+    assignment_id: int | None = None,
+    rater: RaterIdentity | None = None,
+    now: datetime | None = None,
+) -> Assignment:
     """Every clip is rated: the session is done and the completion code is the rater's."""
     now = now or timezone.now()
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, rater)
         if assignment.status == Assignment.Status.COMPLETED:
             return assignment
         unrated = AssignmentItem.objects.filter(assignment=assignment, vote__isnull=True)
@@ -295,7 +334,8 @@ def assignment_finish(*, assignment_id: int, now: datetime | None = None) -> Ass
         assignment.finished_at = now
         assignment.ordinal = done + 1
         assignment.save(update_fields=["stage", "status", "finished_at", "ordinal", "last_seen_at"])
-        if assignment.rater.platform != Rater.Platform.STAFF:  # a preview uses none up
+        platform = rater.platform if rater is not None else assignment.rater.platform
+        if platform != Rater.Platform.STAFF:  # a preview uses none up
             session_done(session_id=assignment.session_id, now=now)
         # (results screens it once this commits: results/receivers.py)
     return assignment
@@ -320,7 +360,8 @@ def assignment_refuse(*, assignment_id: int, now: datetime | None = None) -> boo
 
 def playback_report(
     *,
-    assignment_id: int,
+    assignment_id: int | None = None,
+    rater: RaterIdentity | None = None,
     can_play: bool,
     sample_rate_hz: int | None = None,
     duration_s: float | None = None,
@@ -332,7 +373,7 @@ def playback_report(
     session ends and goes back to the pool: nothing of it was used."""
     now = now or timezone.now()
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, rater)
         if (
             assignment.status != Assignment.Status.ACTIVE
             or assignment.stage != Assignment.Stage.SETUP

@@ -172,15 +172,17 @@ def _accel_clip(
     """Hand the copy to nginx. What nginx will send is recorded now: the app does not
     see the end of the transfer on this path."""
     if request.method != "HEAD" and found.item_id is not None:
-        delivery.record_requested(found.item_id)
+        span: tuple[int, int] | None = (0, -1)  # a revalidation: nginx sends no bytes
         if not request.headers.get("If-None-Match"):
             try:
                 span = delivery.parse_range(request.headers.get("Range", ""), size)
             except delivery.Unsatisfiable:
                 span = (0, -1)
-            first, last = span if span is not None else (0, size - 1)
-            if last >= first:
-                delivery.record_sent(found.item_id, first, last + 1, size)
+        first, last = span if span is not None else (0, size - 1)
+        if last >= first:
+            delivery.record_sent(found.item_id, first, last + 1, size)  # requested too
+        else:
+            delivery.record_requested(found.item_id)
     response = HttpResponse(content_type=found.content_type)
     response["X-Accel-Redirect"] = settings.CLIP_ACCEL_REDIRECT.rstrip("/") + "/" + path.name
     response["Cache-Control"] = CLIP_CACHE

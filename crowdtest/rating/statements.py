@@ -1,0 +1,94 @@
+"""The statements of the rater's hot path, written once per process from the models' own
+table and column names.
+
+Every rater call (state, play, rate, each clip's audio) runs these; building them with the
+ORM anew on every call cost more CPU than the rest of the call together, and a crowd of a
+thousand raters makes hundreds of calls a second. Only names from the models are put in
+the text; every value is a query parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.db.models import Field, Model
+
+from crowdtest.corpus.models import Stimulus
+from crowdtest.design.models import Trap
+
+from .models import Assignment, AssignmentItem, Rater, Vote
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return f'"{field.column}"'
+
+
+@functools.cache
+def current_assignment(extra: str, lock: bool) -> str:
+    """The statement behind selectors.current_assignment; `extra` is one of the fixed
+    conditions below."""
+    a = {name: _column(Assignment, name) for name in ("rater", "started_at", "id")}
+    r = {name: _column(Rater, name) for name in ("id", "experiment", "platform", "external_id")}
+    return (
+        f'SELECT a.* FROM "{Assignment._meta.db_table}" a '  # noqa: S608
+        f'JOIN "{Rater._meta.db_table}" r ON r.{r["id"]} = a.{a["rater"]} '
+        f"WHERE r.{r['experiment']} = %s AND r.{r['platform']} = %s "
+        f"AND r.{r['external_id']} = %s {extra}"
+        f"ORDER BY a.{a['started_at']} DESC, a.{a['id']} DESC LIMIT 1"
+        + (" FOR UPDATE OF a" if lock else "")
+    )
+
+
+BY_PLATFORM_ID = f"AND a.{_column(Assignment, 'platform_assignment_id')} = %s "
+ACTIVE = f"AND a.{_column(Assignment, 'status')} = %s "
+
+
+STEP_FIELDS = (
+    "id",
+    "phase",
+    "position",
+    "clip_key",
+    "duration_s",
+    "stimulus",
+    "trap",
+    "play_started_at",
+    "plays",
+    "audio_requested_at",
+    "audio_sent_at",
+)
+
+
+@functools.cache
+def step_items() -> str:
+    """The statement behind selectors.step_items."""
+    i = {name: _column(AssignmentItem, name) for name in (*STEP_FIELDS, "assignment")}
+    v = {name: _column(Vote, name) for name in ("item", "score")}
+    return (
+        f"SELECT {', '.join('i.' + i[name] for name in STEP_FIELDS)}, "  # noqa: S608
+        f"v.{v['score']} AS saved_score "
+        f'FROM "{AssignmentItem._meta.db_table}" i '
+        f'LEFT JOIN "{Vote._meta.db_table}" v ON v.{v["item"]} = i.{i["id"]} '
+        f"WHERE i.{i['assignment']} = %s AND (i.{i['phase']} = %s OR i.{i['clip_key']} = %s) "
+        f"ORDER BY i.{i['phase']}, i.{i['position']}"
+    )
+
+
+@functools.cache
+def clip_item() -> str:
+    """The clip behind a rated clip's key: its item, its experiment and the delivery file
+    of its stimulus or trap."""
+    i = {name: _column(AssignmentItem, name) for name in ("id", "assignment", "stimulus", "trap")}
+    key = _column(AssignmentItem, "clip_key")
+    a = {name: _column(Assignment, name) for name in ("id", "experiment")}
+    delivery = _column(Stimulus, "delivery"), _column(Trap, "delivery")
+    ids = _column(Stimulus, "id"), _column(Trap, "id")
+    return (
+        f"SELECT i.{i['id']}, a.{a['experiment']}, s.{delivery[0]}, t.{delivery[1]} "  # noqa: S608
+        f'FROM "{AssignmentItem._meta.db_table}" i '
+        f'JOIN "{Assignment._meta.db_table}" a ON a.{a["id"]} = i.{i["assignment"]} '
+        f'LEFT JOIN "{Stimulus._meta.db_table}" s ON s.{ids[0]} = i.{i["stimulus"]} '
+        f'LEFT JOIN "{Trap._meta.db_table}" t ON t.{ids[1]} = i.{i["trap"]} '
+        f"WHERE i.{key} = %s"
+    )
