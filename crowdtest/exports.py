@@ -1,8 +1,9 @@
 """Experiment exports: one folder of CSV files, each written by the app that owns the
 data, plus `export.json` naming the experiment's settings and the code version.
 
-Apps register their files with `@export_file("name.csv")`; `export_experiment` writes
-them all. Every cell a spreadsheet would run as a formula is neutralised."""
+Apps register their files with `@export_file("name.csv")`, and sections of export.json
+with `@manifest_section("name")`; `export_experiment` writes them all. Every cell a
+spreadsheet would run as a formula is neutralised."""
 
 from __future__ import annotations
 
@@ -65,6 +66,19 @@ def export_file(
     return register
 
 
+# Sections of export.json beyond the settings: name -> function of the experiment giving a
+# JSON-able value, registered by the app that owns the figures (`@manifest_section`).
+SECTIONS: dict[str, Callable[[Any], Any]] = {}
+
+
+def manifest_section(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        SECTIONS[name] = fn
+        return fn
+
+    return register
+
+
 def export_names() -> list[str]:
     return sorted(REGISTRY)
 
@@ -83,6 +97,7 @@ def export_manifest(experiment: Any) -> dict[str, Any]:
         "code_version": code_version(),
         "exported_at": timezone.now().isoformat(),
         "files": {name: REGISTRY[name].description for name in export_names()},
+        **{name: section(experiment) for name, section in sorted(SECTIONS.items())},
     }
 
 

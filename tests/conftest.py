@@ -200,10 +200,14 @@ def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Iterator[None]:
-    """Each test starts with no process-local copy of an experiment: a rolled-back test
-    database may give the next test's experiment the same id."""
+    """Each test starts with no process-local copy of an experiment and an empty cache: a
+    rolled-back test database may give the next test's rows the same ids."""
+    from django.core.cache import cache
+
     from crowdtest.corpus.selectors import experiment_recent_forget
 
     experiment_recent_forget()
+    cache.clear()
     yield
     experiment_recent_forget()
+    cache.clear()

@@ -1,5 +1,6 @@
 """The results' files in an experiment export: mos.csv (the Vinylset CSV), raters.csv
-and verdicts.csv. `crowdtest.exports` neutralises formula-like text cells."""
+and verdicts.csv, and the reliability section of export.json. `crowdtest.exports`
+neutralises formula-like text cells."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.exports import export_file, export_manifest, export_names, export_one
+from crowdtest.exports import (
+    export_file,
+    export_manifest,
+    export_names,
+    export_one,
+    manifest_section,
+)
 
 from . import selectors
 from .models import StimulusMOS
@@ -174,6 +181,12 @@ def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequen
 
 
 # --- Downloads --------------------------------------------------------------------------
+
+
+@manifest_section("reliability")
+def reliability_section(experiment: Experiment) -> dict[str, object]:
+    """Inter-rater reliability of the valid rating votes, with 95% bootstrap CIs."""
+    return selectors.reliability_report(experiment=experiment).as_json()
 
 
 def download_stem(manifest: dict[str, Any]) -> str:

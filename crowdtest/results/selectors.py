@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from django.core.cache import cache
 from django.db.models import Case, Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,7 @@ from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 from modeling.mos import ci_half_width_normal, ci_half_width_t
+from modeling.reliability import Reliability, reliability
 from modeling.screening import Reason
 
 from .models import SessionVerdict, StimulusMOS, VerdictOverride
@@ -303,3 +305,24 @@ def raters_live(*, experiment: Experiment, now: datetime | None = None) -> list[
             }
         )
     return found
+
+
+RELIABILITY_CACHE_S = 3600
+
+
+def reliability_report(*, experiment: Experiment) -> Reliability:
+    """Krippendorff's alpha (ordinal) and split-half reliability of the valid rating votes,
+    with bootstrap CIs (`modeling.reliability`). Computed again only when the valid votes
+    have changed (their count and the sum of their ids say so), else the cached copy is used."""
+    votes = rating_votes(experiment=experiment).filter(valid=True)
+    seen = votes.aggregate(n=Count("id"), ids=Sum("id"))
+    key = f"crowdtest:reliability:{experiment.pk}:{seen['n']}:{seen['ids']}"
+    held = cache.get(key)
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    by_stimulus: dict[int, list[int]] = {}
+    for stimulus_id, score in votes.values_list("stimulus_id", "score").order_by():
+        by_stimulus.setdefault(stimulus_id, []).append(score)
+    report = reliability(by_stimulus)
+    cache.set(key, report, RELIABILITY_CACHE_S)
+    return report

@@ -49,6 +49,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "exports": [REGISTRY[name] for name in export_names()],
         "can_export": request.user.has_perm(EXPORT_PERMISSION),
         "mos_points": selectors.mos_points(experiment=experiment),
+        "reliability": selectors.reliability_report(experiment=experiment),
     }
     return render(request, "results/dashboard.html", context)
 

@@ -112,6 +112,33 @@ def test_plots_are_pngs(staff_client, experiment) -> None:
     assert set(points[0]) == {"stimulus", "name", "mos", "ci", "n", "cluster", "group", "audio"}
 
 
+def test_reliability_is_shown_and_exported_with_its_interval(staff_client, experiment) -> None:
+    """A crowd that agrees (each stimulus's votes one step around its level) gets a high
+    alpha and split-half figure, with a CI; the same figures go into export.json."""
+    from crowdtest.exports import export_manifest
+
+    stimuli = bulk_stimuli(experiment, 60)
+    level = {s.pk: 1 + i % 5 for i, s in enumerate(stimuli)}
+    columns = [
+        [(s.pk, min(5, max(1, level[s.pk] + (0, 0, 1, -1)[(i + s.pk) % 4]))) for s in stimuli]
+        for i in range(8)
+    ]
+    bulk_votes(experiment, columns, valid=True)
+    page = staff_client.get(_url("dashboard")).content.decode()
+    assert "Krippendorff's alpha (ordinal)" in page
+    assert "From 480 valid votes on 60 stimuli" in page
+    section = export_manifest(experiment)["reliability"]
+    alpha, half = section["krippendorff_alpha_ordinal"], section["split_half_spearman_brown"]
+    assert alpha["value"] > 0.7 and half["value"] > 0.9
+    assert alpha["low"] <= alpha["value"] <= alpha["high"] < 1
+    assert f"{alpha['value']:.3f}" in page
+    # No valid vote yet: the dashboard says what is needed instead of a figure.
+    Vote.objects.update(valid=False)
+    page = staff_client.get(_url("dashboard")).content.decode()
+    assert "Needs valid votes from at least two raters" in page
+    assert export_manifest(experiment)["reliability"]["krippendorff_alpha_ordinal"]["value"] is None
+
+
 def test_progress_series_accumulates_votes_and_ci_width(experiment) -> None:
     [stimulus] = bulk_stimuli(experiment, 1)
     start = timezone.now() - timedelta(days=2)
@@ -205,7 +232,9 @@ def _build(experiment: Experiment, *, sessions: int, stimuli: int) -> None:
 
 # Including the session and user lookups of the staff login.
 PAGE_QUERIES = {
-    "dashboard": 20,  # with the MOS plot's points (one query, however many stimuli)
+    # with the MOS plot's points (one query, however many stimuli) and the reliability
+    # figures: which votes are valid, then (not held for those votes yet) their scores
+    "dashboard": 22,
     "live": 13,
     "plot_progress": 5,
     "plot_mos": 4,
