@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import krippendorff
 import numpy as np
@@ -69,7 +70,7 @@ def _estimate_json(estimate: Estimate) -> dict[str, float | None]:
     }
 
 
-def value_counts(votes: Mapping[object, Sequence[int]]) -> npt.NDArray[np.int64]:
+def value_counts(votes: Mapping[Any, Sequence[int]]) -> npt.NDArray[np.int64]:
     """Units x ACR categories: how many votes of each score every stimulus got."""
     counts = np.zeros((len(votes), len(SCALE)), dtype=np.int64)
     for row, scores in enumerate(votes.values()):
@@ -123,7 +124,7 @@ def _spearman_brown(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> f
 
 
 def reliability(
-    votes: Mapping[object, Sequence[int]],
+    votes: Mapping[Any, Sequence[int]],
     *,
     seed: int = 0,
     resamples: int = RESAMPLES,
