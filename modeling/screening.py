@@ -54,13 +54,17 @@ _REASON_TEXT = {
 @dataclass(frozen=True)
 class ScreeningRules:
     """Which rules apply. Defaults are the Vinylset paper's (section 2): math, trap,
-    hearing, headphones, session rating variance below 0.1, at most 20 sessions a rater.
+    hearing, headphones, session rating variance below 0.1, at most 20 sessions a rater;
+    and, beyond the paper, a rater verdict: a rater whose votes correlate less than
+    `min_rater_pcc` with the other raters' MOS (gold clips counted at their known score,
+    see `rater_agreement`) is left out once `min_rater_answers` of their answers count.
+    A rater who answers every trap but rates the music at random passes every session
+    rule; this one catches them.
 
-    The toolkit's optional rules are off by default: gold stimuli
-    (`gold_wrong`, accepted within `gold_tolerance`), per-stimulus outlier votes
-    (`outlier_z`, 3.29 in the toolkit) and raters whose votes do not follow the MOS
-    (`min_rater_pcc`, e.g. 0.25); also the page hidden (another tab or app) for more
-    than `hidden_seconds_per_clip` during more than `max_hidden_clips` rated clips.
+    Off by default: the session-level gold rule (`gold_wrong`, accepted within
+    `gold_tolerance`), per-stimulus outlier votes (`outlier_z`, 3.29 in the P.808
+    toolkit), and the page hidden (another tab or app) for more than
+    `hidden_seconds_per_clip` during more than `max_hidden_clips` rated clips.
     `setup_failed` is on: the toolkit's page stops a rater
     who fails the left/right digits, so a completed session with a failed setup means
     the page was bypassed. ``None`` switches a numeric rule off.
@@ -76,7 +80,8 @@ class ScreeningRules:
     gold_wrong: bool = False
     gold_tolerance: int = 1
     outlier_z: float | None = None
-    min_rater_pcc: float | None = None
+    min_rater_pcc: float | None = 0.3
+    min_rater_answers: int = 10
     max_hidden_clips: int | None = None
     hidden_seconds_per_clip: float = 1.0
 
@@ -197,55 +202,162 @@ def outlier_votes(
     return np.where(spread > 0, z >= threshold, False)
 
 
+class RaterReason(StrEnum):
+    """Why a rater's votes are left out (a verdict on the rater, over all their valid
+    sessions). The value is the stable code stored with the verdict."""
+
+    LOW_CORRELATION = "low_rater_pcc"
+
+    @property
+    def text(self) -> str:
+        return "Votes do not follow the other raters' MOS and the gold clips' scores"
+
+
+@dataclass(frozen=True)
+class RaterAgreement:
+    """How one rater's answers follow the reference: the others' MOS on the stimuli
+    they share, and the known score of each gold clip. `answers` counts the pairs the
+    correlation is over (stimuli with enough other votes, plus answered gold clips)."""
+
+    pcc: float
+    answers: int
+    gold_answers: int
+
+
+@dataclass(frozen=True)
+class RaterVerdict:
+    """`valid` is None while too few of the rater's answers count to judge them."""
+
+    valid: bool | None
+    reasons: tuple[RaterReason, ...]
+
+
+def rater_agreement(
+    rater_ids: Sequence[Hashable] | npt.ArrayLike,
+    stimulus_ids: Sequence[Hashable] | npt.ArrayLike,
+    scores: npt.ArrayLike,
+    *,
+    gold_raters: Sequence[Hashable] | npt.ArrayLike = (),
+    gold_expected: npt.ArrayLike = (),
+    gold_given: npt.ArrayLike = (),
+    min_others: int = 1,
+) -> dict[Hashable, RaterAgreement]:
+    """Pearson correlation of each rater's answers with a reference made without them:
+    on a rated stimulus, the mean of the OTHER raters' votes (the P.808 toolkit's
+    rater-quality PCC, made leave-one-out so nobody correlates with themselves); on a
+    gold clip, its known score.
+
+    The gold clips are what makes the test sharp on real collections: the stimuli of an
+    archive often span under one ACR point of MOS, so an honest rater's correlation
+    with the others is weak, while a clip known to be bad among them gives the
+    correlation a range that an honest rater follows and a random one does not.
+
+    A rater's repeated votes on one stimulus are averaged first; a stimulus is used only
+    when at least `min_others` other raters voted on it. Raters with votes but no usable
+    pair get NaN, as do raters whose answers or reference are constant. Vectorised: one
+    pass of `np.bincount` per sum, whatever the number of raters.
+    """
+    values = np.asarray(scores, dtype=float)
+    raters_in = np.asarray(rater_ids)
+    stimuli_in = np.asarray(stimulus_ids)
+    if not raters_in.size == stimuli_in.size == values.size:
+        raise ValueError("rater_ids, stimulus_ids and scores must have the same length")
+    gold_r = np.asarray(gold_raters)
+    gold_e = np.asarray(gold_expected, dtype=float)
+    gold_g = np.asarray(gold_given, dtype=float)
+    if not gold_r.size == gold_e.size == gold_g.size:
+        raise ValueError("gold_raters, gold_expected and gold_given must have the same length")
+    answered = ~np.isnan(gold_g)
+    gold_r, gold_e, gold_g = gold_r[answered], gold_e[answered], gold_g[answered]
+    if values.size == 0 and gold_r.size == 0:
+        return {}
+    keys, owner_all = np.unique(np.concatenate([raters_in, gold_r]), return_inverse=True)
+    owner_all = owner_all.ravel()
+    rater, gold_owner = owner_all[: values.size], owner_all[values.size :]
+    n_raters = keys.size
+    x_parts: list[npt.NDArray[np.float64]] = []
+    y_parts: list[npt.NDArray[np.float64]] = []
+    who_parts: list[npt.NDArray[np.intp]] = []
+    if values.size:
+        _, stimulus = np.unique(stimuli_in, return_inverse=True)
+        stimulus = stimulus.ravel()
+        n_stimuli = int(stimulus.max()) + 1
+        stimulus_sum = np.bincount(stimulus, weights=values, minlength=n_stimuli)
+        # One row per (rater, stimulus) pair; `voters` counts raters, not votes.
+        pair_keys, pair = np.unique(rater * n_stimuli + stimulus, return_inverse=True)
+        pair = pair.ravel()
+        pair_sum = np.bincount(pair, weights=values)
+        pair_count = np.bincount(pair)
+        pair_rater, pair_stimulus = np.divmod(pair_keys, n_stimuli)
+        voters = np.bincount(pair_stimulus, minlength=n_stimuli)
+        vote_count = np.bincount(stimulus, minlength=n_stimuli)
+        others = voters[pair_stimulus] - 1
+        usable = others >= max(min_others, 1)
+        other_votes = (vote_count[pair_stimulus] - pair_count)[usable]
+        x_parts.append((pair_sum / pair_count)[usable])
+        y_parts.append((stimulus_sum[pair_stimulus] - pair_sum)[usable] / other_votes)
+        who_parts.append(pair_rater[usable])
+    x_parts.append(gold_g)
+    y_parts.append(gold_e)
+    who_parts.append(gold_owner)
+    x, y, who = np.concatenate(x_parts), np.concatenate(y_parts), np.concatenate(who_parts)
+    pcc = _grouped_pearson(who, x, y, n_raters)
+    count = np.bincount(who, minlength=n_raters)
+    gold_count = np.bincount(gold_owner, minlength=n_raters)
+    return {
+        key: RaterAgreement(
+            pcc=float(pcc[i]), answers=int(count[i]), gold_answers=int(gold_count[i])
+        )
+        for i, key in enumerate(keys.tolist())
+    }
+
+
+def _grouped_pearson(
+    group: npt.NDArray[np.intp],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    groups: int,
+) -> npt.NDArray[np.float64]:
+    """Pearson correlation of x and y within each group, from centred sums (the group
+    means are taken out first, so the sums of squares do not cancel)."""
+    n = np.bincount(group, minlength=groups).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dx = x - (np.bincount(group, weights=x, minlength=groups) / n)[group]
+        dy = y - (np.bincount(group, weights=y, minlength=groups) / n)[group]
+        sxx = np.bincount(group, weights=dx * dx, minlength=groups)
+        syy = np.bincount(group, weights=dy * dy, minlength=groups)
+        sxy = np.bincount(group, weights=dx * dy, minlength=groups)
+        denominator = np.sqrt(sxx * syy)
+        # Constant sides give 0/0; float noise below 1e-12 is constant too.
+        return np.where((n >= 2) & (denominator > 1e-12), sxy / denominator, np.nan)
+
+
+def rater_verdict(
+    agreement: RaterAgreement | None, rules: ScreeningRules | None = None
+) -> RaterVerdict:
+    """The verdict on a rater from their agreement: pending (None) below
+    `min_rater_answers` counted answers or with an undefined correlation (a constant
+    rater is the variance rule's business), invalid below `min_rater_pcc`."""
+    rules = rules or ScreeningRules()
+    if rules.min_rater_pcc is None:
+        return RaterVerdict(valid=True, reasons=())
+    if agreement is None or agreement.answers < rules.min_rater_answers or np.isnan(agreement.pcc):
+        return RaterVerdict(valid=None, reasons=())
+    if agreement.pcc < rules.min_rater_pcc:
+        return RaterVerdict(valid=False, reasons=(RaterReason.LOW_CORRELATION,))
+    return RaterVerdict(valid=True, reasons=())
+
+
 def rater_correlations(
     rater_ids: Sequence[Hashable] | npt.ArrayLike,
     stimulus_ids: Sequence[Hashable] | npt.ArrayLike,
     scores: npt.ArrayLike,
 ) -> dict[Hashable, float]:
-    """Pearson correlation of each rater's votes with the MOS of the OTHER raters on the
-    same stimuli (the P.808 toolkit's rater-quality PCC, made leave-one-out so a rater
-    does not correlate with their own votes).
-
-    A rater's repeated votes on one stimulus are averaged first. Stimuli nobody else
-    rated are left out. NaN when fewer than two stimuli remain or either side is constant.
-    """
-    values = np.asarray(scores, dtype=float)
-    rater_keys, rater = np.unique(np.asarray(rater_ids), return_inverse=True)
-    _, stimulus = np.unique(np.asarray(stimulus_ids), return_inverse=True)
-    rater, stimulus = rater.ravel(), stimulus.ravel()
-    if not rater.size == stimulus.size == values.size:
-        raise ValueError("rater_ids, stimulus_ids and scores must have the same length")
-    if values.size == 0:
-        return {}
-    n_stimuli = int(stimulus.max()) + 1
-    stimulus_sum = np.bincount(stimulus, weights=values, minlength=n_stimuli)
-    stimulus_count = np.bincount(stimulus, minlength=n_stimuli)
-    # One row per (rater, stimulus) pair.
-    pair_keys, pair = np.unique(rater * n_stimuli + stimulus, return_inverse=True)
-    pair = pair.ravel()
-    pair_sum = np.bincount(pair, weights=values)
-    pair_count = np.bincount(pair)
-    pair_rater, pair_stimulus = np.divmod(pair_keys, n_stimuli)
-    others = stimulus_count[pair_stimulus] - pair_count
-    usable = others > 0
-    x = (pair_sum / pair_count)[usable]
-    y = (stimulus_sum[pair_stimulus] - pair_sum)[usable] / others[usable]
-    owner = pair_rater[usable]
-    result: dict[Hashable, float] = {}
-    for index, key in enumerate(rater_keys.tolist()):
-        mine = owner == index
-        result[key] = _pearson(x[mine], y[mine])
-    return result
-
-
-def _pearson(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
-    if x.size < 2:
-        return float("nan")
-    dx, dy = x - x.mean(), y - y.mean()
-    denominator = float(np.sqrt((dx**2).sum() * (dy**2).sum()))
-    if denominator == 0.0:
-        return float("nan")
-    return float((dx * dy).sum() / denominator)
+    """Each rater's leave-one-out correlation with the other raters' MOS (no gold): see
+    `rater_agreement`. NaN when fewer than two stimuli remain or either side is constant."""
+    return {
+        key: value.pcc for key, value in rater_agreement(rater_ids, stimulus_ids, scores).items()
+    }
 
 
 def usable_votes(
@@ -256,9 +368,10 @@ def usable_votes(
 ) -> npt.NDArray[np.bool_]:
     """Mask of the votes of valid sessions that the optional vote-level rules keep.
 
-    Raters below `min_rater_pcc` go first (a NaN correlation is not evidence against a
-    rater, so it keeps them); outliers are then found among the remaining votes, so a
-    dropped rater's votes do not shift the other votes' z-scores.
+    Raters judged invalid by `rater_verdict` (no gold here; a pending or NaN verdict
+    is not evidence against a rater, so it keeps them) go first; outliers are then
+    found among the remaining votes, so a dropped rater's votes do not shift the other
+    votes' z-scores.
     """
     rules = rules or ScreeningRules()
     raters = np.asarray(rater_ids)
@@ -266,8 +379,8 @@ def usable_votes(
     values = np.asarray(scores, dtype=float)
     keep = np.ones(values.size, dtype=bool)
     if rules.min_rater_pcc is not None and values.size:
-        pcc = rater_correlations(raters, stimuli, values)
-        low = [r for r, value in pcc.items() if value < rules.min_rater_pcc]
+        agreement = rater_agreement(raters, stimuli, values)
+        low = [r for r, a in agreement.items() if rater_verdict(a, rules).valid is False]
         keep &= ~np.isin(raters, np.asarray(low, dtype=raters.dtype))
     if rules.outlier_z is not None and keep.any():
         kept = np.flatnonzero(keep)

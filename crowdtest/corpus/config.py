@@ -184,15 +184,25 @@ class ExperimentSettings:
         "",
         "A session whose scores vary less (straight-lining) is invalid.",
     )
-    # Gold stimuli (P.808 toolkit, optional): stimuli of known quality marked with
-    # `mark_gold`, `gold_per_session` of them in every rating session; with `screen_gold`
-    # a session fails when a gold answer is more than `gold_tolerance` from the known score.
+    # Gold clips (P.808 toolkit): clips of known quality, `gold_per_session` of them in
+    # every rating session. Stimuli marked with `mark_gold` are used when there are any;
+    # otherwise, with `gold_made`, the build makes one from each trap source, ruined so
+    # badly that its score is known to be 1 (Bad). They anchor the rater verdict (see
+    # `min_rater_pcc`); with `screen_gold` a session also fails when a gold answer is more
+    # than `gold_tolerance` from the known score.
+    gold_made: bool = setting(
+        True,
+        "Session design",
+        "Make gold clips",
+        "",
+        "With no gold stimuli marked, make clips known to be Bad from the trap sources.",
+    )
     screen_gold: bool = setting(
         False,
         "Screening",
         "Gold stimuli",
         "",
-        "A gold answer off by more than the tolerance fails.",
+        "A gold answer off by more than the tolerance fails the session.",
     )
     gold_tolerance: int = setting(
         1,
@@ -202,7 +212,7 @@ class ExperimentSettings:
         "How far a gold answer may be from its score.",
     )
     gold_per_session: int = setting(
-        1, "Session design", "Gold clips per session", "", "Marked gold stimuli in each session."
+        2, "Session design", "Gold clips per session", "", "Gold clips in each rating session."
     )
     outlier_z: float | None = setting(
         None,
@@ -211,12 +221,24 @@ class ExperimentSettings:
         "",
         "Votes further from the stimulus mean are dropped; blank: off (the toolkit uses 3.29).",
     )
+    # The rater verdict (beyond P.808): the correlation of a rater's answers, over all
+    # their valid sessions, with the other raters' MOS and the gold clips' known scores.
+    # 0.3 caught over 90% of trap-passing random raters and no honest one in a simulated
+    # crowd on Vinylset's labels (tests/modeling/test_rater_screening.py).
     min_rater_pcc: float | None = setting(
-        None,
+        0.3,
         "Screening",
         "Lowest rater correlation",
         "",
-        "Raters whose scores correlate less with the others' are left out; blank: off.",
+        "Raters whose answers follow the others' MOS and the gold clips less are left out;"
+        " blank: off.",
+    )
+    min_rater_answers: int = setting(
+        10,
+        "Screening",
+        "Answers before a rater is judged",
+        "",
+        "Rated stimuli that others rated too, plus gold answers.",
     )
     # Page visibility (optional, as the P.808 toolkit records it): a session fails when
     # the page was hidden for more than `hidden_seconds_per_clip` while more than
@@ -273,7 +295,7 @@ class ExperimentSettings:
         problems += [f"{name} must be positive" for name in positive if getattr(self, name) <= 0]
         problems += [
             f"{name} must not be negative"
-            for name in ("gold_tolerance", "gold_per_session")
+            for name in ("gold_tolerance", "gold_per_session", "min_rater_answers")
             if getattr(self, name) < 0
         ]
         if self.max_true_peak_db > 0:

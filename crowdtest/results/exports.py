@@ -57,6 +57,10 @@ RATER_COLUMNS = (
     "sessions_invalid",
     "reasons",
     "rating_votes",
+    "rater_verdict",
+    "rater_pcc",
+    "rater_answers",
+    "rater_reasons",
 )
 SESSION_COLUMNS = (
     "assignment_id",
@@ -124,7 +128,14 @@ def mos_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[An
     return MOS_COLUMNS, (row(r) for r in selectors.mos_table(experiment=experiment))
 
 
-@export_file("raters.csv", "Every rater: sessions, screening verdicts and their reasons, votes")
+RATER_VERDICT = {True: "valid", False: "invalid", None: "pending"}
+
+
+@export_file(
+    "raters.csv",
+    "Every rater: sessions, screening verdicts and their reasons, votes, and the verdict on "
+    "the rater (correlation with the others' MOS and the gold clips)",
+)
 def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     rows = (
         (
@@ -138,6 +149,10 @@ def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence
             r["invalid"],
             reasons_cell(r["reasons"]),
             r["votes"],
+            RATER_VERDICT[r["rater_valid"]] if r["rater_answers"] is not None else "",
+            "" if r["rater_pcc"] is None else round(r["rater_pcc"], 4),
+            "" if r["rater_answers"] is None else r["rater_answers"],
+            " ".join(r["rater_reasons"] or ()),
         )
         for r in selectors.rater_report(experiment=experiment)
     )

@@ -9,7 +9,7 @@ from django.db import models
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.models import Session
-from crowdtest.rating.models import Assignment, Vote
+from crowdtest.rating.models import Assignment, Rater, Vote
 
 
 class SessionVerdict(models.Model):
@@ -38,6 +38,32 @@ class SessionVerdict(models.Model):
 
     def __str__(self) -> str:
         return f"{'valid' if self.valid else 'invalid'} verdict on assignment {self.assignment_id}"
+
+
+class RaterVerdict(models.Model):
+    """The verdict on a rater over all their valid sessions (beyond the session rules):
+    whether their answers follow the other raters' MOS and the gold clips' known scores
+    (`modeling.screening.rater_agreement`). `valid` is None while too few of their
+    answers count to judge them. A rater judged invalid has every rating vote of their
+    valid sessions dropped (a `VoteExclusion` with rule `rater_pcc`)."""
+
+    rater = models.OneToOneField(Rater, on_delete=models.CASCADE, related_name="verdict")
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="rater_verdicts"
+    )
+    valid = models.BooleanField(null=True, help_text="None: not enough answers to judge yet")
+    reasons = models.JSONField(default=list, help_text="modeling.screening.RaterReason codes")
+    pcc = models.FloatField(null=True, blank=True, help_text="Correlation with the reference")
+    answers = models.PositiveIntegerField(default=0, help_text="Answers the correlation is over")
+    gold_answers = models.PositiveIntegerField(default=0)
+    screened_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["experiment", "valid"])]
+
+    def __str__(self) -> str:
+        state = {True: "valid", False: "invalid", None: "pending"}[self.valid]
+        return f"{state} verdict on rater {self.rater_id}"
 
 
 class VerdictOverride(models.Model):

@@ -208,7 +208,8 @@ def reason_text(code: str) -> str:
 
 def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
     """Per rater: sessions completed and abandoned, valid and invalid verdicts, the
-    reasons with how often each occurred, and their rating votes. Three queries."""
+    reasons with how often each occurred, their rating votes, and the verdict on the
+    rater (`rater_valid` None: pending or not judged; see `RaterVerdict`). Three queries."""
     completed = Q(assignments__status=Assignment.Status.COMPLETED)
     raters: list[dict[str, Any]] = [
         dict(row)
@@ -228,7 +229,18 @@ def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
         )
         .order_by("pk")
         .values(
-            "pk", "platform", "external_id", "blocked", "completed", "abandoned", "valid", "invalid"
+            "pk",
+            "platform",
+            "external_id",
+            "blocked",
+            "completed",
+            "abandoned",
+            "valid",
+            "invalid",
+            rater_valid=F("verdict__valid"),
+            rater_pcc=F("verdict__pcc"),
+            rater_answers=F("verdict__answers"),
+            rater_reasons=F("verdict__reasons"),
         )
     ]
     reasons: dict[int, list[list[str]]] = {}

@@ -10,12 +10,17 @@ import numpy as np
 import pytest
 
 from modeling.screening import (
+    RaterAgreement,
+    RaterReason,
+    RaterVerdict,
     Reason,
     ScreeningRules,
     SessionAnswers,
     Verdict,
     outlier_votes,
+    rater_agreement,
     rater_correlations,
+    rater_verdict,
     rating_variance,
     screen_session,
     usable_votes,
@@ -164,11 +169,13 @@ def test_reasons_have_stable_codes_and_text() -> None:
     assert all(reason.text for reason in Reason)
 
 
-def test_optional_vote_rules_are_off_by_default() -> None:
+def test_outliers_are_off_and_the_rater_rule_on_by_default() -> None:
     rules = ScreeningRules()
     assert rules.outlier_z is None
-    assert rules.min_rater_pcc is None
+    assert (rules.min_rater_pcc, rules.min_rater_answers) == (0.3, 10)
     assert usable_votes(["a"] * 3, ["s"] * 3, [1, 5, 5]).all()
+    # Too few answers to judge anybody: nobody is dropped.
+    assert usable_votes(RATERS, STIMULI, SCORES).all()
 
 
 def test_a_lone_deviant_vote_is_an_outlier_from_13_votes_on() -> None:
@@ -220,9 +227,65 @@ def test_rater_correlation_of_an_agreeing_rater() -> None:
 
 
 def test_usable_votes_drops_raters_below_the_correlation_threshold() -> None:
-    keep = usable_votes(RATERS, STIMULI, SCORES, ScreeningRules(min_rater_pcc=0.25))
+    rules = ScreeningRules(min_rater_pcc=0.25, min_rater_answers=3)
+    keep = usable_votes(RATERS, STIMULI, SCORES, rules)
     # r1 and r3 (pcc -1) go; r2's undefined correlation is no evidence against r2.
     assert keep.tolist() == [False] * 3 + [True] * 3 + [False] * 3
+
+
+def test_gold_clips_count_at_their_known_score() -> None:
+    # r1's votes 1, 3, 5 run against the others' MOS 3.5, 3, 2.5; with two gold clips known
+    # to be 1 and answered 1 and 2, its five answers are (1, 3, 5, 1, 2) vs (3.5, 3, 2.5, 1, 1).
+    agreement = rater_agreement(
+        RATERS,
+        STIMULI,
+        SCORES,
+        gold_raters=["r1", "r1", "r4"],
+        gold_expected=[1, 1, 1],
+        gold_given=[1, 2, 1],
+    )
+    x, y = np.array([1, 3, 5, 1, 2]), np.array([3.5, 3, 2.5, 1, 1])
+    assert agreement["r1"].pcc == pytest.approx(np.corrcoef(x, y)[0, 1])
+    assert (agreement["r1"].answers, agreement["r1"].gold_answers) == (5, 2)
+    assert agreement["r2"].gold_answers == 0 and math.isnan(agreement["r2"].pcc)
+    # A rater with gold answers only: the reference is constant, so no correlation.
+    assert agreement["r4"].answers == 1 and math.isnan(agreement["r4"].pcc)
+
+
+def test_an_unanswered_gold_clip_is_left_out() -> None:
+    agreement = rater_agreement(
+        ["a"], ["s"], [3], gold_raters=["a", "a"], gold_expected=[1, 1], gold_given=[2, np.nan]
+    )
+    assert agreement["a"].gold_answers == 1
+
+
+def test_rater_agreement_checks_lengths() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        rater_agreement(["a"], ["s"], [1, 2])
+    with pytest.raises(ValueError, match="same length"):
+        rater_agreement(["a"], ["s"], [1], gold_raters=["a"], gold_expected=[1], gold_given=[])
+
+
+def test_a_stimulus_needs_enough_other_raters() -> None:
+    raters = ["a", "a", "a", "b", "b", "b", "c", "c"]
+    stimuli = ["s1", "s2", "s3", "s1", "s2", "s3", "s1", "s2"]
+    scores = [1, 3, 5, 1, 3, 5, 2, 4]
+    assert rater_agreement(raters, stimuli, scores)["a"].answers == 3
+    assert rater_agreement(raters, stimuli, scores, min_others=2)["a"].answers == 2
+
+
+def test_the_rater_verdict() -> None:
+    rules = ScreeningRules(min_rater_pcc=0.3, min_rater_answers=10)
+    assert rater_verdict(RaterAgreement(0.1, 12, 2), rules) == RaterVerdict(
+        valid=False, reasons=(RaterReason.LOW_CORRELATION,)
+    )
+    assert rater_verdict(RaterAgreement(0.5, 12, 2), rules).valid is True
+    assert rater_verdict(RaterAgreement(0.1, 9, 2), rules).valid is None  # too few yet
+    assert rater_verdict(RaterAgreement(float("nan"), 20, 2), rules).valid is None
+    assert rater_verdict(None, rules).valid is None
+    off = ScreeningRules(min_rater_pcc=None)
+    assert rater_verdict(RaterAgreement(-1.0, 50, 2), off).valid is True
+    assert RaterReason.LOW_CORRELATION == "low_rater_pcc" and RaterReason.LOW_CORRELATION.text
 
 
 def test_usable_votes_removes_outliers() -> None:

@@ -46,7 +46,7 @@ from .checks import (
     spare_training,
 )
 from .plan import design_replace
-from .traps import make_gold_clips, make_traps
+from .traps import make_bad_gold_clips, make_gold_clips, make_traps
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +157,13 @@ def _build(
     n_languages = len(experiment.config.language_codes)
     n_traps = 5 * numbers.trap_sources * n_languages
     gold = list(selectors.gold_stimuli(experiment=experiment))
+    make_gold = not gold and experiment.config.gold_made and numbers.gold_per_session > 0
     training = spare_training(experiment=experiment, numbers=numbers)
     job_start(
         job_id=job_id,
         total=len(missing)
         + n_traps
-        + len(gold)
+        + (numbers.trap_sources if make_gold else len(gold))
         + len(training or ())
         + numbers.digits_pool * n_languages
         + 3,
@@ -212,7 +213,16 @@ def _build(
     warnings: list[str] = []
     if sources:
         traps, warnings = make_traps(experiment, numbers, sources, prompts, made, step)
-    traps += make_gold_clips(experiment, numbers, gold, made, step)
+    if make_gold:
+        traps += make_bad_gold_clips(experiment, numbers, sources, made, step)
+        if len(sources) < numbers.gold_per_session:
+            warnings.append(
+                f"{len(sources)} gold clips were made (one per trap source) for "
+                f"gold_per_session = {numbers.gold_per_session}: each session holds "
+                f"{len(sources)}."
+            )
+    else:
+        traps += make_gold_clips(experiment, numbers, gold, made, step)
 
     rate = selectors.clip_sample_rate(experiment=experiment)
     pool: list[DigitsClip] = []

@@ -184,10 +184,12 @@ def _check_gold(*, experiment: Experiment, numbers: DesignNumbers) -> None:
     gold = list(selectors.gold_stimuli(experiment=experiment))
     config = experiment.config
     if not gold:
-        if config.screen_gold:
+        made = config.gold_made and numbers.trap_sources > 0
+        if config.screen_gold and not made:
             raise DesignError(
-                "screen_gold is on but no gold stimuli are marked: mark them with "
-                "`manage.py mark_gold`, or turn screen_gold off."
+                "screen_gold is on but no gold stimuli are marked and none are made (gold_made "
+                "off or no trap sources): mark them with `manage.py mark_gold`, turn gold_made "
+                "on, or turn screen_gold off."
             )
         return
     rated = [g for g in gold if g.stimulus.selected]

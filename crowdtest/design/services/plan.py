@@ -75,8 +75,11 @@ def design_replace(
         experiment.stimuli.filter(pk__in=training, selected=False).update(
             role=Stimulus.Role.TRAINING
         )
+        # Marked gold stimuli; a made gold clip's source keeps its trap-source role.
         gold_ids = [t.source_id for t in traps if t.kind == Trap.Kind.GOLD]
-        experiment.stimuli.filter(pk__in=gold_ids).update(role=Stimulus.Role.GOLD)
+        experiment.stimuli.filter(pk__in=gold_ids).exclude(pk__in=trap_source_ids).update(
+            role=Stimulus.Role.GOLD
+        )
         saved_traps = Trap.objects.bulk_create(traps)
         DigitsClip.objects.bulk_create(digit_clips)
         _create_sessions(
@@ -129,7 +132,8 @@ def _create_sessions(
     the sessions and put at random positions among the stimuli."""
     per_session = numbers.traps_per_session if trap_ids else 0
     trap_sets = assign_traps(len(plan), trap_ids, per_session=per_session, seed=rng)
-    gold_per_session = numbers.gold_per_session if gold_ids else 0
+    # Made gold clips are one per trap source; a session holds as many as there are.
+    gold_per_session = min(numbers.gold_per_session, len(gold_ids))
     gold_sets = assign_traps(len(plan), gold_ids, per_session=gold_per_session, seed=rng)
     if gold_ids:  # mixed, so a gold clip is not always the last quality-control clip
         trap_sets = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crowdtest.corpus.models import Experiment, Stimulus
+from modeling.audio.ruin import ruined
 
 from .. import clips
 from ..models import GoldStimulus, Prompt, Trap
@@ -41,6 +42,44 @@ def make_gold_clips(
             )
         )
         step(f"gold clip {len(clips_made)} of {len(gold)}")
+    return clips_made
+
+
+# The score a made gold clip is known to have: Bad.
+MADE_GOLD_SCORE = 1
+
+
+def make_bad_gold_clips(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    sources: list[Stimulus],
+    made: list[str],
+    step: Callable[[str], None],
+) -> list[Trap]:
+    """One gold clip known to be Bad from each trap source (no stimulus is rated from
+    them): the source's master ruined (`modeling.audio.ruin`), at the stimuli's loudness
+    and length, encoded like a rated stimulus under a key that says nothing."""
+    clips_made: list[Trap] = []
+    for source in sources:
+        audio, rate = clips.read_audio(source.master)
+        bad = ruined(audio, rate, seed=[numbers.seed, source.pk], target_lufs=numbers.target_lufs)
+        stored = clips.store_clip(
+            bad, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+        )
+        made.append(stored.name)
+        clips_made.append(
+            Trap(
+                experiment=experiment,
+                kind=Trap.Kind.GOLD,
+                language="",
+                source=source,
+                answer=MADE_GOLD_SCORE,
+                media_key=stored.media_key,
+                delivery=stored.name,
+                duration_s=stored.duration_s,
+            )
+        )
+        step(f"gold clip {len(clips_made)} of {len(sources)}")
     return clips_made
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,16 +24,18 @@ from crowdtest.design.models import Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from crowdtest.rating.services import votes_invalidate_excluded, votes_set_validity
 from modeling.screening import (
+    RaterAgreement,
     ScreeningRules,
     SessionAnswers,
-    rater_correlations,
+    outlier_votes,
+    rater_agreement,
+    rater_verdict,
     rating_variance,
     screen_session,
-    usable_votes,
 )
 
 from ..errors import ResultsError
-from ..models import SessionVerdict, VerdictOverride, VoteExclusion
+from ..models import RaterVerdict, SessionVerdict, VerdictOverride, VoteExclusion
 
 RATING = AssignmentItem.Phase.RATING
 
@@ -52,6 +54,7 @@ def screening_rules(config: ExperimentSettings) -> ScreeningRules:
         gold_tolerance=config.gold_tolerance,
         outlier_z=config.outlier_z,
         min_rater_pcc=config.min_rater_pcc,
+        min_rater_answers=config.min_rater_answers,
         max_hidden_clips=config.max_hidden_clips,
         hidden_seconds_per_clip=config.hidden_seconds_per_clip,
     )
@@ -111,8 +114,9 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
 
 def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
     """Screen one finished session as soon as it ends (for the rating flow to call):
-    its verdict, then its votes' `valid` in one UPDATE. Vote-level rules need every
-    session at once and wait for the next `experiment_screen`."""
+    its verdict, then its votes' `valid` in one UPDATE, then the verdict on its rater
+    against the votes there are now. The outlier rule needs every session at once and
+    waits for the next `experiment_screen`."""
     if assignment.status == Assignment.Status.ACTIVE:
         raise ResultsError(f"Assignment {assignment.pk} is still in progress; screen it later.")
     experiment = assignment.experiment
@@ -123,6 +127,8 @@ def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
         SessionVerdict.objects.filter(assignment=assignment).delete()
         verdict.save()
         _set_vote_validity(assignment_id=assignment.pk, valid=verdict.valid)
+        if rules.min_rater_pcc is not None:
+            _rater_refresh(experiment=experiment, rater_id=assignment.rater_id, rules=rules)
     return verdict
 
 
@@ -261,49 +267,149 @@ def _overrides_in_force(assignments: QuerySet[Assignment]) -> dict[int, bool]:
     return {pk: valid for pk, valid in latest.items() if valid is not None}
 
 
-def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> int:
-    """Apply the optional vote-level rules to the rating votes of valid sessions; record
-    each dropped vote with the rule that dropped it and set it invalid."""
-    VoteExclusion.objects.filter(experiment=experiment).delete()
-    if rules.outlier_z is None and rules.min_rater_pcc is None:
-        return 0
-    rows = list(
+RATING_VOTE = {"phase": RATING, "stimulus__isnull": False}
+
+
+def _gold_answers(
+    *, experiment: Experiment, rater_id: int | None = None
+) -> list[tuple[int, int, float]]:
+    """(rater, known score, answer) of every gold clip in a valid session; an unanswered
+    one has a NaN answer."""
+    items = AssignmentItem.objects.filter(
+        assignment__experiment=experiment,
+        assignment__verdict__valid=True,
+        trap__kind=Trap.Kind.GOLD,
+    )
+    if rater_id is not None:
+        items = items.filter(assignment__rater_id=rater_id)
+    return [
+        (rater, expected, float("nan") if given is None else float(given))
+        for rater, expected, given in items.values_list(
+            "assignment__rater_id", "trap__answer", "vote__score"
+        )
+    ]
+
+
+def _agreements(
+    votes: list[tuple[int, int, int]], gold: list[tuple[int, int, float]]
+) -> dict[Any, RaterAgreement]:
+    """`rater_agreement` over (rater, stimulus, score) votes and gold answers."""
+    raters, stimuli, scores = (list(c) for c in zip(*votes)) if votes else ([], [], [])
+    gold_raters, expected, given = (list(c) for c in zip(*gold)) if gold else ([], [], [])
+    return rater_agreement(
+        np.asarray(raters, dtype=np.int64),
+        np.asarray(stimuli, dtype=np.int64),
+        np.asarray(scores, dtype=float),
+        gold_raters=np.asarray(gold_raters, dtype=np.int64),
+        gold_expected=np.asarray(expected, dtype=float),
+        gold_given=np.asarray(given, dtype=float),
+    )
+
+
+def _rater_row(
+    experiment: Experiment, rater_id: int, agreement: RaterAgreement | None, rules: ScreeningRules
+) -> RaterVerdict:
+    verdict = rater_verdict(agreement, rules)
+    pcc = None if agreement is None or np.isnan(agreement.pcc) else agreement.pcc
+    return RaterVerdict(
+        rater_id=rater_id,
+        experiment=experiment,
+        valid=verdict.valid,
+        reasons=[reason.value for reason in verdict.reasons],
+        pcc=pcc,
+        answers=agreement.answers if agreement else 0,
+        gold_answers=agreement.gold_answers if agreement else 0,
+        screened_at=timezone.now(),
+    )
+
+
+def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRules) -> None:
+    """The verdict on one rater against the valid votes of the others now, and the
+    rater's votes dropped or taken back to match it."""
+    mine = list(
         Vote.objects.filter(
-            experiment=experiment, valid=True, phase=RATING, stimulus__isnull=False
+            experiment=experiment, rater_id=rater_id, assignment__verdict__valid=True, **RATING_VOTE
         ).values_list("pk", "rater_id", "stimulus_id", "score")
     )
+    others = list(
+        Vote.objects.filter(
+            experiment=experiment, valid=True, stimulus_id__in={v[2] for v in mine}, phase=RATING
+        )
+        .exclude(rater_id=rater_id)
+        .values_list("rater_id", "stimulus_id", "score")
+    )
+    gold = _gold_answers(experiment=experiment, rater_id=rater_id)
+    agreement = _agreements([v[1:] for v in mine] + others, gold).get(rater_id)
+    row = _rater_row(experiment, rater_id, agreement, rules)
+    RaterVerdict.objects.filter(rater_id=rater_id).delete()
+    row.save()
+    dropped = VoteExclusion.objects.filter(
+        experiment=experiment, vote__rater_id=rater_id, rule=VoteExclusion.Rule.RATER_PCC
+    )
+    if row.valid is False:
+        already = set(
+            VoteExclusion.objects.filter(vote_id__in=[v[0] for v in mine]).values_list(
+                "vote_id", flat=True
+            )
+        )
+        VoteExclusion.objects.bulk_create(
+            VoteExclusion(
+                vote_id=pk, experiment=experiment, rule=VoteExclusion.Rule.RATER_PCC, value=row.pcc
+            )
+            for pk, *_ in mine
+            if pk not in already
+        )
+        votes_invalidate_excluded(experiment=experiment)
+    elif dropped.exists():
+        dropped.delete()
+        for assignment_id in SessionVerdict.objects.filter(
+            assignment__rater_id=rater_id, valid=True
+        ).values_list("assignment_id", flat=True):
+            _set_vote_validity(assignment_id=assignment_id, valid=True)
+
+
+def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> int:
+    """The verdict on every rater of a valid session, then the vote-level rules on the
+    rating votes of valid sessions: every vote of a rater judged invalid, then outliers
+    among the rest. Each dropped vote is recorded with the rule that dropped it."""
+    VoteExclusion.objects.filter(experiment=experiment).delete()
+    RaterVerdict.objects.filter(experiment=experiment).delete()
+    rows = list(
+        Vote.objects.filter(experiment=experiment, valid=True, **RATING_VOTE).values_list(
+            "pk", "rater_id", "stimulus_id", "score"
+        )
+    )
+    rejected: dict[int, float | None] = {}
+    if rules.min_rater_pcc is not None:
+        gold = _gold_answers(experiment=experiment)
+        agreements = _agreements([r[1:] for r in rows], gold)
+        judged = {r[1] for r in rows} | {g[0] for g in gold}
+        verdicts = [
+            _rater_row(experiment, rater_id, agreements.get(rater_id), rules)
+            for rater_id in sorted(judged)
+        ]
+        RaterVerdict.objects.bulk_create(verdicts, batch_size=2000)
+        rejected = {v.rater_id: v.pcc for v in verdicts if v.valid is False}
     if not rows:
         return 0
     ids, raters, stimuli, scores = (np.asarray(column) for column in zip(*rows))
-    keep = usable_votes(raters, stimuli, scores, rules)
-    pcc: dict[Any, float] = {}
-    if rules.min_rater_pcc is not None:
-        pcc = rater_correlations(raters, stimuli, scores)
-    exclusions = list(_exclusions(experiment, ids[~keep], raters[~keep], pcc, rules))
+    dropped = np.isin(raters, np.fromiter(rejected, dtype=raters.dtype, count=len(rejected)))
+    exclusions = [
+        VoteExclusion(
+            vote_id=int(vote_id),
+            experiment=experiment,
+            rule=VoteExclusion.Rule.RATER_PCC,
+            value=rejected[int(rater_id)],
+        )
+        for vote_id, rater_id in zip(ids[dropped], raters[dropped])
+    ]
+    if rules.outlier_z is not None and (~dropped).any():
+        kept = np.flatnonzero(~dropped)
+        outliers = kept[outlier_votes(stimuli[kept], scores[kept], rules.outlier_z)]
+        exclusions += [
+            VoteExclusion(vote_id=int(i), experiment=experiment, rule=VoteExclusion.Rule.OUTLIER)
+            for i in ids[outliers]
+        ]
     VoteExclusion.objects.bulk_create(exclusions, batch_size=2000)
     votes_invalidate_excluded(experiment=experiment)
     return len(exclusions)
-
-
-def _exclusions(
-    experiment: Experiment,
-    vote_ids: Iterable[Any],
-    rater_ids: Iterable[Any],
-    pcc: dict[Any, float],
-    rules: ScreeningRules,
-) -> Iterable[VoteExclusion]:
-    """`usable_votes` drops low-PCC raters first, then outliers among the rest."""
-    threshold = rules.min_rater_pcc
-    for vote_id, rater_id in zip(vote_ids, rater_ids):
-        value = pcc.get(int(rater_id))
-        if threshold is not None and value is not None and value < threshold:
-            yield VoteExclusion(
-                vote_id=int(vote_id),
-                experiment=experiment,
-                rule=VoteExclusion.Rule.RATER_PCC,
-                value=value,
-            )
-        else:
-            yield VoteExclusion(
-                vote_id=int(vote_id), experiment=experiment, rule=VoteExclusion.Rule.OUTLIER
-            )

@@ -65,8 +65,8 @@ def test_each_trap_and_digits_clip_exists_in_each_language(built: Experiment) ->
 
 
 def test_sessions_list_the_first_languages_traps_counted_once(built: Experiment) -> None:
-    listed = SessionItem.objects.filter(session__experiment=built, trap__isnull=False)
+    listed = SessionItem.objects.filter(session__experiment=built, trap__kind="trap")
     assert listed.exists()
     assert set(listed.values_list("trap__language", flat=True)) == {"en"}
-    sources = Trap.objects.filter(experiment=built).values("source").distinct().count()
+    sources = Trap.objects.filter(experiment=built, kind="trap").values("source").distinct().count()
     assert f"{5 * sources} traps from {sources} sources" in built.build_output  # type: ignore[attr-defined]

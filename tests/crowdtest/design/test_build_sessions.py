@@ -113,7 +113,7 @@ def test_the_command_reports_what_it_built(built: Experiment) -> None:
     assert "traps last" in output  # 2 s stimuli are shorter than the spoken message
 
 
-def test_rating_sessions_hold_per_cluster_stimuli_and_a_trap(built: Experiment) -> None:
+def test_rating_sessions_hold_per_cluster_stimuli_a_trap_and_gold(built: Experiment) -> None:
     design = Design.objects.get(experiment=built)
     selected = Counter(
         Stimulus.objects.filter(experiment=built, selected=True).values_list("cluster", flat=True)
@@ -126,8 +126,12 @@ def test_rating_sessions_hold_per_cluster_stimuli_and_a_trap(built: Experiment) 
         stimuli = [i.stimulus for i in items if i.stimulus is not None]
         assert Counter(s.cluster for s in stimuli) == dict.fromkeys(selected, 2)
         assert len({s.pk for s in stimuli}) == len(stimuli)
-        traps = [i for i in items if i.trap_id is not None]
+        checks = [i for i in items if i.trap_id is not None]
+        traps = [i for i in checks if i.trap.kind == "trap"]
         assert len(traps) == 1 and traps[0].position > 0
+        # The default design holds two gold clips, made from the two trap sources.
+        gold = [i for i in checks if i.trap.kind == "gold"]
+        assert len(gold) == 2 and len({i.trap_id for i in gold}) == 2
         appearances.update(s.pk for s in stimuli)
     assert set(appearances) == set(
         Stimulus.objects.filter(experiment=built, selected=True).values_list("pk", flat=True)
@@ -144,7 +148,7 @@ def test_rating_sessions_hold_per_cluster_stimuli_and_a_trap(built: Experiment) 
 
 
 def test_traps_are_sources_times_answers_with_their_keys(built: Experiment) -> None:
-    traps = list(Trap.objects.filter(experiment=built).select_related("source"))
+    traps = list(Trap.objects.filter(experiment=built, kind="trap").select_related("source"))
     assert len(traps) == 10
     assert Counter(t.answer for t in traps) == {1: 2, 2: 2, 3: 2, 4: 2, 5: 2}
     sources = {t.source for t in traps}
@@ -185,3 +189,20 @@ def test_a_rebuild_is_refused_once_votes_exist(built: Experiment) -> None:
     VoteFactory(item=AssignmentItemFactory(assignment=assignment, stimulus=stimulus))
     with pytest.raises(CommandError, match="Votes have already been collected"):
         call_command("build_sessions", built.slug, stdout=io.StringIO())
+
+
+def test_gold_clips_known_to_be_bad_are_made_from_the_trap_sources(built: Experiment) -> None:
+    gold = list(Trap.objects.filter(experiment=built, kind="gold").select_related("source"))
+    assert len(gold) == 2 and {g.answer for g in gold} == {1}
+    sources = set(
+        Trap.objects.filter(experiment=built, kind="trap").values_list("source", flat=True)
+    )
+    assert {g.source_id for g in gold} == sources  # music no rated session holds
+    assert {g.source.role for g in gold} == {"trap_source"}
+    rated = Stimulus.objects.filter(experiment=built, selected=True).first()
+    assert rated is not None
+    for clip in gold:
+        assert clip.media_key in clip.delivery.name and clip.delivery.name.endswith(".m4a")
+        info = probe_audio(default_storage.path(clip.delivery.name))
+        rated_info = probe_audio(default_storage.path(rated.delivery.name))
+        assert abs(info.duration_s - rated_info.duration_s) < 0.1  # as long as a stimulus

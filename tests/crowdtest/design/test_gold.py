@@ -123,6 +123,8 @@ def test_design_checks_refuse_gold_settings_the_marks_cannot_serve(corpus: Exper
     corpus.settings = corpus.config.replace(gold_per_session=1, screen_gold=True).to_dict()
     design_check(experiment=corpus, numbers=design_numbers(experiment=corpus))
     gold_clear(experiment=corpus)
+    design_check(experiment=corpus, numbers=design_numbers(experiment=corpus))  # made ones
+    corpus.settings = corpus.config.replace(gold_made=False).to_dict()
     with pytest.raises(DesignError, match="screen_gold is on but no gold stimuli are marked"):
         design_check(experiment=corpus, numbers=design_numbers(experiment=corpus))
 

@@ -65,8 +65,10 @@ def make_design(
     audio: bytes = PLACEHOLDER,
     settings: dict[str, Any] | None = None,
     languages: tuple[str, ...] = ("en",),
+    gold: bool = False,
 ) -> Built:
-    """A design on placeholder audio; traps and digits clips in each of `languages`."""
+    """A design on placeholder audio; traps and digits clips in each of `languages`;
+    with `gold`, one gold clip known to be Bad (score 1) from each trap source."""
     experiment = ExperimentFactory(
         settings={
             "languages": ",".join(languages),
@@ -116,6 +118,19 @@ def make_design(
         for source in sources
         for answer in range(1, 6)
     ]
+    if gold:
+        traps += [
+            Trap(
+                experiment=experiment,
+                kind=Trap.Kind.GOLD,
+                source=source,
+                answer=1,
+                language="",
+                delivery=stored(audio, experiment),
+                duration_s=duration_s,
+            )
+            for source in sources
+        ]
     clips = [
         DigitsClip(
             experiment=experiment,

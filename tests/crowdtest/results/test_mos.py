@@ -21,7 +21,7 @@ from crowdtest.results.services import mos_compute, results_refresh
 from modeling.mos import ci_half_width_normal, mos_summary, votes_from_ci
 from tests.factories import RaterFactory, TrapFactory
 
-from .builders import bulk_stimuli, bulk_votes, make_stimuli, take_session
+from .builders import bulk_stimuli, bulk_votes, make_stimuli, set_config, take_session
 
 VINYLSET = Path(__file__).resolve().parents[2] / "data" / "vinylset_MOS.csv"
 
@@ -176,6 +176,8 @@ def _votes_for(label: float, std: float, n: int) -> list[int] | None:
 def test_votes_rebuilt_from_vinylset_give_back_its_columns(experiment: Experiment) -> None:
     """Votes that reproduce each Vinylset row, through screening, the database
     aggregation and the mos.csv export: label, CI, std and mosgroup come back."""
+    # The sessions here are columns of shuffled votes, not raters: no rater verdict.
+    set_config(experiment, min_rater_pcc=None)
     rows = _vinylset_rows()
     stimuli = bulk_stimuli(experiment, len(rows))
     # 21 sessions (the most votes a row has); each row's votes go, shuffled, to sessions

@@ -272,7 +272,7 @@ def test_outlier_votes_are_dropped_with_their_reason(experiment) -> None:
 
 
 def test_raters_who_do_not_follow_the_mos_are_dropped(experiment) -> None:
-    set_config(experiment, min_rater_pcc=0.25, min_rating_variance=0.0)
+    set_config(experiment, min_rater_pcc=0.25, min_rater_answers=5, min_rating_variance=0.0)
     stimuli = make_stimuli(experiment, 5)
     for _ in range(4):
         take_session(rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=VARIED)

@@ -1,0 +1,120 @@
+"""A simulated crowd of raters over stimuli of known quality, for testing screening and
+analysis rules where the truth is known (no database, no audio).
+
+Honest raters hear a stimulus's true MOS through their own constant bias and per-vote
+noise of the stimulus's spread (as published for Vinylset: per-stimulus std), rounded to
+the ACR scale. Cheaters pass every trap, digit and math question (those are not simulated:
+they are answered right) but rate the music without listening, by a strategy:
+
+- ``uniform``: any of 1..5;
+- ``middle``: any of 2..4;
+- ``narrow``: 3 or 4, a variance of 0.25, just above the straight-lining rule;
+- ``plausible``: around the collection's usual score (normal, mean 3.6, sd 0.9).
+
+Every session also holds `gold_per_session` gold clips known to be bad (score 1); honest
+raters hear them as bad, cheaters answer them by their strategy too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+STRATEGIES = ("uniform", "middle", "narrow", "plausible")
+GOLD_SCORE = 1
+
+
+@dataclass(frozen=True)
+class CrowdVotes:
+    """Parallel arrays of rating votes and of gold answers, and who cheated."""
+
+    rater: npt.NDArray[np.int64]
+    stimulus: npt.NDArray[np.int64]
+    score: npt.NDArray[np.int64]
+    gold_rater: npt.NDArray[np.int64]
+    gold_expected: npt.NDArray[np.int64]
+    gold_given: npt.NDArray[np.int64]
+    cheater: npt.NDArray[np.bool_]  # indexed by rater id
+    sessions: int
+
+
+def simulate_crowd(
+    true_mos: npt.ArrayLike,
+    rater_sd: npt.ArrayLike,
+    *,
+    votes_per_stimulus: int = 30,
+    per_session: int = 20,
+    gold_per_session: int = 2,
+    cheat_share: float = 0.15,
+    strategy: str = "mixed",
+    bias_sd: float = 0.3,
+    max_sessions_per_rater: int = 5,
+    seed: int = 0,
+) -> CrowdVotes:
+    """Sessions of `per_session` distinct stimuli until each stimulus has about
+    `votes_per_stimulus` votes; each rater takes a geometric number of sessions (mean 2,
+    at most `max_sessions_per_rater`). `strategy` is one of `STRATEGIES`, or "mixed" for
+    a strategy drawn per cheater."""
+    if strategy != "mixed" and strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be 'mixed' or one of {', '.join(STRATEGIES)}")
+    mos = np.asarray(true_mos, dtype=float)
+    spread = np.asarray(rater_sd, dtype=float)
+    rng = np.random.default_rng(seed)
+    n_stimuli = mos.size
+    n_sessions = max(1, n_stimuli * votes_per_stimulus // per_session)
+    rater_parts: list[npt.NDArray[np.int64]] = []
+    stimulus_parts: list[npt.NDArray[np.int64]] = []
+    score_parts: list[npt.NDArray[np.int64]] = []
+    gold_parts: list[tuple[int, npt.NDArray[np.int64]]] = []
+    cheater: list[bool] = []
+    taken = 0
+    while taken < n_sessions:
+        rater = len(cheater)
+        cheats = bool(rng.random() < cheat_share)
+        cheater.append(cheats)
+        how = str(rng.choice(STRATEGIES)) if strategy == "mixed" else strategy
+        bias = float(rng.normal(0.0, bias_sd))
+        for _ in range(min(int(rng.geometric(0.5)), max_sessions_per_rater)):
+            if taken == n_sessions:
+                break
+            stimuli = rng.choice(n_stimuli, per_session, replace=False)
+            if cheats:
+                answers = _cheat(rng, how, per_session + gold_per_session)
+                scores, gold = answers[:per_session], answers[per_session:]
+            else:
+                heard = mos[stimuli] + bias + rng.normal(0.0, 1.0, per_session) * spread[stimuli]
+                scores = _acr(heard)
+                gold = _acr(GOLD_SCORE + 0.2 + bias + rng.normal(0.0, 0.5, gold_per_session))
+            rater_parts.append(np.full(per_session, rater, dtype=np.int64))
+            stimulus_parts.append(stimuli.astype(np.int64))
+            score_parts.append(scores)
+            gold_parts.append((rater, gold))
+            taken += 1
+    gold_rater = np.concatenate([np.full(g.size, r, dtype=np.int64) for r, g in gold_parts])
+    gold_given = np.concatenate([g for _, g in gold_parts])
+    return CrowdVotes(
+        rater=np.concatenate(rater_parts),
+        stimulus=np.concatenate(stimulus_parts),
+        score=np.concatenate(score_parts),
+        gold_rater=gold_rater,
+        gold_expected=np.full(gold_given.size, GOLD_SCORE, dtype=np.int64),
+        gold_given=gold_given,
+        cheater=np.asarray(cheater, dtype=bool),
+        sessions=taken,
+    )
+
+
+def _acr(heard: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    return np.clip(np.rint(heard), 1, 5).astype(np.int64)
+
+
+def _cheat(rng: np.random.Generator, how: str, n: int) -> npt.NDArray[np.int64]:
+    if how == "uniform":
+        return rng.integers(1, 6, n)
+    if how == "middle":
+        return rng.integers(2, 5, n)
+    if how == "narrow":
+        return rng.integers(3, 5, n)
+    return _acr(rng.normal(3.6, 0.9, n))
