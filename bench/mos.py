@@ -11,7 +11,10 @@ votes are stored invalid, as screening finds them. Later runs reuse the data; a 
   valid votes per stimulus) plus the CIs over its 1,000 rows: what `compute_mos` reads;
 - `mos_compute`: that, the 15 MOS classes and writing the 1,000 MOS rows;
 - the dashboard's reads (`overview`, `distributions`, `progress_series`, `rater_report`);
-- `experiment_screen` (screening every session and setting Vote.valid), with --screen.
+- with --screen: `experiment_screen` (screening every session, judging every rater and
+  setting Vote.valid), `results_refresh` (that and the MOS table: what `compute_mos`
+  runs; goal under 5 s), and a check that a sample of the verdicts equals screening the
+  sessions one at a time.
 
     python -m bench mos -- --votes 1000000 --repeat 5
 """
@@ -311,9 +314,15 @@ def build(votes: int, n_stimuli: int) -> Any:
 # --- Timings ----------------------------------------------------------------------------
 
 
-def timed(label: str, repeat: int, fn: Callable[[], Any]) -> Any:
+def timed(
+    label: str, repeat: int, fn: Callable[[], Any], before: Callable[[], Any] | None = None
+) -> Any:
+    """Run `fn` `repeat` times and print min, median and max; `before` runs, untimed,
+    before each run."""
     times, result = [], None
     for _ in range(repeat):
+        if before is not None:
+            before()
         started = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - started)
@@ -327,7 +336,7 @@ def timed(label: str, repeat: int, fn: Callable[[], Any]) -> Any:
 def run_timings(experiment: Any, repeat: int, *, screen: bool) -> None:
     from crowdtest.rating.models import Vote
     from crowdtest.results import dashboard, selectors
-    from crowdtest.results.services import experiment_screen, mos_compute
+    from crowdtest.results.services import experiment_screen, mos_compute, results_refresh
 
     votes = Vote.objects.filter(experiment=experiment)
     print(
@@ -363,13 +372,91 @@ def run_timings(experiment: Any, repeat: int, *, screen: bool) -> None:
     )
     timed("dashboard rater report", repeat, lambda: selectors.rater_report(experiment=experiment))
     if screen:
+        # Each screening rewrites 50,000 verdicts and may rewrite votes; a database that
+        # lives long has autovacuum for the dead rows, here VACUUM runs before each run.
         result = timed(
             "screening every session (experiment_screen)",
-            1,
+            repeat,
             lambda: experiment_screen(experiment=experiment),
+            before=vacuum,
         )
         print(f"  -> {result.summary()}")
+        timed(
+            "screening then MOS (results_refresh, what compute_mos runs)",
+            repeat,
+            lambda: results_refresh(experiment=experiment),
+            before=vacuum,
+        )
+        same, checked = one_by_one_agrees(experiment, sample=2000)
+        print(f"  -> {same} of {checked} sampled verdicts equal to screening one session at a time")
     print(f"load average after: {load()}")
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    from crowdtest.rating.models import Vote
+    from crowdtest.results.models import RaterVerdict, SessionVerdict, VoteExclusion
+
+    with connection.cursor() as cursor:
+        for model in (Vote, SessionVerdict, RaterVerdict, VoteExclusion):
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def one_by_one_agrees(experiment: Any, *, sample: int) -> tuple[int, int]:
+    """Screen `sample` sessions again one at a time with `modeling.screening.screen_session`
+    (each from its own rows, as screening read them before it was set-wise) and count the
+    stored verdicts that agree, reasons included."""
+    from collections import defaultdict
+
+    from crowdtest.design.models import Trap
+    from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+    from crowdtest.results.models import SessionVerdict
+    from crowdtest.results.services.screening import screening_rules
+    from modeling.screening import SessionAnswers, screen_session
+
+    rules = screening_rules(experiment.config)
+    ids = list(
+        Assignment.objects.filter(experiment=experiment)
+        .order_by("?")
+        .values_list("pk", flat=True)[:sample]
+    )
+    scores: dict[int, list[int]] = defaultdict(list)
+    hidden: dict[int, list[float | None]] = defaultdict(list)
+    for pk, score, hidden_s in Vote.objects.filter(
+        assignment_id__in=ids, phase="rating", stimulus__isnull=False
+    ).values_list("assignment_id", "score", "hidden_s"):
+        scores[pk].append(score)
+        hidden[pk].append(hidden_s)
+    checks: dict[tuple[int, str], list[tuple[int, int | None]]] = defaultdict(list)
+    for pk, kind, expected, given in AssignmentItem.objects.filter(
+        assignment_id__in=ids, trap__isnull=False
+    ).values_list("assignment_id", "trap__kind", "trap__answer", "vote__score"):
+        checks[pk, kind].append((expected, given))
+    stored = {
+        v.assignment_id: (v.rules_valid, v.reasons, v.ordinal)
+        for v in SessionVerdict.objects.filter(assignment_id__in=ids)
+    }
+    same = 0
+    for a in Assignment.objects.filter(pk__in=ids):
+        valid, reasons, ordinal = stored[a.pk]
+        answers = SessionAnswers(
+            session=a.pk,
+            rater=a.rater_id,
+            ordinal=ordinal or 0,
+            completed=a.status == Assignment.Status.COMPLETED,
+            scores=scores[a.pk],
+            math_correct=None if a.math_answer is None else a.math_given == a.math_answer,
+            hearing_normal=a.hearing_normal,
+            headphones=a.headphones,
+            setup_passed=a.digits_correct,
+            traps=checks[a.pk, Trap.Kind.TRAP],
+            gold=checks[a.pk, Trap.Kind.GOLD],
+            hidden_s=hidden[a.pk],
+        )
+        verdict = screen_session(answers, rules)
+        same += verdict.valid == valid and [r.value for r in verdict.reasons] == reasons
+    return same, len(ids)
 
 
 def load() -> str:

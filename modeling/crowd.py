@@ -37,6 +37,7 @@ class CrowdVotes:
     gold_expected: npt.NDArray[np.int64]
     gold_given: npt.NDArray[np.int64]
     cheater: npt.NDArray[np.bool_]  # indexed by rater id
+    bias: npt.NDArray[np.float64]  # each rater's offset, indexed by rater id
     sessions: int
 
 
@@ -69,6 +70,7 @@ def simulate_crowd(
     score_parts: list[npt.NDArray[np.int64]] = []
     gold_parts: list[tuple[int, npt.NDArray[np.int64]]] = []
     cheater: list[bool] = []
+    biases: list[float] = []
     taken = 0
     while taken < n_sessions:
         rater = len(cheater)
@@ -76,6 +78,7 @@ def simulate_crowd(
         cheater.append(cheats)
         how = str(rng.choice(STRATEGIES)) if strategy == "mixed" else strategy
         bias = float(rng.normal(0.0, bias_sd))
+        biases.append(bias)
         for _ in range(min(int(rng.geometric(0.5)), max_sessions_per_rater)):
             if taken == n_sessions:
                 break
@@ -102,6 +105,7 @@ def simulate_crowd(
         gold_expected=np.full(gold_given.size, GOLD_SCORE, dtype=np.int64),
         gold_given=gold_given,
         cheater=np.asarray(cheater, dtype=bool),
+        bias=np.asarray(biases),
         sessions=taken,
     )
 

@@ -176,6 +176,119 @@ def screen_session(answers: SessionAnswers, rules: ScreeningRules | None = None)
     return Verdict(valid=not reasons, reasons=tuple(reasons))
 
 
+@dataclass(frozen=True)
+class SessionTable:
+    """Many sessions' answers as parallel arrays, for `screen_sessions`: what
+    `SessionAnswers` holds, reduced to what the rules read. Tri-state answers (True,
+    False, not asked) are int8 1 / 0 / -1. `votes`, `score_sum` and `score_squares` are
+    over the rated stimuli; `traps_wrong` counts trap answers wrong or missing;
+    `gold_worst` is the largest gold error (a missing answer counts as 99, no gold 0);
+    `hidden_clips` counts rated clips heard with the page hidden past the rules'
+    `hidden_seconds_per_clip`."""
+
+    completed: npt.NDArray[np.bool_]
+    ordinal: npt.NDArray[np.int64]
+    math_correct: npt.NDArray[np.int8]
+    hearing_normal: npt.NDArray[np.int8]
+    headphones: npt.NDArray[np.int8]
+    setup_passed: npt.NDArray[np.int8]
+    traps_wrong: npt.NDArray[np.int64]
+    gold_worst: npt.NDArray[np.int64]
+    hidden_clips: npt.NDArray[np.int64]
+    votes: npt.NDArray[np.int64]
+    score_sum: npt.NDArray[np.float64]
+    score_squares: npt.NDArray[np.float64]
+
+    @classmethod
+    def from_answers(
+        cls, sessions: Sequence[SessionAnswers], hidden_seconds_per_clip: float = 1.0
+    ) -> SessionTable:
+        """The table of `sessions` (for tests and small batches)."""
+
+        def tri(values: Sequence[bool | None]) -> npt.NDArray[np.int8]:
+            return np.array([-1 if v is None else int(v) for v in values], dtype=np.int8)
+
+        def worst(gold: Sequence[tuple[int, int | None]]) -> int:
+            return max((99 if g is None else abs(g - e) for e, g in gold), default=0)
+
+        return cls(
+            completed=np.array([a.completed for a in sessions], dtype=bool),
+            ordinal=np.array([a.ordinal for a in sessions], dtype=np.int64),
+            math_correct=tri([a.math_correct for a in sessions]),
+            hearing_normal=tri([a.hearing_normal for a in sessions]),
+            headphones=tri([a.headphones for a in sessions]),
+            setup_passed=tri([a.setup_passed for a in sessions]),
+            traps_wrong=np.array(
+                [sum(g != e for e, g in a.traps) for a in sessions], dtype=np.int64
+            ),
+            gold_worst=np.array([worst(a.gold) for a in sessions], dtype=np.int64),
+            hidden_clips=np.array(
+                [
+                    sum(1 for h in a.hidden_s if h is not None and h > hidden_seconds_per_clip)
+                    for a in sessions
+                ],
+                dtype=np.int64,
+            ),
+            votes=np.array([len(a.scores) for a in sessions], dtype=np.int64),
+            score_sum=np.array([float(sum(a.scores)) for a in sessions]),
+            score_squares=np.array([float(sum(x * x for x in a.scores)) for a in sessions]),
+        )
+
+    def variances(self) -> npt.NDArray[np.float64]:
+        """Each session's sample variance (ddof=1) of its votes; NaN below two votes."""
+        n = self.votes.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centred = self.score_squares - self.score_sum**2 / n
+            return np.where(n >= 2, np.maximum(centred, 0.0) / (n - 1), np.nan)
+
+
+def screen_sessions(
+    table: SessionTable, rules: ScreeningRules | None = None
+) -> tuple[npt.NDArray[np.bool_], list[tuple[Reason, ...]]]:
+    """`screen_session` over every row of `table` at once: the same verdicts, with the
+    reasons in the same order (tested against it), in a few array operations."""
+    rules = rules or ScreeningRules()
+    completed = table.completed
+    failing: list[tuple[Reason, npt.NDArray[np.bool_]]] = []
+    if rules.max_sessions_per_rater is not None:
+        failing.append((Reason.OVER_SESSION_CAP, table.ordinal > rules.max_sessions_per_rater))
+    if rules.math_wrong:
+        failing.append((Reason.MATH_WRONG, table.math_correct == 0))
+    if rules.trap_wrong:
+        failing.append((Reason.TRAP_WRONG, table.traps_wrong > 0))
+    if rules.gold_wrong:
+        failing.append((Reason.GOLD_WRONG, table.gold_worst > rules.gold_tolerance))
+    if rules.abnormal_hearing:
+        failing.append((Reason.ABNORMAL_HEARING, table.hearing_normal == 0))
+    if rules.no_headphones:
+        failing.append((Reason.NO_HEADPHONES, table.headphones == 0))
+    if rules.setup_failed:
+        failing.append((Reason.SETUP_FAILED, table.setup_passed == 0))
+    if rules.max_hidden_clips is not None:
+        failing.append((Reason.PAGE_HIDDEN, table.hidden_clips > rules.max_hidden_clips))
+    if rules.min_variance is not None:
+        variance = table.variances()
+        low = np.isnan(variance) | (variance < rules.min_variance - _VARIANCE_SLACK)
+        failing.append((Reason.LOW_VARIANCE, low))
+    codes = np.zeros(completed.size, dtype=np.int64)
+    for bit, (_, mask) in enumerate(failing):
+        codes |= (mask & completed).astype(np.int64) << bit
+    # Sessions share few combinations of reasons: build each tuple once.
+    combos: dict[int, tuple[Reason, ...]] = {}
+    reasons: list[tuple[Reason, ...]] = []
+    for code, done in zip(codes.tolist(), completed.tolist()):
+        if not done:
+            reasons.append((Reason.INCOMPLETE,))
+            continue
+        found = combos.get(code)
+        if found is None:
+            found = tuple(reason for bit, (reason, _) in enumerate(failing) if code >> bit & 1)
+            combos[code] = found
+        reasons.append(found)
+    valid = completed & (codes == 0)
+    return valid, reasons
+
+
 def outlier_votes(
     stimulus_ids: Sequence[Hashable] | npt.ArrayLike,
     scores: npt.ArrayLike,

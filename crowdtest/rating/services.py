@@ -13,8 +13,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -422,6 +424,23 @@ def votes_set_validity(*, assignment_id: int, valid: bool) -> None:
     """The session's verdict onto its votes, in one UPDATE; a vote dropped by a vote-level
     rule (it has an exclusion) stays invalid."""
     Vote.objects.filter(assignment_id=assignment_id, exclusion__isnull=True).update(valid=valid)
+
+
+def votes_follow_sessions(*, experiment: Experiment, verdicts: QuerySet[Any]) -> int:
+    """Every vote of the experiment takes its session's verdict, given as `verdicts`, a
+    queryset with `assignment_id` and `valid` fields; sessions it leaves out are left
+    alone. One UPDATE ... FROM, writing only the votes whose validity changes (screening
+    again rewrites little); returns how many were written."""
+    sql, params = verdicts.values_list("assignment_id", "valid").query.sql_with_params()
+    table = connection.ops.quote_name(Vote._meta.db_table)
+    statement = (
+        f"UPDATE {table} SET valid = s.valid FROM ({sql}) AS s "  # noqa: S608
+        f"WHERE {table}.assignment_id = s.assignment_id AND {table}.experiment_id = %s "
+        f"AND {table}.valid IS DISTINCT FROM s.valid"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, experiment.pk])
+        return int(cursor.rowcount)
 
 
 def votes_invalidate_excluded(*, experiment: Experiment) -> None:

@@ -45,6 +45,8 @@ MOS_COLUMNS = (
     "track_id",
     "title",
     "artist",
+    "mos_corrected",
+    "ci95_corrected",
 )
 RATER_COLUMNS = (
     "rater_id",
@@ -61,6 +63,8 @@ RATER_COLUMNS = (
     "rater_pcc",
     "rater_answers",
     "rater_reasons",
+    "bias",
+    "inconsistency",
 )
 SESSION_COLUMNS = (
     "assignment_id",
@@ -100,7 +104,11 @@ def reasons_cell(counts: dict[str, int]) -> str:
     return "; ".join(f"{code}:{n}" for code, n in sorted(counts.items()))
 
 
-@export_file("mos.csv", "Vinylset CSV: MOS, cluster, 15 MOS classes, 95% CI, std, then n and more")
+@export_file(
+    "mos.csv",
+    "Vinylset CSV: MOS, cluster, 15 MOS classes, 95% CI, std, then n and more, and the "
+    "bias-corrected MOS with its CI",
+)
 def mos_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     def row(r: StimulusMOS) -> Sequence[Any]:
         stimulus, track = r.stimulus, r.stimulus.track
@@ -123,6 +131,8 @@ def mos_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[An
             track.pk,
             track.title,
             track.artist,
+            None if r.mos_corrected is None else round(r.mos_corrected, 5),
+            None if r.ci95_corrected is None else round(r.ci95_corrected, 5),
         )
 
     return MOS_COLUMNS, (row(r) for r in selectors.mos_table(experiment=experiment))
@@ -134,7 +144,7 @@ RATER_VERDICT = {True: "valid", False: "invalid", None: "pending"}
 @export_file(
     "raters.csv",
     "Every rater: sessions, screening verdicts and their reasons, votes, and the verdict on "
-    "the rater (correlation with the others' MOS and the gold clips)",
+    "the rater (correlation with the others' MOS and the gold clips), bias and inconsistency",
 )
 def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     rows = (
@@ -153,6 +163,8 @@ def raters_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence
             "" if r["rater_pcc"] is None else round(r["rater_pcc"], 4),
             "" if r["rater_answers"] is None else r["rater_answers"],
             " ".join(r["rater_reasons"] or ()),
+            "" if r["bias"] is None else round(r["bias"], 4),
+            "" if r["inconsistency"] is None else round(r["inconsistency"], 4),
         )
         for r in selectors.rater_report(experiment=experiment)
     )

@@ -122,6 +122,10 @@ class StimulusMOS(models.Model):
     votes_total = models.PositiveIntegerField(
         null=True, blank=True, help_text="Rating votes collected, valid or not"
     )
+    # Beside the plain MOS (the Vinylset label): rater bias and inconsistency removed
+    # (ITU-T P.913 subject model, `modeling.bias`), with its 95% CI half-width.
+    mos_corrected = models.FloatField(null=True, blank=True)
+    ci95_corrected = models.FloatField(null=True, blank=True)
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -133,6 +137,24 @@ class StimulusMOS(models.Model):
 
     def __str__(self) -> str:
         return f"MOS {self.mos:.3f} of stimulus {self.stimulus_id} ({self.source})"
+
+
+class RaterEstimate(models.Model):
+    """A rater's bias (their constant offset from the stimuli's quality, ACR points) and
+    inconsistency (the spread of their votes around quality plus bias), estimated with
+    the corrected MOS from the valid votes (ITU-T P.913 subject model)."""
+
+    rater = models.OneToOneField(Rater, on_delete=models.CASCADE, related_name="estimate")
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    bias = models.FloatField()
+    inconsistency = models.FloatField()
+    votes = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return (
+            f"rater {self.rater_id}: bias {self.bias:+.2f}, inconsistency {self.inconsistency:.2f}"
+        )
 
 
 class RetiredSession(models.Model):

@@ -241,6 +241,8 @@ def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
             rater_pcc=F("verdict__pcc"),
             rater_answers=F("verdict__answers"),
             rater_reasons=F("verdict__reasons"),
+            bias=F("estimate__bias"),
+            inconsistency=F("estimate__inconsistency"),
         )
     ]
     reasons: dict[int, list[list[str]]] = {}

@@ -16,6 +16,7 @@ from modeling.screening import (
     Reason,
     ScreeningRules,
     SessionAnswers,
+    SessionTable,
     Verdict,
     outlier_votes,
     rater_agreement,
@@ -23,6 +24,7 @@ from modeling.screening import (
     rater_verdict,
     rating_variance,
     screen_session,
+    screen_sessions,
     usable_votes,
 )
 
@@ -308,3 +310,68 @@ def test_the_page_hidden_rule_is_off_unless_asked_for() -> None:
     lenient = ScreeningRules(max_hidden_clips=1, hidden_seconds_per_clip=10.0)
     assert screen_session(hidden, lenient).valid
     assert Reason.PAGE_HIDDEN.text.startswith("The page was hidden")
+
+
+def random_sessions(n: int, seed: int) -> list[SessionAnswers]:
+    rng = np.random.default_rng(seed)
+
+    def tri() -> bool | None:
+        return [None, True, False][int(rng.choice(3, p=[0.2, 0.7, 0.1]))]
+
+    sessions = []
+    for i in range(n):
+        k = int(rng.integers(0, 8))
+        flat = rng.random() < 0.3
+        scores = [3] * k if flat else [int(x) for x in rng.integers(1, 6, k)]
+        if flat and k and rng.random() < 0.5:
+            scores[0] = 4  # just around the variance threshold
+        sessions.append(
+            SessionAnswers(
+                session=i,
+                rater=i % 7,
+                ordinal=int(rng.integers(1, 25)),
+                completed=bool(rng.random() < 0.9),
+                scores=scores,
+                math_correct=tri(),
+                hearing_normal=tri(),
+                headphones=tri(),
+                setup_passed=tri(),
+                traps=[
+                    (
+                        int(rng.integers(1, 6)),
+                        None if rng.random() < 0.05 else int(rng.integers(1, 6)),
+                    )
+                    for _ in range(int(rng.integers(0, 3)))
+                ],
+                gold=[
+                    (1, None if rng.random() < 0.05 else int(rng.integers(1, 4)))
+                    for _ in range(int(rng.integers(0, 3)))
+                ],
+                hidden_s=[
+                    None if rng.random() < 0.3 else float(rng.exponential(1.0)) for _ in range(k)
+                ],
+            )
+        )
+    return sessions
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        ScreeningRules(),
+        ScreeningRules(gold_wrong=True, max_hidden_clips=1, max_sessions_per_rater=None),
+        ScreeningRules(min_variance=None, math_wrong=False, gold_wrong=True, gold_tolerance=0),
+    ],
+)
+def test_screening_sessions_at_once_gives_the_verdicts_one_by_one(rules: ScreeningRules) -> None:
+    sessions = random_sessions(600, seed=3)
+    table = SessionTable.from_answers(sessions, rules.hidden_seconds_per_clip)
+    valid, reasons = screen_sessions(table, rules)
+    expected = [screen_session(a, rules) for a in sessions]
+    assert valid.tolist() == [v.valid for v in expected]
+    assert reasons == [v.reasons for v in expected]
+    assert len(set(reasons)) > 5  # the sample exercises many combinations
+    variance = table.variances()
+    for a, v in zip(sessions[:50], variance[:50]):
+        one = rating_variance(a.scores)
+        assert (one is None and np.isnan(v)) or v == pytest.approx(one, abs=1e-12)

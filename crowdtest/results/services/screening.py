@@ -9,29 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Abs
 from django.utils import timezone
 
+from crowdtest.bulk import int_columns, rows_insert, values_insert
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
-from crowdtest.rating.services import votes_invalidate_excluded, votes_set_validity
+from crowdtest.rating.services import (
+    votes_follow_sessions,
+    votes_invalidate_excluded,
+    votes_set_validity,
+)
 from modeling.screening import (
     RaterAgreement,
+    Reason,
     ScreeningRules,
-    SessionAnswers,
+    SessionTable,
     outlier_votes,
     rater_agreement,
     rater_verdict,
-    rating_variance,
-    screen_session,
+    screen_sessions,
 )
 
 from ..errors import ResultsError
@@ -61,12 +67,22 @@ def screening_rules(config: ExperimentSettings) -> ScreeningRules:
 
 
 @dataclass(frozen=True)
+class ValidVotes:
+    """The rating votes valid after screening, as parallel arrays (for the MOS step)."""
+
+    raters: npt.NDArray[np.int64]
+    stimuli: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
 class ScreeningReport:
     sessions: int
     valid: int
     invalid: int
     in_progress: int
     votes_excluded: int
+    valid_votes: ValidVotes | None = field(default=None, compare=False, repr=False)
 
     def summary(self) -> str:
         return (
@@ -96,19 +112,19 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
         )
         verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
         SessionVerdict.objects.filter(experiment=experiment).delete()
-        SessionVerdict.objects.bulk_create(verdicts, batch_size=2000)
-        # Only votes whose validity changes are written: screening again rewrites little.
-        votes = Vote.objects.crowd().filter(experiment=experiment)
-        votes.filter(assignment__verdict__valid=True).exclude(valid=True).update(valid=True)
-        votes.filter(assignment__verdict__valid=False).exclude(valid=False).update(valid=False)
-        excluded = _exclude_votes(experiment=experiment, rules=rules)
-    n_valid = sum(v.valid for v in verdicts)
+        values_insert(SessionVerdict, VERDICT_COLUMNS, verdicts)
+        votes_follow_sessions(
+            experiment=experiment, verdicts=SessionVerdict.objects.filter(experiment=experiment)
+        )
+        excluded, valid_votes = _exclude_votes(experiment=experiment, rules=rules)
+    n_valid = sum(row[VALID] for row in verdicts)
     return ScreeningReport(
         sessions=len(verdicts),
         valid=n_valid,
         invalid=len(verdicts) - n_valid,
         in_progress=in_progress,
         votes_excluded=excluded,
+        valid_votes=valid_votes,
     )
 
 
@@ -123,7 +139,8 @@ def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
     rules = screening_rules(experiment.config)
     with transaction.atomic():
         ordinals = _ordinals(experiment=experiment, rater_id=assignment.rater_id)
-        [verdict] = _verdicts(Assignment.objects.filter(pk=assignment.pk), rules, ordinals)
+        [row] = _verdicts(Assignment.objects.filter(pk=assignment.pk), rules, ordinals)
+        verdict = SessionVerdict(**dict(zip(VERDICT_COLUMNS, row)))
         SessionVerdict.objects.filter(assignment=assignment).delete()
         verdict.save()
         _set_vote_validity(assignment_id=assignment.pk, valid=verdict.valid)
@@ -176,84 +193,133 @@ def _ordinals(*, experiment: Experiment, rater_id: int | None = None) -> dict[in
     return ordinals
 
 
+VERDICT_COLUMNS = (
+    "assignment_id",
+    "experiment_id",
+    "rules_valid",
+    "reasons",
+    "rules",
+    "ordinal",
+    "rating_variance",
+    "screened_at",
+    "overridden",
+    "valid",
+)
+VALID = VERDICT_COLUMNS.index("valid")
+
+
 def _verdicts(
     assignments: QuerySet[Assignment], rules: ScreeningRules, ordinals: dict[int, int]
-) -> list[SessionVerdict]:
-    """Unsaved verdicts for `assignments`, in three reads whatever their number."""
-    scores: dict[int, list[int]] = defaultdict(list)
-    hidden: dict[int, list[float | None]] = defaultdict(list)
-    for assignment_id, score, hidden_s in Vote.objects.filter(
-        assignment__in=assignments, phase=RATING, stimulus__isnull=False
-    ).values_list("assignment_id", "score", "hidden_s"):
-        scores[assignment_id].append(score)
-        hidden[assignment_id].append(hidden_s)
-    traps: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    gold: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for assignment_id, kind, expected, given in AssignmentItem.objects.filter(
-        assignment__in=assignments, trap__isnull=False
-    ).values_list("assignment_id", "trap__kind", "trap__answer", "vote__score"):
-        checks = gold if kind == Trap.Kind.GOLD else traps
-        checks[assignment_id].append((expected, given))
+) -> list[tuple[Any, ...]]:
+    """The verdicts on `assignments` as rows of `VERDICT_COLUMNS`, from three
+    aggregating reads whatever their number (one row per session each), screened all at
+    once by `screen_sessions`."""
+    votes = {
+        row[0]: row[1:]
+        for row in Vote.objects.filter(assignment__in=assignments, **RATING_VOTE)
+        .values("assignment_id")
+        .annotate(
+            n=Count("id"),
+            total=Sum("score"),
+            squares=Sum(F("score") * F("score")),
+            hidden=Count("id", filter=Q(hidden_s__gt=rules.hidden_seconds_per_clip)),
+        )
+        .values_list("assignment_id", "n", "total", "squares", "hidden")
+    }
+    trap, gold = Trap.Kind.TRAP, Trap.Kind.GOLD
+    checks = {
+        row[0]: row[1:]
+        for row in AssignmentItem.objects.filter(assignment__in=assignments, trap__isnull=False)
+        .values("assignment_id")
+        .annotate(
+            wrong=Sum(
+                Case(
+                    When(trap__kind=trap, vote__score=F("trap__answer"), then=Value(0)),
+                    When(trap__kind=trap, then=Value(1)),
+                    default=Value(0),
+                )
+            ),
+            worst=Max(
+                Case(
+                    When(trap__kind=gold, vote__score__isnull=True, then=Value(99)),
+                    When(trap__kind=gold, then=Abs(F("vote__score") - F("trap__answer"))),
+                    default=Value(0),
+                )
+            ),
+        )
+        .values_list("assignment_id", "wrong", "worst")
+    }
+    rows = list(
+        assignments.order_by().values_list(
+            "pk",
+            "experiment_id",
+            "status",
+            "math_answer",
+            "math_given",
+            "hearing_normal",
+            "headphones",
+            "digits_correct",
+        )
+    )
+    table = _session_table(rows, ordinals, votes, checks)
+    valid, reasons = screen_sessions(table, rules)
+    variances = table.variances()
     overrides = _overrides_in_force(assignments)
     snapshot = dataclasses.asdict(rules)
     now = timezone.now()
     verdicts = []
-    for row in assignments.values(
-        "pk",
-        "experiment_id",
-        "rater_id",
-        "status",
-        "math_answer",
-        "math_given",
-        "hearing_normal",
-        "headphones",
-        "digits_correct",
-    ):
-        pk = row["pk"]
-        answers = _answers(row, ordinals.get(pk, 0), scores[pk], traps[pk], gold[pk], hidden[pk])
-        verdict = screen_session(answers, rules)
+    # One list per combination of reasons: the rows share it, and COPY encodes it once.
+    codes: dict[tuple[Reason, ...], list[str]] = {}
+    for i, (pk, experiment_id, *_) in enumerate(rows):
         override = overrides.get(pk)
+        variance = float(variances[i])
+        rules_valid = bool(valid[i])
         verdicts.append(
-            SessionVerdict(
-                assignment_id=pk,
-                experiment_id=row["experiment_id"],
-                rules_valid=verdict.valid,
-                reasons=[reason.value for reason in verdict.reasons],
-                rules=snapshot,
-                ordinal=ordinals.get(pk),
-                rating_variance=rating_variance(scores[pk]),
-                screened_at=now,
-                overridden=override is not None,
-                valid=verdict.valid if override is None else override,
+            (
+                pk,
+                experiment_id,
+                rules_valid,
+                codes.setdefault(reasons[i], [reason.value for reason in reasons[i]]),
+                snapshot,
+                ordinals.get(pk),
+                None if np.isnan(variance) else variance,
+                now,
+                override is not None,
+                rules_valid if override is None else override,
             )
         )
     return verdicts
 
 
-def _answers(
-    row: Mapping[str, Any],
-    ordinal: int,
-    scores: list[int],
-    traps: list[tuple[int, int | None]],
-    gold: list[tuple[int, int | None]],
-    hidden_s: list[float | None],
-) -> SessionAnswers:
-    """A question never asked (its key is empty) is None: it neither passes nor fails.
-    A math question asked but left unanswered is wrong."""
-    math_correct = None if row["math_answer"] is None else row["math_given"] == row["math_answer"]
-    return SessionAnswers(
-        session=row["pk"],
-        rater=row["rater_id"],
-        ordinal=ordinal,
-        completed=row["status"] == Assignment.Status.COMPLETED,
-        scores=scores,
-        math_correct=math_correct,
-        hearing_normal=row["hearing_normal"],
-        headphones=row["headphones"],
-        setup_passed=row["digits_correct"],
-        traps=traps,
-        gold=gold,
-        hidden_s=hidden_s,
+def _session_table(
+    rows: list[tuple[Any, ...]],
+    ordinals: dict[int, int],
+    votes: dict[int, tuple[int, int, int, int]],
+    checks: dict[int, tuple[int, int]],
+) -> SessionTable:
+    """A question never asked (its key is empty) is not asked (-1): it neither passes
+    nor fails. A math question asked but left unanswered is wrong."""
+
+    def tri(values: list[bool | None]) -> npt.NDArray[np.int8]:
+        return np.array([-1 if v is None else int(v) for v in values], dtype=np.int8)
+
+    pks = [row[0] for row in rows]
+    no_votes, no_checks = (0, 0, 0, 0), (0, 0)
+    counted = np.array([votes.get(pk, no_votes) for pk in pks], dtype=np.int64).reshape(-1, 4)
+    checked = np.array([checks.get(pk, no_checks) for pk in pks], dtype=np.int64).reshape(-1, 2)
+    return SessionTable(
+        completed=np.array([row[2] == Assignment.Status.COMPLETED for row in rows], dtype=bool),
+        ordinal=np.array([ordinals.get(pk, 0) for pk in pks], dtype=np.int64),
+        math_correct=tri([None if row[3] is None else row[4] == row[3] for row in rows]),
+        hearing_normal=tri([row[5] for row in rows]),
+        headphones=tri([row[6] for row in rows]),
+        setup_passed=tri([row[7] for row in rows]),
+        traps_wrong=checked[:, 0],
+        gold_worst=checked[:, 1],
+        hidden_clips=counted[:, 3],
+        votes=counted[:, 0],
+        score_sum=counted[:, 1].astype(float),
+        score_squares=counted[:, 2].astype(float),
     )
 
 
@@ -291,35 +357,56 @@ def _gold_answers(
 
 
 def _agreements(
-    votes: list[tuple[int, int, int]], gold: list[tuple[int, int, float]]
+    votes: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    gold: list[tuple[int, int, float]],
 ) -> dict[Any, RaterAgreement]:
-    """`rater_agreement` over (rater, stimulus, score) votes and gold answers."""
-    raters, stimuli, scores = (list(c) for c in zip(*votes)) if votes else ([], [], [])
+    """`rater_agreement` over (raters, stimuli, scores) arrays and gold answers."""
     gold_raters, expected, given = (list(c) for c in zip(*gold)) if gold else ([], [], [])
+    raters, stimuli, scores = votes
     return rater_agreement(
-        np.asarray(raters, dtype=np.int64),
-        np.asarray(stimuli, dtype=np.int64),
-        np.asarray(scores, dtype=float),
+        raters,
+        stimuli,
+        scores.astype(float),
         gold_raters=np.asarray(gold_raters, dtype=np.int64),
         gold_expected=np.asarray(expected, dtype=float),
         gold_given=np.asarray(given, dtype=float),
     )
 
 
+RATER_COLUMNS = (
+    "rater_id",
+    "experiment_id",
+    "valid",
+    "reasons",
+    "pcc",
+    "answers",
+    "gold_answers",
+    "screened_at",
+)
+
+
 def _rater_row(
-    experiment: Experiment, rater_id: int, agreement: RaterAgreement | None, rules: ScreeningRules
-) -> RaterVerdict:
+    experiment_id: int,
+    rater_id: int,
+    agreement: RaterAgreement | None,
+    rules: ScreeningRules,
+    now: Any,
+    codes: dict[tuple[Any, ...], list[str]] | None = None,
+) -> tuple[Any, ...]:
+    """The verdict on a rater as a row of `RATER_COLUMNS`. Rows built with one `codes`
+    share one reasons list per combination (COPY then encodes it once)."""
     verdict = rater_verdict(agreement, rules)
+    codes = {} if codes is None else codes
     pcc = None if agreement is None or np.isnan(agreement.pcc) else agreement.pcc
-    return RaterVerdict(
-        rater_id=rater_id,
-        experiment=experiment,
-        valid=verdict.valid,
-        reasons=[reason.value for reason in verdict.reasons],
-        pcc=pcc,
-        answers=agreement.answers if agreement else 0,
-        gold_answers=agreement.gold_answers if agreement else 0,
-        screened_at=timezone.now(),
+    return (
+        rater_id,
+        experiment_id,
+        verdict.valid,
+        codes.setdefault(verdict.reasons, [reason.value for reason in verdict.reasons]),
+        pcc,
+        agreement.answers if agreement else 0,
+        agreement.gold_answers if agreement else 0,
+        now,
     )
 
 
@@ -339,8 +426,15 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
         .values_list("rater_id", "stimulus_id", "score")
     )
     gold = _gold_answers(experiment=experiment, rater_id=rater_id)
-    agreement = _agreements([v[1:] for v in mine] + others, gold).get(rater_id)
-    row = _rater_row(experiment, rater_id, agreement, rules)
+    pairs = np.array([v[1:] for v in mine] + others, dtype=np.int64).reshape(-1, 3)
+    agreement = _agreements((pairs[:, 0], pairs[:, 1], pairs[:, 2]), gold).get(rater_id)
+    row = RaterVerdict(
+        **dict(
+            zip(
+                RATER_COLUMNS, _rater_row(experiment.pk, rater_id, agreement, rules, timezone.now())
+            )
+        )
+    )
     RaterVerdict.objects.filter(rater_id=rater_id).delete()
     row.save()
     dropped = VoteExclusion.objects.filter(
@@ -368,31 +462,35 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
             _set_vote_validity(assignment_id=assignment_id, valid=True)
 
 
-def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> int:
+def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[int, ValidVotes]:
     """The verdict on every rater of a valid session, then the vote-level rules on the
     rating votes of valid sessions: every vote of a rater judged invalid, then outliers
-    among the rest. Each dropped vote is recorded with the rule that dropped it."""
+    among the rest. Each dropped vote is recorded with the rule that dropped it.
+    Returns how many were dropped, and the rating votes left valid."""
     VoteExclusion.objects.filter(experiment=experiment).delete()
     RaterVerdict.objects.filter(experiment=experiment).delete()
-    rows = list(
-        Vote.objects.filter(experiment=experiment, valid=True, **RATING_VOTE).values_list(
-            "pk", "rater_id", "stimulus_id", "score"
-        )
+    ids, raters, stimuli, scores = int_columns(
+        Vote.objects.filter(experiment=experiment, valid=True, **RATING_VOTE).order_by(),
+        "pk",
+        "rater_id",
+        "stimulus_id",
+        "score",
     )
     rejected: dict[int, float | None] = {}
     if rules.min_rater_pcc is not None:
         gold = _gold_answers(experiment=experiment)
-        agreements = _agreements([r[1:] for r in rows], gold)
-        judged = {r[1] for r in rows} | {g[0] for g in gold}
+        agreements = _agreements((raters, stimuli, scores), gold)
+        judged = set(np.unique(raters).tolist()) | {g[0] for g in gold}
+        now = timezone.now()
+        codes: dict[tuple[Any, ...], list[str]] = {}
         verdicts = [
-            _rater_row(experiment, rater_id, agreements.get(rater_id), rules)
+            _rater_row(experiment.pk, rater_id, agreements.get(rater_id), rules, now, codes)
             for rater_id in sorted(judged)
         ]
-        RaterVerdict.objects.bulk_create(verdicts, batch_size=2000)
-        rejected = {v.rater_id: v.pcc for v in verdicts if v.valid is False}
-    if not rows:
-        return 0
-    ids, raters, stimuli, scores = (np.asarray(column) for column in zip(*rows))
+        values_insert(RaterVerdict, RATER_COLUMNS, verdicts)
+        rejected = {row[0]: row[4] for row in verdicts if row[2] is False}
+    if not ids.size:
+        return 0, ValidVotes(raters=raters, stimuli=stimuli, scores=scores)
     dropped = np.isin(raters, np.fromiter(rejected, dtype=raters.dtype, count=len(rejected)))
     exclusions = [
         VoteExclusion(
@@ -403,13 +501,17 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> int:
         )
         for vote_id, rater_id in zip(ids[dropped], raters[dropped])
     ]
-    if rules.outlier_z is not None and (~dropped).any():
-        kept = np.flatnonzero(~dropped)
+    keep = ~dropped
+    if rules.outlier_z is not None and keep.any():
+        kept = np.flatnonzero(keep)
         outliers = kept[outlier_votes(stimuli[kept], scores[kept], rules.outlier_z)]
+        keep[outliers] = False
         exclusions += [
             VoteExclusion(vote_id=int(i), experiment=experiment, rule=VoteExclusion.Rule.OUTLIER)
             for i in ids[outliers]
         ]
-    VoteExclusion.objects.bulk_create(exclusions, batch_size=2000)
+    rows_insert(VoteExclusion, exclusions)
     votes_invalidate_excluded(experiment=experiment)
-    return len(exclusions)
+    return len(exclusions), ValidVotes(
+        raters=raters[keep], stimuli=stimuli[keep], scores=scores[keep]
+    )

@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.exports import export_one
-from crowdtest.results.models import StimulusMOS
+from crowdtest.results.models import RaterEstimate, StimulusMOS
 from crowdtest.results.selectors import stimulus_vote_stats
 from crowdtest.results.services import mos_compute, results_refresh
 from modeling.mos import ci_half_width_normal, mos_summary, votes_from_ci
@@ -212,3 +212,49 @@ def test_votes_rebuilt_from_vinylset_give_back_its_columns(experiment: Experimen
 def test_mos_compute_on_an_empty_experiment(experiment: Experiment) -> None:
     report = mos_compute(experiment=experiment)
     assert (report.stimuli, report.votes, report.mean_ci95_normal) == (0, 0, None)
+
+
+def test_the_bias_corrected_mos_and_each_raters_bias_beside_the_plain_mos(
+    experiment: Experiment,
+) -> None:
+    """Three raters on five stimuli, one voting exactly one point above another and one
+    only on the first three: the corrected MOS takes the offset out of stimuli 4 and 5,
+    raters.csv and mos.csv carry the estimates, the plain MOS stays the label."""
+    stimuli = make_stimuli(experiment, 5)
+    low, high, part = (RaterFactory(experiment=experiment) for _ in range(3))
+    take_session(rater=low, stimuli=stimuli, scores=[1, 2, 3, 3, 4])
+    take_session(rater=high, stimuli=stimuli, scores=[2, 3, 4, 4, 5])
+    take_session(rater=part, stimuli=stimuli[:3], scores=[1, 2, 4])
+    results_refresh(experiment=experiment)
+    rows = {r.stimulus_id: r for r in StimulusMOS.objects.filter(experiment=experiment)}
+    first, last = rows[stimuli[0].pk], rows[stimuli[4].pk]
+    assert last.mos == pytest.approx(4.5) and first.mos == pytest.approx(4 / 3)
+    # Stimulus 5 was rated by the low and the high rater only: their mean, 4.5, is its
+    # quality once the biases (summing to zero over three raters) are taken out.
+    assert last.mos_corrected is not None and last.ci95_corrected is not None
+    assert last.mos_corrected == pytest.approx(4.5, abs=0.2)
+    estimates = {e.rater_id: e for e in RaterEstimate.objects.filter(experiment=experiment)}
+    assert estimates[high.pk].bias - estimates[low.pk].bias == pytest.approx(1.0, abs=0.15)
+    assert {e.votes for e in estimates.values()} == {5, 3}
+    assert all(e.inconsistency >= 0.1 for e in estimates.values())
+    mos = {
+        r["stimulus_id"]: r for r in csv.DictReader(export_one(experiment, "mos.csv").splitlines())
+    }
+    assert float(mos[str(stimuli[4].pk)]["mos_corrected"]) == pytest.approx(
+        last.mos_corrected, abs=1e-4
+    )
+    assert mos[str(stimuli[4].pk)]["label"] == "4.5"
+    raters = {
+        r["rater_id"]: r for r in csv.DictReader(export_one(experiment, "raters.csv").splitlines())
+    }
+    assert float(raters[str(high.pk)]["bias"]) > 0 > float(raters[str(low.pk)]["bias"])
+    assert float(raters[str(part.pk)]["inconsistency"]) > 0
+
+
+def test_one_rater_gives_no_corrected_mos(experiment: Experiment) -> None:
+    stimuli = make_stimuli(experiment, 3)
+    take_session(rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=[1, 3, 5])
+    results_refresh(experiment=experiment)
+    assert StimulusMOS.objects.filter(experiment=experiment).count() == 3
+    assert not StimulusMOS.objects.filter(mos_corrected__isnull=False).exists()
+    assert not RaterEstimate.objects.exists()
