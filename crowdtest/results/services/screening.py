@@ -44,6 +44,8 @@ from ..errors import ResultsError
 from ..models import RaterVerdict, SessionVerdict, VerdictOverride, VoteExclusion
 
 RATING = AssignmentItem.Phase.RATING
+# Raters waiting for a verdict who are judged again when a session on their stimuli ends.
+PENDING_PER_SESSION = 5
 
 
 def screening_rules(config: ExperimentSettings) -> ScreeningRules:
@@ -131,8 +133,9 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
 def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
     """Screen one finished session as soon as it ends (for the rating flow to call):
     its verdict, then its votes' `valid` in one UPDATE, then the verdict on its rater
-    against the votes there are now. The outlier rule needs every session at once and
-    waits for the next `experiment_screen`."""
+    against the votes there are now, and on a few raters still waiting for one who rated
+    the same stimuli. The outlier rule needs every session at once and waits for the
+    next `experiment_screen`."""
     if assignment.status == Assignment.Status.ACTIVE:
         raise ResultsError(f"Assignment {assignment.pk} is still in progress; screen it later.")
     experiment = assignment.experiment
@@ -146,6 +149,20 @@ def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
         _set_vote_validity(assignment_id=assignment.pk, valid=verdict.valid)
         if rules.min_rater_pcc is not None:
             _rater_refresh(experiment=experiment, rater_id=assignment.rater_id, rules=rules)
+            # Raters still waiting for a verdict who rated these stimuli have more to be
+            # judged against now: a few of them are judged again with each session.
+            shared = Vote.objects.filter(assignment=assignment, **RATING_VOTE).values("stimulus_id")
+            waiting = (
+                RaterVerdict.objects.filter(
+                    experiment=experiment, valid__isnull=True, rater__votes__stimulus_id__in=shared
+                )
+                .exclude(rater_id=assignment.rater_id)
+                .values_list("rater_id", flat=True)
+                .distinct()
+                .order_by("rater_id")[:PENDING_PER_SESSION]
+            )
+            for rater_id in list(waiting):
+                _rater_refresh(experiment=experiment, rater_id=rater_id, rules=rules)
     return verdict
 
 

@@ -123,8 +123,9 @@ def test_a_random_rater_who_passes_the_traps_is_caught_live_and_honest_ones_kept
             "rater_pcc"
         }
     kept = [verdicts[f"honest-{i}"] for i in range(7)]
-    assert all(v.valid is not False for v in kept), [(v.valid, v.pcc) for v in kept]
-    assert sum(v.valid is True for v in kept) >= 5  # the first ones may still be pending live
+    # The first raters had nobody to be compared with when they finished; they were
+    # judged again as later sessions on their stimuli ended: none is left pending.
+    assert all(v.valid is True for v in kept), [(v.valid, v.pcc) for v in kept]
 
     # Screening the experiment whole gives the same verdicts, none pending now.
     experiment_screen(experiment=experiment)
