@@ -206,16 +206,18 @@ def reason_text(code: str) -> str:
         return code
 
 
-def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
-    """Per rater: sessions completed and abandoned, valid and invalid verdicts, the
-    reasons with how often each occurred, their rating votes, and the verdict on the
-    rater (`rater_valid` None: pending or not judged; see `RaterVerdict`). Three queries."""
+def rater_report(*, experiment: Experiment, limit: int | None = None) -> list[dict[str, Any]]:
+    """Per rater (the first `limit` by id, or all): sessions completed and abandoned,
+    valid and invalid verdicts, the reasons with how often each occurred, their rating
+    votes, the verdict on the rater (`rater_valid` None: pending or not judged; see
+    `RaterVerdict`) and their bias and inconsistency. Three queries."""
     completed = Q(assignments__status=Assignment.Status.COMPLETED)
+    chosen = Rater.objects.crowd().filter(experiment=experiment).order_by("pk")
+    if limit is not None:
+        chosen = chosen.filter(pk__in=chosen.values("pk")[:limit])
     raters: list[dict[str, Any]] = [
         dict(row)
-        for row in Rater.objects.crowd()
-        .filter(experiment=experiment)
-        .annotate(
+        for row in chosen.annotate(
             completed=Count("assignments", filter=completed, distinct=True),
             abandoned=Count(
                 "assignments",
@@ -245,18 +247,16 @@ def rater_report(*, experiment: Experiment) -> list[dict[str, Any]]:
             inconsistency=F("estimate__inconsistency"),
         )
     ]
+    verdicts = SessionVerdict.objects.filter(experiment=experiment)
+    rated = Vote.objects.crowd().filter(experiment=experiment, phase=RATING)
+    if limit is not None:
+        ids = [rater["pk"] for rater in raters]
+        verdicts = verdicts.filter(assignment__rater_id__in=ids)
+        rated = rated.filter(rater_id__in=ids)
     reasons: dict[int, list[list[str]]] = {}
-    for rater_id, codes in SessionVerdict.objects.filter(experiment=experiment).values_list(
-        "assignment__rater_id", "reasons"
-    ):
+    for rater_id, codes in verdicts.values_list("assignment__rater_id", "reasons"):
         reasons.setdefault(rater_id, []).append(codes)
-    votes = dict(
-        Vote.objects.crowd()
-        .filter(experiment=experiment, phase=RATING)
-        .values("rater_id")
-        .annotate(n=Count("id"))
-        .values_list("rater_id", "n")
-    )
+    votes = dict(rated.values("rater_id").annotate(n=Count("id")).values_list("rater_id", "n"))
     for rater in raters:
         rater["reasons"] = reason_counts(reasons.get(rater["pk"], []))
         rater["votes"] = votes.get(rater["pk"], 0)

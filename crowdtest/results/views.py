@@ -43,7 +43,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "experiment": experiment,
         "overview": overview,
         "dist": figures.distributions(experiment=experiment, stimuli_rated=overview.stimuli_rated),
-        "raters": selectors.rater_report(experiment=experiment)[:RATERS_SHOWN],
+        "raters": selectors.rater_report(experiment=experiment, limit=RATERS_SHOWN),
         "raters_shown": RATERS_SHOWN,
         "jobs": Job.objects.filter(scope=experiment.job_scope, kind=REFRESH_JOB)[:1],
         "exports": [REGISTRY[name] for name in export_names()],

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.rating.models import Vote
+from crowdtest.results import selectors
 from crowdtest.results.dashboard import overview, progress_series
 from crowdtest.results.models import SessionVerdict, VerdictOverride
 from crowdtest.results.services import experiment_screen, results_refresh
@@ -276,3 +277,19 @@ def test_the_live_raters_view_is_for_staff_and_leaves_previews_out(
     assert staff_client.get(_url("raters_live_json")).json()["rows"][0]["verdict"] == "valid"
     assert "link:W-9" in staff_client.get(_url("raters_live")).content.decode()
     assert Client().get(_url("raters_live_json")).status_code == 302  # to the login page
+
+
+def test_the_rater_report_can_stop_at_the_first_raters(
+    experiment, django_assert_num_queries
+) -> None:
+    stimuli = make_stimuli(experiment, 3)
+    raters = [RaterFactory(experiment=experiment) for _ in range(4)]
+    for i, rater in enumerate(raters):
+        take_session(rater=rater, stimuli=stimuli[: i % 3 + 1], scores=[3, 4, 5][: i % 3 + 1])
+    experiment_screen(experiment=experiment)
+    everyone = selectors.rater_report(experiment=experiment)
+    with django_assert_num_queries(3):
+        first = selectors.rater_report(experiment=experiment, limit=2)
+    assert [r["pk"] for r in first] == [r.pk for r in raters[:2]]
+    assert first == everyone[:2]  # the same rows, votes and reasons counted the same
+    assert [r["votes"] for r in first] == [1, 2]
