@@ -16,10 +16,14 @@ and psi_j's 95% CI half-width is 1.96 / sqrt(sum_i w_i) (from the Fisher informa
 Netflix's `sureal` implements the same model; this solver is vectorised with
 `np.bincount`, so a million votes take a fraction of a second per iteration.
 
-Two guards keep a rater from taking over: v_i is at least `min_inconsistency` (a rater
-who agreed exactly with the model on a handful of votes would get an infinite weight),
-and a rater with fewer than `min_votes` votes gets the median inconsistency of the
-others (one vote has no spread).
+Two guards keep a rater from taking over: v_i is at least `min_inconsistency`, by default
+the spread that rounding to whole ACR points alone gives (1/sqrt(12) = 0.29; a rater who
+agreed exactly with the model on a handful of votes would otherwise get an infinite
+weight and the CI a width no vote supports), and a rater with fewer than `min_votes`
+votes gets the median inconsistency of the others (one vote has no spread).
+
+The model is linear while the scale stops at 1 and 5: quality minus a rater's negative
+bias can come out above 5. The corrected MOS is reported within `scale`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 Z_95 = 1.96
+ROUNDING_SD = 1 / np.sqrt(12)  # the sd of rounding to whole points
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,9 @@ def subject_model(
     *,
     tolerance: float = 1e-6,
     max_iterations: int = 500,
-    min_inconsistency: float = 0.1,
+    min_inconsistency: float = ROUNDING_SD,
     min_votes: int = 2,
+    scale: tuple[float, float] | None = (1.0, 5.0),
 ) -> SubjectModel:
     """Fit the P.913 subject model to parallel arrays of votes (see the module)."""
     values = np.asarray(scores, dtype=float)
@@ -99,7 +105,7 @@ def subject_model(
     information = np.bincount(stimulus, weights=weight[rater], minlength=n_stimuli)
     return SubjectModel(
         stimuli=stimulus_keys.tolist(),
-        mos=psi,
+        mos=psi if scale is None else np.clip(psi, *scale),
         ci95=Z_95 / np.sqrt(information),
         raters=rater_keys.tolist(),
         bias=delta,

@@ -208,8 +208,8 @@ def reason_text(code: str) -> str:
 
 def rater_report(*, experiment: Experiment, limit: int | None = None) -> list[dict[str, Any]]:
     """Per rater (the first `limit` by id, or all): sessions completed and abandoned,
-    valid and invalid verdicts, the reasons with how often each occurred, their rating
-    votes, the verdict on the rater (`rater_valid` None: pending or not judged; see
+    valid and invalid verdicts, the reasons with how often each occurred, their votes on
+    rated stimuli, the verdict on the rater (`rater_valid` None: pending or not judged; see
     `RaterVerdict`) and their bias and inconsistency. Three queries."""
     completed = Q(assignments__status=Assignment.Status.COMPLETED)
     chosen = Rater.objects.crowd().filter(experiment=experiment).order_by("pk")
@@ -248,7 +248,8 @@ def rater_report(*, experiment: Experiment, limit: int | None = None) -> list[di
         )
     ]
     verdicts = SessionVerdict.objects.filter(experiment=experiment)
-    rated = Vote.objects.crowd().filter(experiment=experiment, phase=RATING)
+    # Votes on the rated stimuli, as the dashboard's header counts them (no trap or gold).
+    rated = Vote.objects.crowd().filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
     if limit is not None:
         ids = [rater["pk"] for rater in raters]
         verdicts = verdicts.filter(assignment__rater_id__in=ids)

@@ -26,7 +26,7 @@ def test_exact_offsets_are_recovered_where_the_plain_mos_is_wrong() -> None:
             raters.append(rater)
             stimuli.append(j)
             scores.append(psi[j] + offsets[rater])
-    model = subject_model(raters, stimuli, scores)
+    model = subject_model(raters, stimuli, scores, min_inconsistency=0.1)
     assert model.converged
     plain = np.bincount(stimuli, weights=scores) / np.bincount(stimuli)
     assert np.abs(plain - psi).max() > 0.3
@@ -37,6 +37,21 @@ def test_exact_offsets_are_recovered_where_the_plain_mos_is_wrong() -> None:
     assert sum(bias.values()) == pytest.approx(0.0, abs=1e-9)  # the biases sum to zero
     # No spread left: every rater sits at the floor, so no one takes over.
     assert model.inconsistency.tolist() == pytest.approx([0.1, 0.1, 0.1])
+    # By default the floor is the spread of rounding to whole points.
+    floored = subject_model(raters, stimuli, scores).inconsistency
+    assert floored.tolist() == pytest.approx([1 / np.sqrt(12)] * 3)
+
+
+def test_the_corrected_mos_stays_on_the_scale() -> None:
+    """A stimulus rated 5 only by a rater who rates everything else a point below the
+    others comes out above 5 in the linear model; it is reported as 5."""
+    raters = ["a", "b"] * 3 + ["b"]
+    stimuli = [1, 1, 2, 2, 3, 3, 4]
+    scores = [3, 2, 4, 3, 5, 4, 5]
+    model = subject_model(raters, stimuli, scores)
+    unclipped = subject_model(raters, stimuli, scores, scale=None)
+    assert unclipped.mos.max() > 5.0
+    assert model.mos.max() == 5.0 and model.mos.min() >= 1.0
 
 
 def test_the_fit_is_a_fixed_point_of_its_updates() -> None:
@@ -44,7 +59,7 @@ def test_the_fit_is_a_fixed_point_of_its_updates() -> None:
     raters = rng.integers(0, 15, 400)
     stimuli = rng.integers(0, 30, 400)
     scores = rng.integers(1, 6, 400)
-    model = subject_model(raters, stimuli, scores, tolerance=1e-10)
+    model = subject_model(raters, stimuli, scores, tolerance=1e-10, scale=None)
     assert model.converged
     r = np.searchsorted(model.raters, raters)
     s = np.searchsorted(model.stimuli, stimuli)

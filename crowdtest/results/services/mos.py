@@ -43,7 +43,9 @@ class MosReport:
 
     def summary(self) -> str:
         ci = "n/a" if self.mean_ci95_normal is None else f"{2 * self.mean_ci95_normal:.3f}"
-        return f"MOS of {self.stimuli} stimuli from {self.votes} valid votes; mean 95% CI {ci}"
+        return (
+            f"MOS of {self.stimuli} stimuli from {self.votes} valid votes; mean 95% CI width {ci}"
+        )
 
 
 def mos_compute(*, experiment: Experiment, votes: ValidVotes | None = None) -> MosReport:
