@@ -3,8 +3,10 @@
 Builds, once, a scratch database (default `crowdtest_bench` on 127.0.0.1:5432, user
 postgres; created when missing) holding one experiment of 1,000 rated stimuli in 5
 clusters, 10,000 raters, 50,000 completed 20-stimulus sessions and their 1,000,000 rating
-votes, written with COPY; every 9th session answers the math question wrongly and its
-votes are stored invalid, as screening finds them. Later runs reuse the data; a different
+votes, plus 2 gold clips (known to be Bad) answered in each session, written with COPY;
+every 9th session answers the math question wrongly and its votes are stored invalid, as
+screening finds them; 5% of the raters, drawn at random, rate the music and the gold
+clips at random (the rater verdict's work). Later runs reuse the data; a different
 --votes or --rebuild builds it again. Then times, on the same data:
 
 - `stimulus_vote_stats`: the one aggregation query (count, sum, sum of squares of the
@@ -36,6 +38,9 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/crowdtest_bench"
 SLUG = "bench-mos"
 PER_SESSION = 20
 SESSIONS_PER_RATER = 5
+GOLD_PER_SESSION = 2  # as the default design: clips known to be Bad (score 1)
+GOLD_CLIPS = 12
+CHEATER_SHARE = 0.05  # raters who pass every check but rate at random
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,7 +123,8 @@ def bench_experiment(votes: int, stimuli: int) -> Any:
         return None
     if (
         experiment.stimuli.count() != stimuli
-        or Vote.objects.filter(experiment=experiment).count() != votes
+        or Vote.objects.filter(experiment=experiment, stimulus__isnull=False).count() != votes
+        or not experiment.traps.filter(kind="gold").exists()  # data from before gold clips
     ):
         return None
     return experiment
@@ -178,7 +184,7 @@ def build(votes: int, n_stimuli: int) -> Any:
     from django.db import connection
 
     from crowdtest.corpus.models import Experiment, Stimulus, Track
-    from crowdtest.design.models import Session
+    from crowdtest.design.models import Session, Trap
     from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 
     experiment = Experiment.objects.create(slug=SLUG, name="MOS benchmark")
@@ -283,8 +289,48 @@ def build(votes: int, n_stimuli: int) -> Any:
             for v in range(votes)
         ),
     )
+    copy_rows(
+        Trap,
+        (
+            {
+                "id": g + 1,
+                "experiment_id": e,
+                "kind": "gold",
+                "source_id": g + 1,
+                "answer": 1,
+                "language": "",
+                "delivery": f"bench/gold{g}.m4a",
+                "duration_s": 10.0,
+            }
+            for g in range(GOLD_CLIPS)
+        ),
+    )
+    gold_items = sessions * GOLD_PER_SESSION
+    copy_rows(
+        AssignmentItem,
+        (
+            {
+                "id": votes + k + 1,
+                "assignment_id": k // GOLD_PER_SESSION + 1,
+                "phase": "rating",
+                "position": PER_SESSION + k % GOLD_PER_SESSION,
+                "trap_id": (k // GOLD_PER_SESSION + k % GOLD_PER_SESSION) % GOLD_CLIPS + 1,
+                "clip_key": f"g{k}",
+                "duration_s": 10.0,
+                "plays": 1,
+            }
+            for k in range(gold_items)
+        ),
+    )
     noise = rng.normal(0.0, 0.9, size=votes)
     scores = np.clip(np.rint(quality[[stimulus_of(v) - 1 for v in range(votes)]] + noise), 1, 5)
+    # Cheaters drawn at random, so that their sessions spread over all the stimuli.
+    cheater = rng.random(raters) < CHEATER_SHARE
+    cheats = cheater[np.arange(votes) // PER_SESSION // SESSIONS_PER_RATER]
+    scores[cheats] = rng.integers(1, 6, size=int(cheats.sum()))
+    gold_cheats = cheater[np.arange(gold_items) // GOLD_PER_SESSION // SESSIONS_PER_RATER]
+    gold_scores = np.clip(np.rint(1.2 + rng.normal(0.0, 0.5, size=gold_items)), 1, 5)
+    gold_scores[gold_cheats] = rng.integers(1, 6, size=int(gold_cheats.sum()))
 
     def vote_rows() -> Iterator[dict[str, Any]]:
         for v in range(votes):
@@ -305,7 +351,26 @@ def build(votes: int, n_stimuli: int) -> Any:
                 "valid": s % 9 != 0,
             }
 
+    def gold_vote_rows() -> Iterator[dict[str, Any]]:
+        for k in range(gold_items):
+            s = k // GOLD_PER_SESSION
+            yield {
+                "id": votes + k + 1,
+                "item_id": votes + k + 1,
+                "experiment_id": e,
+                "assignment_id": s + 1,
+                "rater_id": s // SESSIONS_PER_RATER + 1,
+                "phase": "rating",
+                "trap_id": (s + k % GOLD_PER_SESSION) % GOLD_CLIPS + 1,
+                "score": int(gold_scores[k]),
+                "play_started_at": finished(s),
+                "submitted_at": finished(s),
+                "listened_s": 10.2,
+                "valid": s % 9 != 0,
+            }
+
     copy_rows(Vote, vote_rows())
+    copy_rows(Vote, gold_vote_rows())
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return experiment
@@ -338,10 +403,12 @@ def run_timings(experiment: Any, repeat: int, *, screen: bool) -> None:
     from crowdtest.results import dashboard, selectors
     from crowdtest.results.services import experiment_screen, mos_compute, results_refresh
 
-    votes = Vote.objects.filter(experiment=experiment)
+    votes = Vote.objects.filter(experiment=experiment, stimulus__isnull=False)
+    gold = Vote.objects.filter(experiment=experiment, trap__kind="gold")
     print(
-        f"votes: {votes.count():,} ({votes.filter(valid=True).count():,} valid), "
-        f"stimuli: {experiment.stimuli.count():,}; load average {load()}"
+        f"votes: {votes.count():,} ({votes.filter(valid=True).count():,} valid) and "
+        f"{gold.count():,} gold answers, stimuli: {experiment.stimuli.count():,}; "
+        f"load average {load()}"
     )
     stats = timed(
         "MOS aggregation (stimulus_vote_stats)",

@@ -43,10 +43,21 @@ def values_insert(
     model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
     """Insert `rows` of values for the fields named in `columns` (attnames, e.g.
-    `assignment_id`) of `model`, without building model instances; every other column
-    gets its database default. Returns how many rows."""
+    `assignment_id`) of `model`, without building model instances; every other field
+    but the primary key gets its default, as the model would give it (a field added
+    later does not break the writers). Returns how many rows."""
     connection = connections[router.db_for_write(model)]
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    unknown = [name for name in columns if name not in by_attname]
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+    rest = [
+        f for f in model._meta.concrete_fields if f.attname not in columns and not f.primary_key
+    ]
+    if rest:
+        defaults = [f.get_default() for f in rest]
+        columns = [*columns, *(f.attname for f in rest)]
+        rows = ([*row, *defaults] for row in rows)
     fields = [by_attname[name] for name in columns]
     if connection.vendor != "postgresql":
         objects = [model(**dict(zip(columns, row))) for row in rows]

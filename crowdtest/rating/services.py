@@ -429,14 +429,20 @@ def votes_set_validity(*, assignment_id: int, valid: bool) -> None:
 def votes_follow_sessions(*, experiment: Experiment, verdicts: QuerySet[Any]) -> int:
     """Every vote of the experiment takes its session's verdict, given as `verdicts`, a
     queryset with `assignment_id` and `valid` fields; sessions it leaves out are left
-    alone. One UPDATE ... FROM, writing only the votes whose validity changes (screening
-    again rewrites little); returns how many were written."""
+    alone, and so is a vote a vote-level rule dropped (it has an exclusion). One
+    UPDATE ... FROM, writing only the votes whose validity changes (screening again
+    rewrites little); returns how many were written."""
     sql, params = verdicts.values_list("assignment_id", "valid").query.sql_with_params()
-    table = connection.ops.quote_name(Vote._meta.db_table)
+    quote = connection.ops.quote_name
+    table = quote(Vote._meta.db_table)
+    dropped = Vote._meta.get_field("exclusion").related_model
+    assert dropped is not None and not isinstance(dropped, str)
+    excluded = quote(dropped._meta.db_table)
     statement = (
         f"UPDATE {table} SET valid = s.valid FROM ({sql}) AS s "  # noqa: S608
         f"WHERE {table}.assignment_id = s.assignment_id AND {table}.experiment_id = %s "
-        f"AND {table}.valid IS DISTINCT FROM s.valid"
+        f"AND {table}.valid IS DISTINCT FROM s.valid "
+        f"AND NOT EXISTS (SELECT 1 FROM {excluded} x WHERE x.vote_id = {table}.id)"
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, [*params, experiment.pk])
@@ -444,5 +450,8 @@ def votes_follow_sessions(*, experiment: Experiment, verdicts: QuerySet[Any]) ->
 
 
 def votes_invalidate_excluded(*, experiment: Experiment) -> None:
-    """Votes that a vote-level screening rule dropped are invalid."""
-    Vote.objects.filter(experiment=experiment, exclusion__isnull=False).update(valid=False)
+    """Votes that a vote-level screening rule dropped are invalid (only those that are
+    not yet are written)."""
+    Vote.objects.filter(experiment=experiment, exclusion__isnull=False).exclude(valid=False).update(
+        valid=False
+    )

@@ -71,3 +71,17 @@ def test_values_insert_takes_plain_rows_with_json() -> None:
     stored = SessionVerdict.objects.get(assignment=assignment)
     assert (stored.reasons, stored.rules, stored.ordinal) == (["math_wrong"], {"a": [1, 2]}, None)
     assert stored.rating_variance == 0.5 and stored.screened_at == now
+
+
+def test_values_insert_fills_the_fields_left_out_with_their_defaults() -> None:
+    rater = RaterFactory()
+    columns = ("rater_id", "experiment_id", "valid", "pcc", "answers", "screened_at")
+    now = timezone.now()
+    assert (
+        values_insert(RaterVerdict, columns, [(rater.pk, rater.experiment_id, True, 0.5, 11, now)])
+        == 1
+    )
+    row = RaterVerdict.objects.get(rater=rater)
+    assert (row.reasons, row.gold_answers, row.answers) == ([], 0, 11)
+    with pytest.raises(ValueError, match="no field colour"):
+        values_insert(RaterVerdict, ("colour",), [("red",)])

@@ -19,7 +19,7 @@ from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from crowdtest.bulk import int_columns, rows_insert, values_insert
+from crowdtest.bulk import int_columns, values_insert
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Trap
@@ -115,10 +115,14 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
         verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
         SessionVerdict.objects.filter(experiment=experiment).delete()
         values_insert(SessionVerdict, VERDICT_COLUMNS, verdicts)
+        # Exclusions first, from the votes of the valid sessions, then every vote's
+        # validity in one pass: a vote changes at most once, and not at all when nothing
+        # changed since the last screening.
+        excluded, valid_votes = _exclude_votes(experiment=experiment, rules=rules)
         votes_follow_sessions(
             experiment=experiment, verdicts=SessionVerdict.objects.filter(experiment=experiment)
         )
-        excluded, valid_votes = _exclude_votes(experiment=experiment, rules=rules)
+        votes_invalidate_excluded(experiment=experiment)
     n_valid = sum(row[VALID] for row in verdicts)
     return ScreeningReport(
         sessions=len(verdicts),
@@ -487,7 +491,9 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[in
     VoteExclusion.objects.filter(experiment=experiment).delete()
     RaterVerdict.objects.filter(experiment=experiment).delete()
     ids, raters, stimuli, scores = int_columns(
-        Vote.objects.filter(experiment=experiment, valid=True, **RATING_VOTE).order_by(),
+        Vote.objects.filter(
+            experiment=experiment, assignment__verdict__valid=True, **RATING_VOTE
+        ).order_by(),
         "pk",
         "rater_id",
         "stimulus_id",
@@ -509,26 +515,18 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[in
     if not ids.size:
         return 0, ValidVotes(raters=raters, stimuli=stimuli, scores=scores)
     dropped = np.isin(raters, np.fromiter(rejected, dtype=raters.dtype, count=len(rejected)))
-    exclusions = [
-        VoteExclusion(
-            vote_id=int(vote_id),
-            experiment=experiment,
-            rule=VoteExclusion.Rule.RATER_PCC,
-            value=rejected[int(rater_id)],
-        )
-        for vote_id, rater_id in zip(ids[dropped], raters[dropped])
+    rule_pcc, rule_outlier = VoteExclusion.Rule.RATER_PCC.value, VoteExclusion.Rule.OUTLIER.value
+    exclusions: list[tuple[Any, ...]] = [
+        (int(vote_id), experiment.pk, rule_pcc, rejected[int(rater_id)])
+        for vote_id, rater_id in zip(ids[dropped].tolist(), raters[dropped].tolist())
     ]
     keep = ~dropped
     if rules.outlier_z is not None and keep.any():
         kept = np.flatnonzero(keep)
         outliers = kept[outlier_votes(stimuli[kept], scores[kept], rules.outlier_z)]
         keep[outliers] = False
-        exclusions += [
-            VoteExclusion(vote_id=int(i), experiment=experiment, rule=VoteExclusion.Rule.OUTLIER)
-            for i in ids[outliers]
-        ]
-    rows_insert(VoteExclusion, exclusions)
-    votes_invalidate_excluded(experiment=experiment)
+        exclusions += [(int(i), experiment.pk, rule_outlier, None) for i in ids[outliers]]
+    values_insert(VoteExclusion, ("vote_id", "experiment_id", "rule", "value"), exclusions)
     return len(exclusions), ValidVotes(
         raters=raters[keep], stimuli=stimuli[keep], scores=scores[keep]
     )
