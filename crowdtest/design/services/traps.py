@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from crowdtest.corpus.models import Experiment, Stimulus
 from modeling.audio.ruin import ruined
 
@@ -22,27 +24,8 @@ def make_gold_clips(
 ) -> list[Trap]:
     """Each gold stimulus's master encoded as a clip of its own: the same format and
     length as a rated stimulus, under a key that says nothing of what it is."""
-    clips_made: list[Trap] = []
-    for mark in gold:
-        audio, rate = clips.read_audio(mark.stimulus.master)
-        stored = clips.store_clip(
-            audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
-        )
-        made.append(stored.name)
-        clips_made.append(
-            Trap(
-                experiment=experiment,
-                kind=Trap.Kind.GOLD,
-                language="",
-                source=mark.stimulus,
-                answer=mark.score,
-                media_key=stored.media_key,
-                delivery=stored.name,
-                duration_s=stored.duration_s,
-            )
-        )
-        step(f"gold clip {len(clips_made)} of {len(gold)}")
-    return clips_made
+    marks = [(mark.stimulus, mark.score) for mark in gold]
+    return _gold_clips(experiment, numbers, marks, made, step, lambda audio, rate, _: audio)
 
 
 # The score a made gold clip is known to have: Bad.
@@ -59,12 +42,32 @@ def make_bad_gold_clips(
     """One gold clip known to be Bad from each trap source (no stimulus is rated from
     them): the source's master ruined (`modeling.audio.ruin`), at the stimuli's loudness
     and length, encoded like a rated stimulus under a key that says nothing."""
+
+    def ruin(audio: np.ndarray, rate: int, source: Stimulus) -> np.ndarray:
+        return ruined(audio, rate, seed=[numbers.seed, source.pk], target_lufs=numbers.target_lufs)
+
+    marks = [(source, MADE_GOLD_SCORE) for source in sources]
+    return _gold_clips(experiment, numbers, marks, made, step, ruin)
+
+
+def _gold_clips(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    marks: list[tuple[Stimulus, int]],
+    made: list[str],
+    step: Callable[[str], None],
+    sound: Callable[[np.ndarray, int, Stimulus], np.ndarray],
+) -> list[Trap]:
+    """A gold clip (Trap of kind gold) from each (source stimulus, known score): the
+    source's master through `sound`, encoded and stored like a rated stimulus."""
     clips_made: list[Trap] = []
-    for source in sources:
+    for source, score in marks:
         audio, rate = clips.read_audio(source.master)
-        bad = ruined(audio, rate, seed=[numbers.seed, source.pk], target_lufs=numbers.target_lufs)
         stored = clips.store_clip(
-            bad, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+            sound(audio, rate, source),
+            rate,
+            experiment_id=experiment.pk,
+            bitrate_kbps=numbers.bitrate_kbps,
         )
         made.append(stored.name)
         clips_made.append(
@@ -73,13 +76,13 @@ def make_bad_gold_clips(
                 kind=Trap.Kind.GOLD,
                 language="",
                 source=source,
-                answer=MADE_GOLD_SCORE,
+                answer=score,
                 media_key=stored.media_key,
                 delivery=stored.name,
                 duration_s=stored.duration_s,
             )
         )
-        step(f"gold clip {len(clips_made)} of {len(sources)}")
+        step(f"gold clip {len(clips_made)} of {len(marks)}")
     return clips_made
 
 

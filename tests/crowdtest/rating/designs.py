@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,12 +242,19 @@ def to_rating(rc: RaterClient) -> dict[str, Any]:
     return state
 
 
-def take_session(rc: RaterClient, score: int = 4) -> dict[str, Any]:
-    """Take a whole session through the API as an honest rater: the digits and the math
-    answer are looked up server-side, traps get the answer they ask for."""
+def take_session(
+    rc: RaterClient, score: int | Callable[[AssignmentItem], int] = 4
+) -> dict[str, Any]:
+    """Take a whole session through the API: the digits and the math answer are looked
+    up server-side, traps get the answer they ask for. `score` is every other answer, or
+    a function of the item giving it (then gold clips get it too, not their known score).
+    With no session left for the rater, the refusal's JSON comes back."""
     state = rc.state()
     if state["stage"] in ("consent", "expired") or state.get("finish", {}).get("another"):
-        state = rc.post("consent").json()
+        response = rc.post("consent")
+        if response.status_code != 200:
+            return dict(response.json())
+        state = response.json()
     if state["stage"] == "setup":
         digits = assignment_of(rc).digits_clip.digits
         state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
@@ -259,8 +267,15 @@ def take_session(rc: RaterClient, score: int = 4) -> dict[str, Any]:
             if clip["rated"]:
                 continue
             assert rc.post("play", {"clip": clip["clip"]}).status_code == 200
-            item = AssignmentItem.objects.select_related("trap").get(clip_key=clip["clip"])
-            answer = item.trap.answer if item.trap is not None else score
+            item = AssignmentItem.objects.select_related("trap", "stimulus").get(
+                clip_key=clip["clip"]
+            )
+            if item.trap is not None and (item.trap.kind == "trap" or isinstance(score, int)):
+                answer = item.trap.answer
+            elif isinstance(score, int):
+                answer = score
+            else:
+                answer = score(item)
             response = rc.post("rate", {"clip": clip["clip"], "score": answer})
             assert response.status_code == 200, response.content
         state = rc.state()
