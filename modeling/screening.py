@@ -4,7 +4,9 @@ P.808 crowdsourcing toolkit's result parser; the Vinylset paper's exclusion crit
 A session's fate is a pure function of its answers: `screen_session` never looks at a
 database, so the same answers always give the same verdict and an admin override is a
 separate, recorded decision. Vote-level rules that need every session at once (outlier
-votes, raters who disagree with everybody) are vectorised helpers over parallel arrays.
+votes, raters who disagree with everybody) are vectorised helpers over parallel arrays;
+the screening service applies them in order (raters judged invalid first, then outliers
+among the votes left).
 """
 
 from __future__ import annotations
@@ -459,43 +461,3 @@ def rater_verdict(
     if agreement.pcc < rules.min_rater_pcc:
         return RaterVerdict(valid=False, reasons=(RaterReason.LOW_CORRELATION,))
     return RaterVerdict(valid=True, reasons=())
-
-
-def rater_correlations(
-    rater_ids: Sequence[Hashable] | npt.ArrayLike,
-    stimulus_ids: Sequence[Hashable] | npt.ArrayLike,
-    scores: npt.ArrayLike,
-) -> dict[Hashable, float]:
-    """Each rater's leave-one-out correlation with the other raters' MOS (no gold): see
-    `rater_agreement`. NaN when fewer than two stimuli remain or either side is constant."""
-    return {
-        key: value.pcc for key, value in rater_agreement(rater_ids, stimulus_ids, scores).items()
-    }
-
-
-def usable_votes(
-    rater_ids: Sequence[Hashable] | npt.ArrayLike,
-    stimulus_ids: Sequence[Hashable] | npt.ArrayLike,
-    scores: npt.ArrayLike,
-    rules: ScreeningRules | None = None,
-) -> npt.NDArray[np.bool_]:
-    """Mask of the votes of valid sessions that the optional vote-level rules keep.
-
-    Raters judged invalid by `rater_verdict` (no gold here; a pending or NaN verdict
-    is not evidence against a rater, so it keeps them) go first; outliers are then
-    found among the remaining votes, so a dropped rater's votes do not shift the other
-    votes' z-scores.
-    """
-    rules = rules or ScreeningRules()
-    raters = np.asarray(rater_ids)
-    stimuli = np.asarray(stimulus_ids)
-    values = np.asarray(scores, dtype=float)
-    keep = np.ones(values.size, dtype=bool)
-    if rules.min_rater_pcc is not None and values.size:
-        agreement = rater_agreement(raters, stimuli, values)
-        low = [r for r, a in agreement.items() if rater_verdict(a, rules).valid is False]
-        keep &= ~np.isin(raters, np.asarray(low, dtype=raters.dtype))
-    if rules.outlier_z is not None and keep.any():
-        kept = np.flatnonzero(keep)
-        keep[kept[outlier_votes(stimuli[kept], values[kept], rules.outlier_z)]] = False
-    return keep

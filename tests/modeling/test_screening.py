@@ -20,12 +20,10 @@ from modeling.screening import (
     Verdict,
     outlier_votes,
     rater_agreement,
-    rater_correlations,
     rater_verdict,
     rating_variance,
     screen_session,
     screen_sessions,
-    usable_votes,
 )
 
 VARIED = [1, 2, 3, 4, 5] * 4  # variance 40/19
@@ -175,9 +173,13 @@ def test_outliers_are_off_and_the_rater_rule_on_by_default() -> None:
     rules = ScreeningRules()
     assert rules.outlier_z is None
     assert (rules.min_rater_pcc, rules.min_rater_answers) == (0.3, 10)
-    assert usable_votes(["a"] * 3, ["s"] * 3, [1, 5, 5]).all()
-    # Too few answers to judge anybody: nobody is dropped.
-    assert usable_votes(RATERS, STIMULI, SCORES).all()
+    # Too few answers to judge anybody: every verdict is pending, none invalid.
+    agreement = rater_agreement(RATERS, STIMULI, SCORES)
+    assert {rater_verdict(a, rules).valid for a in agreement.values()} == {None}
+
+
+def pccs(*args: Any) -> dict[Any, float]:
+    return {key: a.pcc for key, a in rater_agreement(*args).items()}
 
 
 def test_a_lone_deviant_vote_is_an_outlier_from_13_votes_on() -> None:
@@ -205,14 +207,14 @@ SCORES = [1, 3, 5, 2, 3, 4, 5, 3, 1]
 def test_rater_correlation_is_against_the_other_raters_mos() -> None:
     # r1 votes 1, 3, 5; the others' MOS is 3.5, 3, 2.5 -> -1.
     # r2's others' MOS is 3, 3, 3 -> undefined. r3 votes 5, 3, 1 vs 1.5, 3, 4.5 -> -1.
-    pcc = rater_correlations(RATERS, STIMULI, SCORES)
+    pcc = pccs(RATERS, STIMULI, SCORES)
     assert pcc["r1"] == pytest.approx(-1.0)
     assert math.isnan(pcc["r2"])
     assert pcc["r3"] == pytest.approx(-1.0)
 
 
 def test_rater_correlation_leaves_out_stimuli_nobody_else_rated() -> None:
-    pcc = rater_correlations(["r1", "r1", "r2", "r2"], ["s1", "s2", "s1", "s3"], [1, 5, 2, 4])
+    pcc = pccs(["r1", "r1", "r2", "r2"], ["s1", "s2", "s1", "s3"], [1, 5, 2, 4])
     assert math.isnan(pcc["r1"])  # only s1 is shared: one point
     assert math.isnan(pcc["r2"])
 
@@ -221,18 +223,21 @@ def test_rater_correlation_of_an_agreeing_rater() -> None:
     raters = ["a"] * 4 + ["b"] * 4 + ["c"] * 4
     stimuli = ["s1", "s2", "s3", "s4"] * 3
     scores = [1, 2, 4, 5, 2, 2, 4, 4, 1, 3, 3, 5]
-    pcc = rater_correlations(raters, stimuli, scores)
+    pcc = pccs(raters, stimuli, scores)
     # a vs mean(b, c) = 1.5, 2.5, 3.5, 4.5 on votes 1, 2, 4, 5
     x, y = np.array([1, 2, 4, 5]), np.array([1.5, 2.5, 3.5, 4.5])
     assert pcc["a"] == pytest.approx(np.corrcoef(x, y)[0, 1])
-    assert rater_correlations([], [], []) == {}
+    assert pccs([], [], []) == {}
 
 
-def test_usable_votes_drops_raters_below_the_correlation_threshold() -> None:
+def test_raters_below_the_correlation_threshold_are_judged_invalid() -> None:
     rules = ScreeningRules(min_rater_pcc=0.25, min_rater_answers=3)
-    keep = usable_votes(RATERS, STIMULI, SCORES, rules)
+    verdicts = {
+        k: rater_verdict(a, rules).valid
+        for k, a in rater_agreement(RATERS, STIMULI, SCORES).items()
+    }
     # r1 and r3 (pcc -1) go; r2's undefined correlation is no evidence against r2.
-    assert keep.tolist() == [False] * 3 + [True] * 3 + [False] * 3
+    assert verdicts == {"r1": False, "r2": None, "r3": False}
 
 
 def test_gold_clips_count_at_their_known_score() -> None:
@@ -290,11 +295,9 @@ def test_the_rater_verdict() -> None:
     assert RaterReason.LOW_CORRELATION == "low_rater_pcc" and RaterReason.LOW_CORRELATION.text
 
 
-def test_usable_votes_removes_outliers() -> None:
-    stimuli = ["a"] * 13
-    raters = [f"r{i}" for i in range(13)]
-    keep = usable_votes(raters, stimuli, [5] * 12 + [1], ScreeningRules(outlier_z=3.29))
-    assert keep.tolist() == [True] * 12 + [False]
+def test_outlier_votes_at_the_toolkits_threshold() -> None:
+    mask = outlier_votes(["a"] * 13, [5] * 12 + [1], 3.29)
+    assert mask.tolist() == [False] * 12 + [True]
 
 
 def test_the_page_hidden_rule_is_off_unless_asked_for() -> None:
