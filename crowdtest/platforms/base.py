@@ -84,6 +84,22 @@ class Gateway(Protocol):
     def publish(self, spec: PublishSpec, *, on_batch: Any = None) -> Published:
         """Create the batches; `on_batch(RemoteBatch)` is called as each one exists."""
 
+    def places_add(
+        self, spec: PublishSpec, *, type_id: str, batches: list[RemoteBatch], on_batch: Any = None
+    ) -> list[RemoteBatch]:
+        """Offer `spec.places` more sessions in a publication that exists (its HIT type
+        `type_id`, its `batches`); returns the batches created or grown, each also passed
+        to `on_batch` as it exists."""
+
+    def batch_pause(self, *, batch_id: str) -> None:
+        """Nobody new can start the batch; work in progress can still be submitted."""
+
+    def batch_resume(self, *, batch_id: str, until: datetime) -> None:
+        """Offer a paused batch again (until `until` where the platform has an expiry)."""
+
+    def batch_close(self, *, batch_id: str) -> None:
+        """End the batch for good; work in progress can still be submitted."""
+
     def submissions(self, *, batch_id: str) -> Iterator[RemoteSubmission]: ...
 
     def approve(self, *, submission_id: str, feedback: str) -> dict[str, Any]: ...

@@ -26,6 +26,8 @@ class Publication(models.Model):
         PUBLISHING = "publishing"
         PUBLISHED = "published"
         FAILED = "failed"  # stopped half way: `error` says why; its batches are live
+        PAUSED = "paused"  # nobody new can start; resumable
+        CLOSED = "closed"  # ended for good on the platform
 
     experiment = models.ForeignKey(
         Experiment, on_delete=models.CASCADE, related_name="publications"

@@ -14,7 +14,7 @@ the one bounded retry, so its count is what the docs say.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -50,6 +50,7 @@ APPROVED_HITS = "00000000000000000040"
 MAX_RESULTS = 100  # list_* page size, at most 100 (the service model does not say so)
 MAX_NOTIFY = 100  # worker ids per notify_workers call
 MAX_FEEDBACK = 1024  # RequesterFeedback characters
+EXPIRE_NOW = datetime(2015, 1, 1, tzinfo=UTC)  # any time in the past expires a HIT at once
 RETRYABLE = frozenset(
     {
         "ThrottlingException",
@@ -225,7 +226,6 @@ class MTurk:
         after a timeout never lists it twice."""
         if not 1 <= spec.per_batch <= 1000:
             raise PlatformError("Assignments per HIT must be from 1 to 1000.")
-        question = external_question(spec.url, spec.frame_height)
         hit_type = self._call(
             "create_hit_type",
             AutoApprovalDelayInSeconds=spec.auto_approve_s,
@@ -238,6 +238,11 @@ class MTurk:
                 spec.requirements, spec.cap_list_id
             ),
         )["HITTypeId"]
+        batches = self._hits(spec, hit_type=str(hit_type), on_batch=on_batch)
+        return Published(type_id=str(hit_type), batches=batches)
+
+    def _hits(self, spec: PublishSpec, *, hit_type: str, on_batch: Any) -> list[RemoteBatch]:
+        question = external_question(spec.url, spec.frame_height)
         batches = []
         for index, size in enumerate(hit_sizes(spec.places, spec.per_batch)):
             hit = self._call(
@@ -257,7 +262,36 @@ class MTurk:
             if on_batch is not None:
                 on_batch(batch)
             batches.append(batch)
-        return Published(type_id=str(hit_type), batches=batches)
+        return batches
+
+    # --- Study control -----------------------------------------------------------------
+
+    def places_add(
+        self, spec: PublishSpec, *, type_id: str, batches: list[RemoteBatch], on_batch: Any = None
+    ) -> list[RemoteBatch]:
+        """New HITs of the publication's HIT type. Not more assignments on its HITs: MTurk
+        refuses to take a HIT of fewer than 10 assignments to 10 or more, and the fee
+        rises there."""
+        if not type_id:
+            raise PlatformError("This publication has no HIT type to add HITs to.")
+        return self._hits(spec, hit_type=type_id, on_batch=on_batch)
+
+    def _expire(self, batch_id: str) -> None:
+        """Take the HIT off the marketplace now (UpdateExpirationForHIT with a time in the
+        past); work already accepted can still be submitted."""
+        self._call("update_expiration_for_hit", HITId=batch_id, ExpireAt=EXPIRE_NOW)
+
+    def batch_pause(self, *, batch_id: str) -> None:
+        self._expire(batch_id)
+
+    def batch_close(self, *, batch_id: str) -> None:
+        """MTurk has no other end than expiry: a closed HIT is an expired one that
+        crowdtest will not list again."""
+        self._expire(batch_id)
+
+    def batch_resume(self, *, batch_id: str, until: datetime) -> None:
+        """List an expired HIT again until `until`."""
+        self._call("update_expiration_for_hit", HITId=batch_id, ExpireAt=until)
 
     # --- Submissions -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -189,6 +190,44 @@ class Prolific:
             "POST", f"studies/{batch.external_id}/transition/", body={"action": "PUBLISH"}
         )
         return Published(type_id="", batches=[batch])
+
+    # --- Study control -----------------------------------------------------------------
+
+    def _transition(self, batch_id: str, action: str) -> None:
+        self._request("POST", f"studies/{quote(batch_id)}/transition/", body={"action": action})
+
+    def batch_pause(self, *, batch_id: str) -> None:
+        self._transition(batch_id, "PAUSE")
+
+    def batch_resume(self, *, batch_id: str, until: datetime) -> None:
+        """A study has no expiry: it runs again until its places are taken."""
+        self._transition(batch_id, "START")
+
+    def batch_close(self, *, batch_id: str) -> None:
+        """Stop the study for good: nobody new can start it; submissions in progress can
+        still be completed."""
+        self._transition(batch_id, "STOP")
+
+    def places_add(
+        self, spec: PublishSpec, *, type_id: str, batches: list[RemoteBatch], on_batch: Any = None
+    ) -> list[RemoteBatch]:
+        """More places on the publication's study (Prolific lets a study's places rise,
+        never fall)."""
+        if len(batches) != 1:
+            raise PlatformError("A Prolific publication is one study; this one has none.")
+        study = batches[0]
+        total = study.places + spec.places
+        answer = self._request(
+            "PATCH", f"studies/{quote(study.external_id)}/", body={"total_available_places": total}
+        )
+        grown = RemoteBatch(
+            external_id=study.external_id,
+            places=int(answer.get("total_available_places", total)),
+            url=study.url,
+        )
+        if on_batch is not None:
+            on_batch(grown)
+        return [grown]
 
     # --- Submissions -------------------------------------------------------------------
 

@@ -11,4 +11,10 @@ urlpatterns = [
     path("pay/confirm/", views.pay_confirm, name="pay_confirm"),
     path("publish/", views.publish, name="publish"),
     path("publish/confirm/", views.publish_confirm, name="publish_confirm"),
+    path(
+        "publications/<int:pk>/<slug:action>/confirm/",
+        views.control_confirm,
+        name="control_confirm",
+    ),
+    path("publications/<int:pk>/<slug:action>/", views.control, name="control"),
 ]

@@ -22,6 +22,8 @@ from crowdtest.rating.links import has_open_link
 from . import selectors
 from .errors import PlatformError
 from .forms import PlatformChoiceForm
+from .models import Publication
+from .services.control import ControlPlan, publication_control, publication_control_plan
 from .services.publish import PublishOptions, PublishPlan, publication_create, publication_plan
 from .tasks import execute_payments_task, sync_platform_task
 
@@ -177,3 +179,59 @@ def pay(request: HttpRequest, slug: str) -> HttpResponse:
     enqueue(execute_payments_task, experiment_id=experiment.pk, job_id=job.pk)
     messages.success(request, "Sending the approvals, rejections and bonuses listed below.")
     return redirect("platforms:overview", slug=slug)
+
+
+def _control_input(request: HttpRequest, slug: str, pk: int) -> tuple[Publication, int | None]:
+    """The publication named in the URL (of this experiment) and, for "add", how many."""
+    publication = get_object_or_404(
+        Publication.objects.select_related("experiment"), pk=pk, experiment__slug=slug
+    )
+    raw = str(request.POST.get("sessions") or request.GET.get("sessions") or "").strip()
+    try:
+        return publication, int(raw) if raw else None
+    except ValueError:
+        raise PlatformError("The number of sessions must be a whole number.") from None
+
+
+@permission_required(PUBLISH)
+def control_confirm(request: HttpRequest, slug: str, pk: int, action: str) -> HttpResponse:
+    """What adding sessions, pausing, resuming or closing a publication does, on which
+    platform and for how much, before anything is sent."""
+    try:
+        publication, sessions = _control_input(request, slug, pk)
+        plan = publication_control_plan(publication=publication, action=action, sessions=sessions)
+    except PlatformError as exc:
+        messages.error(request, exc.message)
+        return redirect("platforms:overview", slug=slug)
+    context = {"experiment": publication.experiment, "plan": plan, "p": publication}
+    return render(request, "platforms/control_confirm.html", context)
+
+
+@permission_required(PUBLISH)
+@require_POST
+def control(request: HttpRequest, slug: str, pk: int, action: str) -> HttpResponse:
+    """Do what the confirmation page showed, and only that."""
+    try:
+        publication, sessions = _control_input(request, slug, pk)
+        plan = publication_control(
+            publication=publication,
+            action=action,
+            sessions=sessions,
+            fingerprint=str(request.POST.get("confirm", "")),
+        )
+    except PlatformError as exc:
+        messages.error(request, exc.message)
+        return redirect("platforms:overview", slug=slug)
+    messages.success(request, _control_done(plan))
+    return redirect("platforms:overview", slug=slug)
+
+
+def _control_done(plan: ControlPlan) -> str:
+    p = plan.publication
+    where = f"{p.platform}{' sandbox' if p.sandbox else ''}"
+    if plan.action == "add" and plan.estimate is not None:
+        return (
+            f"Added {plan.sessions} sessions to publication {p.pk} on {where}, at most "
+            f"${plan.estimate.total}; it now offers {p.sessions}."
+        )
+    return f"Publication {p.pk} on {where} is {p.status}."

@@ -159,7 +159,7 @@ def publication_create(
         estimate=_estimate_record(plan.estimate),
         created_by=by,
     )
-    spec = _spec(experiment, publication, plan, cap_list.external_id if cap_list else "")
+    spec = publish_spec(experiment, publication, plan, cap_list.external_id if cap_list else "")
 
     def on_batch(remote: Any) -> None:
         Batch.objects.create(
@@ -187,7 +187,7 @@ def publication_create(
     return PublishResult(publication, plan, warnings)
 
 
-def _spec(
+def publish_spec(
     experiment: Experiment, publication: Publication, plan: PublishPlan, cap_list_id: str
 ) -> PublishSpec:
     options, cfg = plan.options, experiment.config
