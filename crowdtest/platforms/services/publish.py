@@ -66,20 +66,17 @@ def entry_url(experiment: Experiment) -> str:
 
 
 def places_outstanding(*, experiment: Experiment, platform: str) -> int:
-    """Places offered in earlier publications that no completed session has used yet."""
-    offered = (
-        Batch.objects.filter(
-            publication__experiment=experiment, publication__platform=platform
-        ).aggregate(n=Sum("places"))["n"]
-        or 0
-    )
+    """Places offered in earlier publications, not closed, that no completed session has
+    used yet."""
+    batches = Batch.objects.filter(
+        publication__experiment=experiment, publication__platform=platform
+    ).exclude(publication__status=Publication.Status.CLOSED)
+    offered = batches.aggregate(n=Sum("places"))["n"] or 0
     used = Assignment.objects.filter(
         experiment=experiment,
         rater__platform=platform,
         status=Assignment.Status.COMPLETED,
-        platform_batch_id__in=Batch.objects.filter(publication__experiment=experiment).values(
-            "external_id"
-        ),
+        platform_batch_id__in=batches.values("external_id"),
     ).count()
     return max(0, offered - used)
 

@@ -14,6 +14,8 @@ from django.test import Client
 from crowdtest.platforms.models import Batch, Publication
 from tests.crowdtest.rating.designs import make_design
 
+from .fakes import ANY_BODY, ProlificAPI
+
 pytestmark = pytest.mark.django_db
 
 
@@ -93,3 +95,44 @@ def test_bad_choices_are_said_not_published(admin_client: Client, experiment: An
     response = admin_client.get(url(experiment, "publish/confirm/"), {"platform": "x"}, follow=True)
     assert "Choose MTurk or Prolific" in response.content.decode()
     assert not Publication.objects.exists()
+
+
+def test_publish_on_prolific_after_seeing_the_cost(
+    admin_client: Client, experiment: Any, https: str, prolific_api: ProlificAPI
+) -> None:
+    confirm = admin_client.get(
+        url(experiment, "publish/confirm/"), {"platform": "prolific", "sessions": "3"}
+    )
+    html = confirm.content.decode()
+    assert "This publishes <strong>3 sessions</strong> on <strong>prolific</strong>" in html
+    total = re.search(r"for at most \$([\d.]+)</button>", html)
+    assert total and total.group(1) == "2.01"  # 3 x $0.50 and Prolific's 33.3 %
+    assert "below Prolific&#x27;s minimum" in html  # the hourly rate, said before paying
+    fingerprint = re.search(r'name="confirm" value="([^"]+)"', html)
+    assert fingerprint
+    assert not Publication.objects.exists()
+
+    prolific_api.expect(
+        "POST", "participant-groups/", ANY_BODY, status=201, answer={"id": "group-1"}
+    )
+    prolific_api.expect(
+        "POST", "studies/", ANY_BODY, status=201, answer={"id": "study-1", "status": "UNPUBLISHED"}
+    )
+    prolific_api.expect("POST", "studies/study-1/transition/", {"action": "PUBLISH"})
+    done = admin_client.post(
+        url(experiment, "publish/"),
+        {"platform": "prolific", "sessions": "3", "confirm": fingerprint.group(1)},
+        follow=True,
+    )
+    publication = Publication.objects.get()
+    assert (publication.platform, publication.sessions, publication.status) == (
+        "prolific",
+        3,
+        "published",
+    )
+    assert prolific_api.body(1)["total_available_places"] == 3
+    assert prolific_api.body(1)["reward"] == 50
+    assert "Published 3 sessions on prolific" in done.content.decode()
+    # The publication's row now offers study control.
+    page = admin_client.get(url(experiment)).content.decode()
+    assert f'id="control-{publication.pk}"' in page

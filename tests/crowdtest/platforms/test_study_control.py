@@ -14,6 +14,7 @@ from django.test import Client
 
 from crowdtest.platforms.models import Batch, Publication
 from crowdtest.platforms.mturk import EXPIRE_NOW
+from crowdtest.platforms.services.publish import places_outstanding
 from tests.crowdtest.rating.designs import make_design
 
 from .fakes import ProlificAPI
@@ -253,3 +254,10 @@ def test_study_control_needs_the_permission_and_the_right_experiment(
     elsewhere = f"/experiments/{other.slug}/platform/publications/{p.pk}/pause/confirm/"
     assert admin_client.get(elsewhere).status_code == 404
     assert admin_client.get(f"{base}/pause/").status_code == 405
+
+
+def test_a_closed_publication_leaves_no_places_outstanding(experiment: Any) -> None:
+    p = published(experiment, "3HITA", "3HITB", places=4)
+    assert places_outstanding(experiment=experiment, platform="mturk") == 8
+    Publication.objects.filter(pk=p.pk).update(status=Publication.Status.CLOSED)
+    assert places_outstanding(experiment=experiment, platform="mturk") == 0
