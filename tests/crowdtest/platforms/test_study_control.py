@@ -5,11 +5,13 @@ Prolific at its HTTP boundary."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from crowdtest.platforms.models import Batch, Publication
@@ -261,3 +263,20 @@ def test_a_closed_publication_leaves_no_places_outstanding(experiment: Any) -> N
     assert places_outstanding(experiment=experiment, platform="mturk") == 8
     Publication.objects.filter(pk=p.pk).update(status=Publication.Status.CLOSED)
     assert places_outstanding(experiment=experiment, platform="mturk") == 0
+
+
+def test_the_study_command_says_first_then_does(experiment: Any, stub: Stubber) -> None:
+    p = published(experiment, "3HITA", places=4)
+    out = io.StringIO()
+    call_command("study", experiment.slug, str(p.pk), "add", "--sessions", "2", stdout=out)
+    assert (
+        f"Dry run: would add publication {p.pk} on mturk sandbox: 2 sessions for at most $1.20"
+        in out.getvalue()
+    )
+    expire(stub, "3HITA")
+    call_command("study", experiment.slug, str(p.pk), "pause", "--execute", stdout=out)
+    assert f"Done: pause publication {p.pk} on mturk sandbox. It is paused" in out.getvalue()
+    with pytest.raises(CommandError, match="it can't be paused now"):
+        call_command("study", experiment.slug, str(p.pk), "pause", "--execute")
+    with pytest.raises(CommandError, match="has no publication 999"):
+        call_command("study", experiment.slug, "999", "close")
