@@ -253,3 +253,34 @@ def test_admin_lists_runs_with_their_folds(
     page = admin_client.get(reverse("admin:training_modelrun_change", args=[run.pk]))
     assert page.status_code == 200 and "fold" in page.text.lower()
     assert admin_client.get(reverse("admin:training_scoringrun_changelist")).status_code == 200
+
+
+def test_a_run_page_makes_the_same_queries_for_any_number_of_folds_and_scorings(
+    staff_client: Any,
+) -> None:
+    """A run's page reads its run, folds and scorings in a fixed number of queries, and
+    its fold predictions (620 rows per fold on Vinylset) never one by one."""
+    from django.db import connection
+
+    run = ModelRunFactory()
+    url = reverse("training:run_detail", args=[run.experiment.slug, run.pk])
+    staff_client.get(url)  # warm caches (session, user)
+    with CaptureQueriesContext(connection) as bare:
+        staff_client.get(url)
+    predictions = [
+        {"stimulus": i, "split": "test", "mos": 3.0, "label": 3.0, "raw": 3.1, "mapped": 3.05}
+        for i in range(620)
+    ]
+    for index in range(3):
+        run.folds.create(
+            index=index,
+            status="succeeded",
+            metrics={"rmse": 0.3, "pcc": 0.5, "srcc": 0.45, "pra": 0.9, "pra_pairs": 400},
+            predictions=predictions,
+            history=[{"epoch": e, "train_loss": 0.5, "val_loss": 0.4} for e in range(60)],
+        )
+        run.scorings.create(source=f"/archive/{index}", status="succeeded", n_files=10)
+    with CaptureQueriesContext(connection) as full:
+        response = staff_client.get(url)
+    assert response.status_code == 200 and response.text.count("/archive/") == 3
+    assert len(full) == len(bare) <= 10, [q["sql"][:120] for q in full.captured_queries]
