@@ -205,7 +205,7 @@ def build_experiment(
     with psycopg.connect(env["DATABASE_URL"]) as connection:
         largest = connection.execute(
             "SELECT max(n) FROM (SELECT count(*) AS n FROM corpus_stimulus "
-            "WHERE selected GROUP BY cluster) AS sizes"
+            "WHERE role = 'rated' GROUP BY cluster) AS sizes"
         ).fetchone()
     size = int(largest[0]) if largest and largest[0] else 1
     votes = -(-raters * settings["stimuli_per_cluster"] // size)  # sessions >= raters

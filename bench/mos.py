@@ -141,7 +141,8 @@ def copy_rows(model: Any, rows: Iterable[dict[str, Any]]) -> int:
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
-    fields = list(model._meta.concrete_fields)
+    # A generated column (the stimulus's `selected`) is the database's to fill.
+    fields = [f for f in model._meta.concrete_fields if not f.generated]
     constant: dict[str, Any] = {}
     now = datetime.now().astimezone()
     for f in fields:
@@ -218,7 +219,6 @@ def build(votes: int, n_stimuli: int) -> Any:
                 "track_id": i + 1,
                 "status": "ready",
                 "cluster": i % 5,
-                "selected": True,
                 "role": "rated",
                 "media_key": f"{i:032x}",
             }

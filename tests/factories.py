@@ -55,7 +55,6 @@ class StimulusFactory(factory.django.DjangoModelFactory):
     encoder = "aac"
     bitrate_kbps = 320
     cluster = 0
-    selected = True
     role = Stimulus.Role.RATED
     delivery = factory.LazyAttribute(
         lambda o: ContentFile(b"\x00" * 64, name=f"{o.track.checksum[:16]}.m4a")
@@ -67,7 +66,7 @@ class TrapFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Trap
 
-    source = factory.SubFactory(StimulusFactory, role=Stimulus.Role.TRAP_SOURCE, selected=False)
+    source = factory.SubFactory(StimulusFactory, role=Stimulus.Role.TRAP_SOURCE)
     experiment = factory.SelfAttribute("source.experiment")
     answer = 3
     delivery = factory.LazyFunction(lambda: ContentFile(b"\x00" * 64, name="trap.m4a"))

@@ -18,8 +18,8 @@ class TrackAdmin(admin.ModelAdmin[Track]):
 
 @admin.register(Stimulus)
 class StimulusAdmin(admin.ModelAdmin[Stimulus]):
-    list_display = ("id", "experiment", "track", "status", "cluster", "selected", "role", "codec")
-    list_filter = ("experiment", "status", "selected", "role")
+    list_display = ("id", "experiment", "track", "status", "cluster", "role", "codec")
+    list_filter = ("experiment", "status", "role")
     exclude = ("features",)
 
 

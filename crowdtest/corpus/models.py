@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings as django_settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import ExpressionWrapper, Q
 
 from .config import ExperimentSettings
 
@@ -128,8 +129,20 @@ class Stimulus(models.Model):
     features = models.JSONField(null=True, blank=True)
     features_version = models.CharField(max_length=40, blank=True)
     cluster = models.SmallIntegerField(null=True, blank=True)
-    selected = models.BooleanField(default=False, help_text="Kept after equalising clusters")
-    role = models.CharField(max_length=12, choices=Role.choices, default=Role.UNUSED)
+    role = models.CharField(
+        max_length=12,
+        choices=Role.choices,
+        default=Role.UNUSED,
+        help_text="Its part in the test: rated (kept after equalising clusters), a trap "
+        "source, a gold stimulus, a training stimulus, or not used",
+    )
+    # Derived from `role` by the database and never written: "kept after equalising" is
+    # the rated role, one fact in one field. Kept for the exports' `selected` column.
+    selected = models.GeneratedField(
+        expression=ExpressionWrapper(Q(role="rated"), output_field=models.BooleanField()),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     prepared_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -137,7 +150,7 @@ class Stimulus(models.Model):
         verbose_name_plural = "stimuli"
         indexes = [
             models.Index(fields=["experiment", "status"]),
-            models.Index(fields=["experiment", "selected", "cluster"]),
+            models.Index(fields=["experiment", "role", "cluster"]),
         ]
 
     def __str__(self) -> str:

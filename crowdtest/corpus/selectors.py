@@ -26,7 +26,7 @@ def corpus_counts(*, experiment: Experiment) -> dict[str, int]:
         ready=Count("id", filter=Q(status=Stimulus.Status.READY)),
         failed=Count("id", filter=Q(status=Stimulus.Status.FAILED)),
         pending=Count("id", filter=Q(status=Stimulus.Status.PENDING)),
-        selected=Count("id", filter=Q(selected=True)),
+        selected=Count("id", filter=Q(role=Stimulus.Role.RATED)),
         trap_sources=Count("id", filter=Q(role=Stimulus.Role.TRAP_SOURCE)),
     )
     return {
@@ -51,7 +51,7 @@ def cluster_table(*, experiment: Experiment) -> list[dict[str, Any]]:
     rows = (
         Stimulus.objects.filter(experiment=experiment, cluster__isnull=False)
         .values("cluster")
-        .annotate(size=Count("id"), kept=Count("id", filter=Q(selected=True)))
+        .annotate(size=Count("id"), kept=Count("id", filter=Q(role=Stimulus.Role.RATED)))
         .order_by("cluster")
     )
     return [dict(row) for row in rows]

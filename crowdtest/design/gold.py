@@ -143,7 +143,7 @@ def _stimulus(experiment: Experiment, row: Mapping[str, str]) -> Stimulus:
     stimulus = Stimulus.objects.filter(track=matches[0]).first()
     if stimulus is None or stimulus.status != Stimulus.Status.READY or not stimulus.master:
         raise GoldError(f"{label} has no prepared stimulus: run prepare_stimuli first.")
-    if stimulus.selected:
+    if stimulus.role == Stimulus.Role.RATED:
         raise GoldError(
             f"{label} is among the stimuli to rate: a gold stimulus must be one that is not "
             "rated, or raters would hear it twice."

@@ -17,7 +17,7 @@ BUILD_JOB_KIND = "build_sessions"
 
 def rated_by_cluster(*, experiment: Experiment) -> dict[int, list[int]]:
     """The stimuli kept after equalising (to be rated), by cluster, in id order."""
-    return _by_cluster(Stimulus.objects.filter(experiment=experiment, selected=True))
+    return _by_cluster(Stimulus.objects.filter(experiment=experiment, role=Stimulus.Role.RATED))
 
 
 def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
@@ -25,10 +25,10 @@ def trap_source_candidates(*, experiment: Experiment) -> QuerySet[Stimulus]:
     return (
         Stimulus.objects.filter(
             experiment=experiment,
-            selected=False,
             status=Stimulus.Status.READY,
             gold__isnull=True,
         )
+        .exclude(role=Stimulus.Role.RATED)
         .exclude(master="")
         .order_by("pk")
     )
@@ -38,9 +38,9 @@ def spare_by_cluster(*, experiment: Experiment) -> dict[int, list[int]]:
     """Prepared stimuli left out of rating (not gold), by cluster, in id order: the pool
     the training set is drawn from, so no rater hears a clip twice."""
     return _by_cluster(
-        Stimulus.objects.filter(experiment=experiment, selected=False, gold__isnull=True).exclude(
-            master=""
-        )
+        Stimulus.objects.filter(experiment=experiment, gold__isnull=True)
+        .exclude(role=Stimulus.Role.RATED)
+        .exclude(master="")
     )
 
 
@@ -67,9 +67,9 @@ def clip_sample_rate(*, experiment: Experiment, default: int = 44_100) -> int:
     """The sample rate most rated stimuli have, for the setup clips."""
     rates = Counter(
         rate
-        for rate in Stimulus.objects.filter(experiment=experiment, selected=True).values_list(
-            "sample_rate", flat=True
-        )
+        for rate in Stimulus.objects.filter(
+            experiment=experiment, role=Stimulus.Role.RATED
+        ).values_list("sample_rate", flat=True)
         if rate
     )
     return rates.most_common(1)[0][0] if rates else default

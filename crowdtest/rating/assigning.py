@@ -152,7 +152,7 @@ def _start(
     cluster_of = {
         pk: cluster
         for pk, cluster in Stimulus.objects.filter(
-            experiment=experiment, selected=True
+            experiment=experiment, role=Stimulus.Role.RATED
         ).values_list("pk", "cluster")
         if cluster is not None
     }

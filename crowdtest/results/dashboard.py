@@ -67,7 +67,7 @@ class Overview:
 def overview(*, experiment: Experiment) -> Overview:
     """Everything the dashboard counts, in ten small aggregation queries."""
     config = experiment.config
-    rated = Q(role=Stimulus.Role.RATED, selected=True)
+    rated = Q(role=Stimulus.Role.RATED)
     stimuli = Stimulus.objects.filter(experiment=experiment).aggregate(
         rated=Count("id", filter=rated),
         clusters=Count("cluster", filter=rated, distinct=True),

@@ -1,4 +1,5 @@
-"""Writes to the corpus: experiments, track imports, stimulus preparation, clustering."""
+"""Writes to the corpus: experiments, track imports, stimulus preparation, clustering,
+the stimuli's roles."""
 
 from ..errors import CorpusError
 from .clustering import stimuli_cluster
@@ -11,6 +12,7 @@ from .preparation import (
     stimulus_fail,
     stimulus_prepare,
 )
+from .roles import stimuli_cast_for_design, stimuli_set_rated
 
 __all__ = [
     "CorpusError",
@@ -18,8 +20,10 @@ __all__ = [
     "deliveries_encode",
     "experiment_create",
     "experiment_update_settings",
+    "stimuli_cast_for_design",
     "stimuli_cluster",
     "stimuli_prepare",
+    "stimuli_set_rated",
     "stimulus_deliver",
     "stimulus_fail",
     "stimulus_prepare",

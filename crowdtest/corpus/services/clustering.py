@@ -14,6 +14,7 @@ from ..errors import CorpusError
 from ..models import Clustering, Experiment, Stimulus
 from ..signals import clustering_lock_reason
 from .preparation import store_file
+from .roles import stimuli_set_rated
 
 
 def stimuli_cluster(
@@ -81,14 +82,11 @@ def stimuli_cluster(
                 plot_path, f"plots/{experiment.pk}/clusters-{clustering.pk}.png"
             )
             clustering.save(update_fields=["plot"])
-            experiment.stimuli.update(cluster=None, selected=False)
+            experiment.stimuli.update(cluster=None)
             for label in np.unique(result.labels):
                 members = ids[result.labels == label]
                 experiment.stimuli.filter(pk__in=members.tolist()).update(cluster=int(label))
-            experiment.stimuli.filter(pk__in=ids[selected].tolist()).update(
-                selected=True, role=Stimulus.Role.RATED
-            )
-            experiment.stimuli.filter(selected=False).update(role=Stimulus.Role.UNUSED)
+            stimuli_set_rated(experiment=experiment, rated_ids=ids[selected].tolist())
     return clustering
 
 

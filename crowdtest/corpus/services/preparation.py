@@ -146,13 +146,13 @@ def stimulus_prepare(
 
 
 def deliveries_encode(*, experiment: Experiment, created_by: Any = None) -> Job | None:
-    """Queue the AAC encode of every selected stimulus that has no delivery file yet."""
+    """Queue the AAC encode of every rated stimulus that has no delivery file yet."""
     from ..tasks import deliver_stimulus_task
 
     with transaction.atomic():
         todo = list(
             experiment.stimuli.filter(
-                status=Stimulus.Status.READY, selected=True, delivery=""
+                status=Stimulus.Status.READY, role=Stimulus.Role.RATED, delivery=""
             ).values_list("pk", flat=True)
         )
         if not todo:

@@ -298,4 +298,4 @@ def _encode_delivery(stimulus_id: int) -> None:
 
 
 def _first_rated(experiment: Experiment) -> Stimulus:
-    return experiment.stimuli.filter(selected=True).exclude(master="").order_by("pk")[0]
+    return experiment.stimuli.filter(role=Stimulus.Role.RATED).exclude(master="").order_by("pk")[0]

@@ -192,7 +192,7 @@ def _check_gold(*, experiment: Experiment, numbers: DesignNumbers) -> None:
                 "on, or turn screen_gold off."
             )
         return
-    rated = [g for g in gold if g.stimulus.selected]
+    rated = [g for g in gold if g.stimulus.role == Stimulus.Role.RATED]
     if rated:
         names = ", ".join(g.stimulus.track.original_name for g in rated[:5])
         raise DesignError(

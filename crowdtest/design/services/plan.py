@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from django.db import transaction
 
-from crowdtest.corpus.models import Experiment, Stimulus
+from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.services import stimuli_cast_for_design
 from modeling.allocation import (
     AllocationError,
     assign_traps,
@@ -70,15 +71,11 @@ def design_replace(
         Trap.objects.filter(experiment=experiment).delete()
         DigitsClip.objects.filter(experiment=experiment).delete()
         Design.objects.filter(experiment=experiment).delete()
-        experiment.stimuli.filter(selected=False).update(role=Stimulus.Role.UNUSED)
-        experiment.stimuli.filter(pk__in=trap_source_ids).update(role=Stimulus.Role.TRAP_SOURCE)
-        experiment.stimuli.filter(pk__in=training, selected=False).update(
-            role=Stimulus.Role.TRAINING
-        )
-        # Marked gold stimuli; a made gold clip's source keeps its trap-source role.
-        gold_ids = [t.source_id for t in traps if t.kind == Trap.Kind.GOLD]
-        experiment.stimuli.filter(pk__in=gold_ids).exclude(pk__in=trap_source_ids).update(
-            role=Stimulus.Role.GOLD
+        stimuli_cast_for_design(
+            experiment=experiment,
+            trap_source_ids=trap_source_ids,
+            training_ids=training,
+            gold_ids=[t.source_id for t in traps if t.kind == Trap.Kind.GOLD],
         )
         saved_traps = Trap.objects.bulk_create(traps)
         DigitsClip.objects.bulk_create(digit_clips)

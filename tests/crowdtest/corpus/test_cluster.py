@@ -23,7 +23,7 @@ def stimuli_in_blobs(experiment: Experiment, sizes: list[int], seed: int = 0) ->
                 features=(centre + rng.normal(0, 0.5, 253)).tolist(),
                 features_version=FEATURE_VERSION,
                 cluster=None,
-                selected=False,
+                role=Stimulus.Role.UNUSED,
             )
 
 
@@ -35,21 +35,25 @@ def test_kmeans_finds_the_clusters_and_equalises_them(experiment: Experiment) ->
     assert sorted(clustering.sizes) == [6, 9, 12]
     assert clustering.silhouette is not None and clustering.silhouette > 0.8
     assert clustering.equalised_size == 6
-    kept = experiment.stimuli.filter(selected=True)
+    kept = experiment.stimuli.filter(role=Stimulus.Role.RATED)
     assert kept.count() == 18
     for cluster in range(3):
         assert kept.filter(cluster=cluster).count() == 6
-    assert set(kept.values_list("role", flat=True)) == {Stimulus.Role.RATED}
-    assert experiment.stimuli.filter(selected=False).count() == 9
+    assert experiment.stimuli.filter(role=Stimulus.Role.UNUSED).count() == 9
+    assert set(experiment.stimuli.values_list("selected", flat=True)) == {True, False}
+    assert set(kept.values_list("selected", flat=True)) == {True}
     assert clustering.plot.name.endswith(".png") and clustering.plot.size > 1000
 
 
 def test_the_same_seed_keeps_the_same_stimuli(experiment: Experiment) -> None:
     stimuli_in_blobs(experiment, [8, 5, 7])
     stimuli_cluster(experiment=experiment, k=3, seed=3)
-    first = set(experiment.stimuli.filter(selected=True).values_list("pk", flat=True))
+    first = set(experiment.stimuli.filter(role=Stimulus.Role.RATED).values_list("pk", flat=True))
     stimuli_cluster(experiment=experiment, k=3, seed=3)
-    assert set(experiment.stimuli.filter(selected=True).values_list("pk", flat=True)) == first
+    assert (
+        set(experiment.stimuli.filter(role=Stimulus.Role.RATED).values_list("pk", flat=True))
+        == first
+    )
     assert experiment.clusterings.filter(is_current=True).count() == 1
 
 

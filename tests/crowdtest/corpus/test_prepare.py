@@ -129,7 +129,7 @@ def test_a_delivered_twice_task_does_the_work_once(
     assert job.done == 1
 
 
-def test_selected_stimuli_are_encoded_for_delivery(
+def test_rated_stimuli_are_encoded_for_delivery(
     experiment: Experiment,
     write_track: WriteTrack,
     tmp_path: Path,
@@ -140,7 +140,7 @@ def test_selected_stimuli_are_encoded_for_delivery(
     write_track("b.wav", seed=5)
     import_folder(experiment, tmp_path / "archive")
     prepare(experiment)
-    Stimulus.objects.filter(track__original_name="a.wav").update(selected=True)
+    Stimulus.objects.filter(track__original_name="a.wav").update(role=Stimulus.Role.RATED)
 
     with django_capture_on_commit_callbacks(execute=True):
         job = deliveries_encode(experiment=experiment)

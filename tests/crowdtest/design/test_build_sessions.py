@@ -116,7 +116,7 @@ def test_the_command_reports_what_it_built(built: Experiment) -> None:
 def test_rating_sessions_hold_per_cluster_stimuli_a_trap_and_gold(built: Experiment) -> None:
     design = Design.objects.get(experiment=built)
     selected = Counter(
-        Stimulus.objects.filter(experiment=built, selected=True).values_list("cluster", flat=True)
+        Stimulus.objects.filter(experiment=built, role="rated").values_list("cluster", flat=True)
     )
     size = max(selected.values())
     assert design.n_rating_sessions == math.ceil(size * 4 / 2)
@@ -134,7 +134,7 @@ def test_rating_sessions_hold_per_cluster_stimuli_a_trap_and_gold(built: Experim
         assert len(gold) == 2 and len({i.trap_id for i in gold}) == 2
         appearances.update(s.pk for s in stimuli)
     assert set(appearances) == set(
-        Stimulus.objects.filter(experiment=built, selected=True).values_list("pk", flat=True)
+        Stimulus.objects.filter(experiment=built, role="rated").values_list("pk", flat=True)
     )
     assert max(appearances.values()) - min(appearances.values()) <= 1
     training = SessionItem.objects.filter(session__experiment=built, session__kind="training")
@@ -153,7 +153,7 @@ def test_traps_are_sources_times_answers_with_their_keys(built: Experiment) -> N
     assert Counter(t.answer for t in traps) == {1: 2, 2: 2, 3: 2, 4: 2, 5: 2}
     sources = {t.source for t in traps}
     assert len(sources) == 2
-    assert all(s.role == "trap_source" and not s.selected for s in sources)
+    assert all(s.role == "trap_source" for s in sources)
     assert Stimulus.objects.filter(experiment=built, role="trap_source").count() == 2
     lengths = {t.duration_s for t in traps}
     assert len(lengths) == 1  # every trap as long as the others
@@ -184,7 +184,7 @@ def test_a_rebuild_is_refused_once_votes_exist(built: Experiment) -> None:
     from tests.factories import AssignmentFactory, AssignmentItemFactory, VoteFactory
 
     session = Session.objects.filter(experiment=built, kind="rating").first()
-    stimulus = Stimulus.objects.filter(experiment=built, selected=True).first()
+    stimulus = Stimulus.objects.filter(experiment=built, role="rated").first()
     assignment = AssignmentFactory(rater__experiment=built, session=session)
     VoteFactory(item=AssignmentItemFactory(assignment=assignment, stimulus=stimulus))
     with pytest.raises(CommandError, match="Votes have already been collected"):
@@ -199,7 +199,7 @@ def test_gold_clips_known_to_be_bad_are_made_from_the_trap_sources(built: Experi
     )
     assert {g.source_id for g in gold} == sources  # music no rated session holds
     assert {g.source.role for g in gold} == {"trap_source"}
-    rated = Stimulus.objects.filter(experiment=built, selected=True).first()
+    rated = Stimulus.objects.filter(experiment=built, role="rated").first()
     assert rated is not None
     for clip in gold:
         assert clip.media_key in clip.delivery.name and clip.delivery.name.endswith(".m4a")

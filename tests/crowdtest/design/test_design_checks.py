@@ -39,9 +39,7 @@ def clustered(sizes: list[int], sources: int, **settings: Any) -> Any:
         for _ in range(size):
             StimulusFactory(track__experiment=experiment, cluster=cluster, master="m.flac")
     for _ in range(sources):
-        StimulusFactory(
-            track__experiment=experiment, cluster=0, selected=False, role="unused", master="m.flac"
-        )
+        StimulusFactory(track__experiment=experiment, cluster=0, role="unused", master="m.flac")
     Clustering.objects.create(
         experiment=experiment,
         algorithm="kmeans",
@@ -88,7 +86,7 @@ def test_a_training_set_too_big_for_the_clusters_is_refused() -> None:
 
 def test_stimuli_without_their_delivery_file_are_refused() -> None:
     experiment = clustered([3, 3, 3], sources=2)
-    Stimulus.objects.filter(experiment=experiment, selected=True, cluster=1).update(delivery="")
+    Stimulus.objects.filter(experiment=experiment, role="rated", cluster=1).update(delivery="")
     with pytest.raises(DesignError, match="3 of the stimuli to rate have no delivery file yet"):
         check(experiment)
 

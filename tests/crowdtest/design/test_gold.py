@@ -48,17 +48,15 @@ def corpus(
         wipe(experiment)
 
 
-def _stimuli(experiment: Experiment, *, selected: bool) -> list[Stimulus]:
-    return list(
-        Stimulus.objects.filter(experiment=experiment, selected=selected, status="ready")
-        .select_related("track")
-        .order_by("pk")
-    )
+def _stimuli(experiment: Experiment, *, rated: bool) -> list[Stimulus]:
+    stimuli = Stimulus.objects.filter(experiment=experiment, status="ready")
+    chosen = stimuli.filter(role="rated") if rated else stimuli.exclude(role="rated")
+    return list(chosen.select_related("track").order_by("pk"))
 
 
 def _mark(experiment: Experiment) -> dict[int, int]:
     """Two spare stimuli marked gold (5 and 1); marks made in a test end with it."""
-    spare = _stimuli(experiment, selected=False)
+    spare = _stimuli(experiment, rated=False)
     rows = [{"track_id": str(spare[0].track_id), "score": "5"}]
     rows.append({"file": spare[1].track.original_name, "score": "1"})
     report = gold_mark(experiment=experiment, rows=rows)
@@ -77,8 +75,8 @@ def _write(path: Path, rows: list[tuple[str, str]], header: tuple[str, str]) -> 
 def test_mark_gold_marks_the_good_rows_and_names_each_bad_one(
     corpus: Experiment, tmp_path: Path
 ) -> None:
-    spare = _stimuli(corpus, selected=False)
-    rated = _stimuli(corpus, selected=True)
+    spare = _stimuli(corpus, rated=False)
+    rated = _stimuli(corpus, rated=True)
     assert len(spare) >= 3, "the corpus needs spare stimuli for a trap source and gold"
     path = _write(
         tmp_path / "gold.csv",
@@ -142,9 +140,9 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
 
     gold = list(Trap.objects.filter(experiment=corpus, kind="gold").select_related("source"))
     assert {(g.source_id, g.answer) for g in gold} == set(marks.items())
-    rated_lengths = {s.duration_s for s in _stimuli(corpus, selected=True)}
+    rated_lengths = {s.duration_s for s in _stimuli(corpus, rated=True)}
     for clip in gold:
-        assert clip.source.role == "gold" and not clip.source.selected
+        assert clip.source.role == "gold"
         assert clip.media_key in clip.delivery.name  # opaque, like every other clip
         assert any(abs(clip.duration_s - length) < 0.05 for length in rated_lengths)
     sources = set(
@@ -191,7 +189,7 @@ def test_replace_changes_nothing_when_a_row_is_bad_and_extra_fields_are_named(
     corpus: Experiment, tmp_path: Path
 ) -> None:
     marks = _mark(corpus)
-    spare = _stimuli(corpus, selected=False)
+    spare = _stimuli(corpus, rated=False)
     path = tmp_path / "gold.csv"
     path.write_text(
         f"file,score\n{spare[2].track.original_name},4\nSong, Live.wav,4\n", encoding="utf-8"

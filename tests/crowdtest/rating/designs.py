@@ -98,7 +98,6 @@ def make_design(
         StimulusFactory(
             track__experiment=experiment,
             cluster=0,
-            selected=False,
             role=Stimulus.Role.UNUSED,
             duration_s=duration_s,
             delivery=name,

@@ -80,7 +80,6 @@ def bulk_stimuli(experiment: Experiment, count: int, *, clusters: int = 5) -> li
             track=t,
             status=Stimulus.Status.READY,
             cluster=i % clusters,
-            selected=True,
             role=Stimulus.Role.RATED,
         )
         for i, t in enumerate(tracks)
