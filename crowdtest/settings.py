@@ -237,6 +237,10 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_UR
 TASKS_IN_PROCESS = os.environ.get("TASKS_IN_PROCESS", "thread" if not CELERY_BROKER_URL else "")
 if TASKS_IN_PROCESS not in {"", "thread", "sync"}:
     raise ImproperlyConfigured("TASKS_IN_PROCESS must be 'thread' or 'sync'.")
+# A gpu task (a fold, a chunk of archive scoring, a stretch of pre-training) stops this
+# many seconds before its hard time limit and queues its continuation; it must exceed
+# the longest epoch, or the soft time limit interrupts the epoch instead.
+GPU_HANDOVER_MARGIN_S = int(os.environ.get("GPU_HANDOVER_MARGIN_S", str(20 * 60)))
 
 # --- Security (production) ------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,23 +1,24 @@
 """How a long gpu task learns that it must stop: its job's cancel flag, polled at most
-every few seconds (training asks before every batch), or its time limit coming near,
-in which case the task queues its own continuation instead of being killed."""
+every few seconds (training asks before every batch), or its time limit coming near
+(`settings.GPU_HANDOVER_MARGIN_S` before it), in which case the task queues its own
+continuation instead of being killed."""
 
 from __future__ import annotations
 
 import time
+
+from django.conf import settings
 
 from crowdtest.celery import GPU_TIME_LIMIT
 from crowdtest.jobs.services import job_cancel_requested
 
 #: Seconds between two reads of the cancel flag while training.
 CANCEL_POLL_SECONDS = 3.0
-#: A task stops this long before its hard time limit and continues in a new task.
-TIME_LIMIT_MARGIN = 20 * 60
 
 
 def task_deadline() -> float:
     """When a gpu task that starts now should hand over to its continuation."""
-    return time.monotonic() + GPU_TIME_LIMIT - TIME_LIMIT_MARGIN
+    return time.monotonic() + GPU_TIME_LIMIT - settings.GPU_HANDOVER_MARGIN_S
 
 
 class StopControl:

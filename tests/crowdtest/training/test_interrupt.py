@@ -13,6 +13,7 @@ import pytest
 from celery.signals import task_postrun
 from django.db import connection
 
+from crowdtest.celery import GPU_TIME_LIMIT
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
 from crowdtest.training.models import ModelRun
@@ -163,25 +164,23 @@ def test_only_failed_or_cancelled_runs_resume(
 
 def test_a_task_near_its_time_limit_hands_over_to_a_continuation(
     request: pytest.FixtureRequest,
+    settings: Any,
     make_experiment: Callable[..., Experiment],
     tiny_backbone: Path,
-    monkeypatch: pytest.MonkeyPatch,
     epochs: tuple[Epochs, list[Callable[..., None]]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """The first task finds its deadline passed at its first batch: it saves nothing,
-    queues its continuation and returns; the continuation trains the fold."""
-    import time
-
-    from crowdtest.training.services import runs
-
-    deadlines = iter([time.monotonic() - 1.0])
-    monkeypatch.setattr(runs, "task_deadline", lambda: next(deadlines, None))
+    """The first task finds its deadline passed at its first batch (a hand-over margin
+    longer than the time limit): it saves nothing, queues its continuation and returns;
+    the continuation, under the usual margin, trains the fold."""
+    usual = settings.GPU_HANDOVER_MARGIN_S
+    settings.GPU_HANDOVER_MARGIN_S = GPU_TIME_LIMIT + 60
     results: list[str] = []
 
     def finished(sender: Any = None, retval: Any = None, **kwargs: Any) -> None:
         if sender is not None and sender.name == train_fold_task.name:
             results.append(retval)
+            settings.GPU_HANDOVER_MARGIN_S = usual
 
     task_postrun.connect(finished, weak=False)
     request.addfinalizer(lambda: task_postrun.disconnect(finished))
