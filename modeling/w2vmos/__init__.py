@@ -6,7 +6,9 @@ that importing it does not load torch):
 - `config`   typed settings (ModelConfig, TrainConfig, CVConfig, PretrainConfig), JSON I/O
 - `data`     manifest, label checks, 16 kHz mono decoding, Dataset and padding collate
 - `model`    the W2VMOS module, build_model, save_model, load_model
-- `train`    fine-tuning loop with early stopping, per-epoch checkpoints and resume
+- `quality_model` what training and scoring need of any model kind (w2vMOS or a baseline)
+- `kinds`    build, save and load a run's model by kind (`ModelConfig.name`)
+- `train`    training loop (every model kind) with early stopping, per-epoch checkpoints and resume
 - `crossval` the paper's stratified 3-fold protocol and its results JSON
 - `pretrain` self-supervised wav2vec 2.0 pre-training on unlabeled music
 - `score`    batched archive scoring, and the one-file-at-a-time baseline

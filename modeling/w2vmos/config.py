@@ -1,4 +1,5 @@
-"""Typed settings of w2vMOS runs, saved as JSON in every run folder.
+"""Typed settings of model runs (w2vMOS and the paper's baselines), saved as JSON in
+every run folder.
 
 Defaults are the paper's (Ragano et al., ICASSP 2023, §3-5): L1 loss, Adam with lr 1e-5
 on the pre-trained part and 1e-4 on the linear head, batch size 4, early stopping after
@@ -17,6 +18,46 @@ from modeling.w2vmos.errors import W2VMOSError
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+#: The models a run can train: w2vMOS and the paper's baselines (Table 1).
+ModelName = Literal["w2vmos", "nisqa", "nisqa_l1", "convmaxpool"]
+Loss = Literal["l1", "l2"]
+
+MODEL_NAMES: tuple[str, ...] = ("w2vmos", "nisqa", "nisqa_l1", "convmaxpool")
+BASELINES: tuple[str, ...] = ("nisqa", "nisqa_l1", "convmaxpool")
+#: Table 1's row name of each model.
+TABLE_NAMES = {
+    "w2vmos": "w2vMOS",
+    "nisqa": "NISQA (default)",
+    "nisqa_l1": "NISQA (L1 loss)",
+    "convmaxpool": "ConvMaxPool",
+}
+#: Each model's training defaults: the paper's (§5) for w2vMOS and ConvMaxPool, and for
+#: NISQA its repository's defaults (`train_nisqa_cnn_sa_ap.yaml`: Adam 1e-3 on every
+#: layer, batch 40, at most 500 epochs, the learning rate divided by 10 when the training
+#: loss has not improved for 15 epochs), with the L2 (MSE) loss or, for "NISQA (L1
+#: loss)", L1 for both training and early stopping. Early stopping watches the
+#: validation loss for 20 epochs in every model (NISQA's own stops on validation RMSE
+#: and PCC; the paper names the loss).
+TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "w2vmos": {"lr_backbone": 1e-5, "lr_head": 1e-4, "batch_size": 4, "loss": "l1"},
+    "nisqa": {
+        "lr_backbone": 1e-3,
+        "lr_head": 1e-3,
+        "batch_size": 40,
+        "loss": "l2",
+        "max_epochs": 500,
+        "lr_plateau_patience": 15,
+    },
+    "nisqa_l1": {
+        "lr_backbone": 1e-3,
+        "lr_head": 1e-3,
+        "batch_size": 40,
+        "loss": "l1",
+        "max_epochs": 500,
+        "lr_plateau_patience": 15,
+    },
+    "convmaxpool": {"lr_backbone": 1e-4, "lr_head": 1e-3, "batch_size": 16, "loss": "l1"},
+}
 
 _DEVICES = ("auto", "cpu", "cuda")
 _PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -48,10 +89,13 @@ def _check_device(device: str, precision: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_JSONConfig):
-    """Where the wav2vec 2.0 backbone comes from: an HF-format checkpoint (`backbone`: a
-    local directory or a hub id such as "facebook/wav2vec2-base"), or a random
-    initialisation from `tiny_config` (keyword arguments of `Wav2Vec2Config`)."""
+    """Which model (`name`), and for w2vMOS where the wav2vec 2.0 backbone comes from: an
+    HF-format checkpoint (`backbone`: a local directory or a hub id such as
+    "facebook/wav2vec2-base"), or a random initialisation from `tiny_config` (keyword
+    arguments of `Wav2Vec2Config`). The baselines start from a random initialisation and
+    take their log-mel settings from `mel` (None: NISQA's, `modeling.mel.MelSettings`)."""
 
+    name: ModelName = "w2vmos"
     backbone: str | None = None
     tiny_config: dict[str, Any] | None = None
     #: The CNN feature encoder stays as pre-trained (fairseq's fine-tuning default).
@@ -59,10 +103,22 @@ class ModelConfig(_JSONConfig):
     #: Zero-mean unit-variance input per clip (HF `do_normalize`): on for checkpoints
     #: pre-trained that way (large-lv60 style), off for base models (fairseq default).
     normalize_waveform: bool = False
+    mel: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if (self.backbone is None) == (self.tiny_config is None):
+        if self.name not in MODEL_NAMES:
+            raise W2VMOSError(f"model must be one of {', '.join(MODEL_NAMES)}, not {self.name!r}")
+        if self.name != "w2vmos":
+            if self.backbone is not None or self.tiny_config is not None:
+                raise W2VMOSError(f"{self.name} takes no wav2vec 2.0 backbone or tiny_config")
+        elif (self.backbone is None) == (self.tiny_config is None):
             raise W2VMOSError("give exactly one of `backbone` (checkpoint) or `tiny_config`")
+        elif self.mel is not None:
+            raise W2VMOSError("mel settings are for the baselines, not w2vMOS")
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name != "w2vmos"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,11 +142,20 @@ class TrainConfig(_JSONConfig):
     #: Keep `last.pt` and `best.pt` once the run has finished (a base-sized run's
     #: checkpoint with Adam states is about 1 GB; the final model is saved apart).
     keep_checkpoints: bool = False
+    #: L1 (the paper's) or L2 (MSE, NISQA's default), for training and early stopping.
+    loss: Loss = "l1"
+    #: Divide the learning rates by 10 when the training loss has not improved (by 0.3 %)
+    #: for this many epochs, as NISQA does; None: constant learning rates.
+    lr_plateau_patience: int | None = None
 
     def __post_init__(self) -> None:
         _check_device(self.device, self.precision)
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise W2VMOSError("batch_size, max_epochs and patience must be >= 1")
+        if self.loss not in ("l1", "l2"):
+            raise W2VMOSError(f"loss must be 'l1' or 'l2', not {self.loss!r}")
+        if self.lr_plateau_patience is not None and self.lr_plateau_patience < 1:
+            raise W2VMOSError("lr_plateau_patience must be >= 1 (or None)")
         if self.sample_rate != 16000:
             raise W2VMOSError("wav2vec 2.0 expects 16 kHz input (sample_rate=16000)")
 
@@ -148,6 +213,36 @@ class PretrainConfig(_JSONConfig):
             raise W2VMOSError("window_seconds and hop_seconds must be > 0")
         if self.sample_rate != 16000:
             raise W2VMOSError("wav2vec 2.0 expects 16 kHz input (sample_rate=16000)")
+
+
+def train_config_for(name: str, **settings: Any) -> TrainConfig:
+    """A TrainConfig with the model's defaults (`TRAIN_DEFAULTS`) under `settings`;
+    settings given as None take the default."""
+    if name not in TRAIN_DEFAULTS:
+        raise W2VMOSError(f"model must be one of {', '.join(MODEL_NAMES)}, not {name!r}")
+    given = {k: v for k, v in settings.items() if v is not None}
+    return TrainConfig.from_dict({**TRAIN_DEFAULTS[name], **given})
+
+
+def check_pairing(model: ModelConfig, train: TrainConfig) -> None:
+    """The two NISQA runs are told apart by their loss: refuse a contradiction."""
+    wanted = {"nisqa": "l2", "nisqa_l1": "l1"}.get(model.name)
+    if wanted is not None and train.loss != wanted:
+        raise W2VMOSError(
+            f"{TABLE_NAMES[model.name]} trains with the {wanted.upper()} loss, not "
+            f"{train.loss.upper()}; use {'nisqa_l1' if wanted == 'l2' else 'nisqa'} for that"
+        )
+
+
+def normalized(section: type[_JSONConfig], stored: Any) -> Any:
+    """A stored config section with today's defaults filled in, so that a run folder
+    written before a setting existed still matches its own configuration."""
+    if not isinstance(stored, dict):
+        return stored
+    try:
+        return section.from_dict(stored).to_dict()
+    except (W2VMOSError, TypeError):
+        return stored
 
 
 C = TypeVar("C", bound=_JSONConfig)

@@ -1,6 +1,7 @@
 """The paper's evaluation protocol (§4.1, §6): stratified k-fold cross-validation
 (`modeling.folds`: ≈ 67/16/16 train/validation/test per fold), one w2vMOS trained per
-fold with early stopping on its validation part, predictions on its test part mapped
+fold with early stopping on its validation part (w2vMOS or, by `ModelConfig.name`, one of
+the paper's baselines), predictions on its test part mapped
 with P.1401's monotonic third-order polynomial, then RMSE, PCC, SRCC and PRA per fold
 and their mean ± std over folds.
 
@@ -41,10 +42,10 @@ from modeling.folds import stratified_folds
 from modeling.w2vmos.config import CVConfig, ModelConfig, TrainConfig, read_json, write_json
 from modeling.w2vmos.data import ManifestItem, validate_labels
 from modeling.w2vmos.errors import W2VMOSError
-from modeling.w2vmos.model import load_model
+from modeling.w2vmos.kinds import load_quality_model
 from modeling.w2vmos.runtime import resolve_device, resolve_precision
 from modeling.w2vmos.score import score_files
-from modeling.w2vmos.train import EpochProgress, ShouldStop, train_model
+from modeling.w2vmos.train import EpochProgress, ShouldStop, stored_identity, train_model
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _data_fingerprint(items: Sequence[ManifestItem]) -> str:
 
 
 def _predict(model_dir: Path, paths: list[Path], train_config: TrainConfig) -> np.ndarray:
-    model = load_model(model_dir)
+    model = load_quality_model(model_dir)
     preds = np.full(len(paths), np.nan)
     for r in score_files(
         model,
@@ -244,8 +245,8 @@ def run_crossval(
     }
     config_path = run / "config.json"
     if config_path.exists():
-        stored = read_json(config_path)
-        if {k: stored.get(k) for k in identity} != json.loads(json.dumps(identity)):
+        stored = stored_identity(read_json(config_path), identity)
+        if stored != json.loads(json.dumps(identity)):
             raise W2VMOSError(f"{run} holds another cross-validation; use a new run folder")
     else:
         write_json(config_path, {**identity, "code_version": provenance.code_version()})

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from modeling.folds import stratified_folds
 from modeling.w2vmos.errors import AudioReadError, W2VMOSError
+from modeling.w2vmos.quality_model import FrontEnd
 
 SAMPLE_RATE = 16000
 MOS_RANGE = (1.0, 5.0)
@@ -172,27 +173,28 @@ def _decode(
             raise AudioReadError(f"{path}: unreadable audio ({sf_error}; {detail})") from exc
 
 
-def load_audio_16k_mono(
+def load_audio_mono(
     path: Path | str,
     *,
+    sample_rate: int,
     max_seconds: float | None = None,
     start_seconds: float | None = None,
     min_samples: int = 1,
 ) -> NDArray[np.float32]:
-    """Decode a file to 16 kHz mono float32 (channels averaged, soxr resampling).
+    """Decode a file to mono float32 at `sample_rate` (channels averaged, soxr resampling).
 
     With `max_seconds`, only `max_seconds` are kept: from `start_seconds` when given
     (pre-training windows), else the middle of the file (the stimulus rule: 5 s each
     side of the midpoint for 10 s). Raises AudioReadError for unreadable, empty,
-    non-finite or too-short audio (`min_samples` at 16 kHz)."""
+    non-finite or too-short audio (`min_samples` at `sample_rate`)."""
     file = Path(path)
     if not file.is_file():
         raise AudioReadError(f"{file}: no such file")
     mono, rate = _decode(file, max_seconds, start_seconds)
-    if rate != SAMPLE_RATE and mono.size:
+    if rate != sample_rate and mono.size:
         import librosa
 
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if mono.size == 0:
         raise AudioReadError(f"{file}: no audio samples")
@@ -200,10 +202,44 @@ def load_audio_16k_mono(
         raise AudioReadError(f"{file}: audio contains NaN or infinite samples")
     if mono.size < min_samples:
         raise AudioReadError(
-            f"{file}: {mono.size / SAMPLE_RATE * 1000:.1f} ms of audio is shorter than the "
-            f"model's {min_samples / SAMPLE_RATE * 1000:.1f} ms receptive field"
+            f"{file}: {mono.size / sample_rate * 1000:.1f} ms of audio is shorter than the "
+            f"model's {min_samples / sample_rate * 1000:.1f} ms receptive field"
         )
     return mono
+
+
+def load_audio_16k_mono(
+    path: Path | str,
+    *,
+    max_seconds: float | None = None,
+    start_seconds: float | None = None,
+    min_samples: int = 1,
+) -> NDArray[np.float32]:
+    """`load_audio_mono` at wav2vec 2.0's 16 kHz."""
+    return load_audio_mono(
+        path,
+        sample_rate=SAMPLE_RATE,
+        max_seconds=max_seconds,
+        start_seconds=start_seconds,
+        min_samples=min_samples,
+    )
+
+
+@dataclass(frozen=True)
+class WaveformFrontEnd:
+    """w2vMOS's input: 16 kHz mono samples, at least `min_samples` of them."""
+
+    min_samples: int = 1
+
+    def __call__(
+        self, path: Path, *, max_seconds: float | None, start_seconds: float | None = None
+    ) -> NDArray[np.float32]:
+        return load_audio_16k_mono(
+            path,
+            max_seconds=max_seconds,
+            start_seconds=start_seconds,
+            min_samples=self.min_samples,
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,8 +260,8 @@ class Clip:
 @dataclass
 class Batch:
     indices: list[int]
-    input_values: torch.Tensor  # (B, T) float32, zero-padded on the right
-    attention_mask: torch.Tensor  # (B, T) int64, 1 on real samples
+    input_values: torch.Tensor  # (B, T, ...) float32, zero-padded on the right
+    attention_mask: torch.Tensor  # (B, T) int64, 1 on real samples (or segments)
     labels: torch.Tensor | None  # (B,) float32
     failed: list[tuple[int, str]]  # (index, error) of items that could not be decoded
 
@@ -242,7 +278,8 @@ class Batch:
 
 class ClipDataset(torch.utils.data.Dataset[Clip]):
     """Audio files (and labels) as Clips, each cut to `max_seconds` from its middle or
-    from its `start_seconds`. `preload` decodes everything once up front
+    from its `start_seconds` and turned into the model's input by `front_end` (default:
+    16 kHz samples, at least `min_samples`). `preload` decodes everything once up front
     (training: a few hundred 10 s clips fit in memory, and epochs stop paying for
     decoding); `errors="keep"` returns a failed Clip instead of raising (scoring)."""
 
@@ -256,6 +293,7 @@ class ClipDataset(torch.utils.data.Dataset[Clip]):
         start_seconds: Sequence[float] | None = None,
         preload: bool = False,
         errors: Literal["raise", "keep"] = "raise",
+        front_end: FrontEnd | None = None,
     ) -> None:
         if labels is not None and len(labels) != len(paths):
             raise W2VMOSError(f"{len(paths)} paths but {len(labels)} labels")
@@ -267,6 +305,7 @@ class ClipDataset(torch.utils.data.Dataset[Clip]):
         self.max_seconds = max_seconds
         self.min_samples = min_samples
         self.errors = errors
+        self.front_end = front_end or WaveformFrontEnd(min_samples)
         self._cache: list[NDArray[np.float32]] | None = None
         if preload:
             self._cache = [self._load(i) for i in range(len(self.paths))]
@@ -275,11 +314,10 @@ class ClipDataset(torch.utils.data.Dataset[Clip]):
         return len(self.paths)
 
     def _load(self, index: int) -> NDArray[np.float32]:
-        return load_audio_16k_mono(
+        return self.front_end(
             self.paths[index],
             max_seconds=self.max_seconds,
             start_seconds=None if self.start_seconds is None else self.start_seconds[index],
-            min_samples=self.min_samples,
         )
 
     def __getitem__(self, index: int) -> Clip:
@@ -295,15 +333,19 @@ class ClipDataset(torch.utils.data.Dataset[Clip]):
 
 
 def collate_clips(clips: Sequence[Clip]) -> Batch:
-    """Zero-pad to the longest clip of the batch; the attention mask marks real samples."""
+    """Zero-pad the first axis (samples, or mel segments) to the longest clip of the
+    batch; the attention mask marks the real steps."""
     ok = [c for c in clips if c.samples is not None]
-    length = max((c.samples.size for c in ok if c.samples is not None), default=0)
-    values = torch.zeros(len(ok), length, dtype=torch.float32)
+    shapes = [c.samples.shape for c in ok if c.samples is not None]
+    length = max((shape[0] for shape in shapes), default=0)
+    trailing = shapes[0][1:] if shapes else ()
+    values = torch.zeros(len(ok), length, *trailing, dtype=torch.float32)
     mask = torch.zeros(len(ok), length, dtype=torch.long)
     for row, clip in enumerate(ok):
         assert clip.samples is not None
-        values[row, : clip.samples.size] = torch.from_numpy(clip.samples)
-        mask[row, : clip.samples.size] = 1
+        steps = clip.samples.shape[0]
+        values[row, :steps] = torch.from_numpy(np.ascontiguousarray(clip.samples))
+        mask[row, :steps] = 1
     has_labels = bool(ok) and all(c.label is not None for c in ok)
     labels = torch.tensor([float(c.label or 0.0) for c in ok]) if has_labels else None
     return Batch(

@@ -22,7 +22,9 @@ from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2GroupNormConv
 
 from modeling import provenance
 from modeling.w2vmos.config import ModelConfig
+from modeling.w2vmos.data import WaveformFrontEnd
 from modeling.w2vmos.errors import W2VMOSError
+from modeling.w2vmos.quality_model import QualityModel
 
 _FORMAT = 1
 _HEAD_FILE = "head.pt"
@@ -41,7 +43,7 @@ def _masked_group_norm(x: torch.Tensor, valid: torch.Tensor, norm: nn.GroupNorm)
     return y * norm.weight.float()[None, :, None] + norm.bias.float()[None, :, None]
 
 
-class W2VMOS(nn.Module):
+class W2VMOS(QualityModel):
     """wav2vec 2.0 -> masked mean over time of the last layer -> Linear(hidden, 1)."""
 
     def __init__(self, backbone: Wav2Vec2Model, *, normalize_waveform: bool = False) -> None:
@@ -58,6 +60,9 @@ class W2VMOS(nn.Module):
         for kernel, stride in reversed(list(zip(cfg.conv_kernel, cfg.conv_stride))):
             length = (length - 1) * stride + kernel
         return int(length)
+
+    def front_end(self) -> WaveformFrontEnd:
+        return WaveformFrontEnd(self.min_samples)
 
     def _conv_lengths(self, lengths: torch.Tensor, layer: int) -> torch.Tensor:
         cfg = self.backbone.config

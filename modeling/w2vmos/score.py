@@ -1,4 +1,4 @@
-"""Scoring an archive with a trained w2vMOS (mission step 11).
+"""Scoring an archive with a trained model, w2vMOS or a baseline (mission step 11).
 
 `score_files` is the production path: files are sorted by (header) length and batched so
 that clips of similar length share a batch (little padding), DataLoader workers decode
@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from modeling.w2vmos.data import ClipDataset, audio_duration, collate_clips, load_audio_16k_mono
+from modeling.w2vmos.data import ClipDataset, audio_duration, collate_clips
 from modeling.w2vmos.errors import AudioReadError
-from modeling.w2vmos.model import W2VMOS
+from modeling.w2vmos.quality_model import QualityModel
 from modeling.w2vmos.runtime import autocast, loader_context, resolve_device, resolve_precision
 
 
@@ -49,7 +50,7 @@ def length_buckets(lengths: Sequence[tuple[int, float]], batch_size: int) -> lis
 
 
 def score_files(
-    model: W2VMOS,
+    model: QualityModel,
     paths: Sequence[Path | str],
     *,
     batch_size: int = 8,
@@ -81,7 +82,7 @@ def score_files(
         return
 
     dataset = ClipDataset(
-        files, max_seconds=max_seconds, min_samples=model.min_samples, errors="keep"
+        files, max_seconds=max_seconds, front_end=model.front_end(), errors="keep"
     )
     loader: DataLoader[object] = DataLoader(
         dataset,
@@ -108,7 +109,7 @@ def score_files(
 
 
 def score_one_at_a_time(
-    model: W2VMOS,
+    model: QualityModel,
     paths: Sequence[Path | str],
     *,
     device: str = "cpu",
@@ -117,18 +118,19 @@ def score_one_at_a_time(
     """The naive baseline: decode, then one fp32 forward pass per file."""
     dev = resolve_device(device)
     model.to(dev).eval()
+    front_end = model.front_end()
     results = []
     for i, path in enumerate(paths):
         file = Path(path)
         try:
-            samples = load_audio_16k_mono(
-                file, max_seconds=max_seconds, min_samples=model.min_samples
-            )
+            samples = front_end(file, max_seconds=max_seconds)
         except AudioReadError as exc:
             results.append(ScoreResult(i, file, None, str(exc)))
             continue
         with torch.no_grad():
-            mos = model(torch.from_numpy(samples)[None].to(dev)).item()
+            values = torch.from_numpy(np.ascontiguousarray(samples))[None].to(dev)
+            mask = torch.ones(values.shape[:2], dtype=torch.long, device=dev)
+            mos = model(values, mask).item()
         results.append(ScoreResult(i, file, float(mos)))
     return results
 

@@ -1,17 +1,21 @@
-"""Fine-tuning w2vMOS on labelled clips (paper §5): L1 loss, Adam with two parameter
-groups (1e-5 on the pre-trained backbone, 1e-4 on the linear head), batch size 4, early
-stopping when the validation L1 loss has not improved for `patience` (20) epochs, the
-best epoch's weights restored at the end.
+"""Training a run's model on labelled clips (paper §5): w2vMOS with L1 loss, Adam with
+two parameter groups (1e-5 on the pre-trained backbone, 1e-4 on the linear head), batch
+size 4, early stopping when the validation L1 loss has not improved for `patience` (20)
+epochs, the best epoch's weights restored at the end. The baselines (`ModelConfig.name`)
+go through the same loop with their own input (log-mel segments), loss (L1 or L2),
+learning rates and batch size (`config.TRAIN_DEFAULTS`), and NISQA's learning-rate
+schedule where asked (`TrainConfig.lr_plateau_patience`).
 
 A run lives in one folder:
 - `config.json`   the resolved configuration, code version and environment;
-- `last.pt`       after every epoch: model, optimizer, scaler, epoch, best-so-far,
+- `last.pt`       after every epoch: model, optimizer, scaler, learning-rate schedule,
+                  epoch, best-so-far,
                   early-stopping counter, history and every RNG state, so a killed run
                   resumes from its last finished epoch exactly (same weights as a run
                   that was never interrupted, on the same device);
 - `best.pt`       the best epoch's weights (written after `last.pt`, so a kill between
                   the two is repaired on resume from `last.pt`);
-- `model/`        the final model (`save_model` format) and `result.json` once finished;
+- `model/`        the final model (`kinds.save_quality_model`) and `result.json` once finished;
                   `last.pt` and `best.pt` are then deleted unless `keep_checkpoints`.
 Calling `train_model` again on a finished folder returns the stored result.
 """
@@ -30,10 +34,18 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from modeling import provenance
-from modeling.w2vmos.config import ModelConfig, TrainConfig, read_json, write_json
+from modeling.w2vmos.config import (
+    ModelConfig,
+    TrainConfig,
+    check_pairing,
+    normalized,
+    read_json,
+    write_json,
+)
 from modeling.w2vmos.data import Batch, ClipDataset, collate_clips
 from modeling.w2vmos.errors import AudioReadError, W2VMOSError
-from modeling.w2vmos.model import W2VMOS, build_model, save_model
+from modeling.w2vmos.kinds import build_quality_model, save_quality_model
+from modeling.w2vmos.quality_model import QualityModel
 from modeling.w2vmos.runtime import (
     ResolvedPrecision,
     autocast,
@@ -106,14 +118,35 @@ def _prepare_run_dir(run_dir: Path, identity: dict[str, Any], extra: dict[str, A
     configuration and data (resuming with other settings would mix two experiments)."""
     config_path = run_dir / "config.json"
     if config_path.exists():
-        stored = read_json(config_path)
-        if {k: stored.get(k) for k in identity} != json.loads(json.dumps(identity)):
+        stored = stored_identity(read_json(config_path), identity)
+        if stored != json.loads(json.dumps(identity)):
             raise W2VMOSError(
                 f"{run_dir} holds a run with another configuration or other data; "
                 "use a new run folder"
             )
         return
     write_json(config_path, {**identity, **extra})
+
+
+def stored_identity(stored: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    """The identity keys of a stored config.json, its model and train settings with
+    today's defaults filled in (a folder from before a setting existed still resumes)."""
+    from modeling.w2vmos.config import CVConfig
+
+    sections = {"model": ModelConfig, "train": TrainConfig, "cv": CVConfig}
+    return {
+        k: normalized(sections[k], stored.get(k)) if k in sections else stored.get(k)
+        for k in identity
+    }
+
+
+def loss_function(name: str) -> torch.nn.Module:
+    return torch.nn.L1Loss() if name == "l1" else torch.nn.MSELoss()
+
+
+def _loss_value(name: str, pred: np.ndarray, target: np.ndarray) -> float:
+    error = pred - target
+    return float(np.mean(np.abs(error)) if name == "l1" else np.mean(error**2))
 
 
 def _loader(
@@ -146,7 +179,7 @@ def _to_device(batch: Batch, device: torch.device) -> tuple[torch.Tensor, torch.
 
 
 def predict_loader(
-    model: W2VMOS,
+    model: QualityModel,
     loader: DataLoader[Any],
     device: torch.device,
     precision: ResolvedPrecision,
@@ -179,7 +212,7 @@ def train_model(
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
 ) -> TrainResult:
-    """Fine-tune a W2VMOS and save the best epoch's model under `run_dir/model`.
+    """Train the configured model and save the best epoch's under `run_dir/model`.
 
     Resumes from `run_dir/last.pt` when present; returns the stored result when the run
     already finished. `should_stop` is polled before every batch: when it returns true
@@ -196,6 +229,7 @@ def train_model(
     labels = np.asarray([*train_labels, *val_labels], dtype=np.float64)
     if not np.all(np.isfinite(labels)):
         raise W2VMOSError("labels contain NaN or infinite values")
+    check_pairing(model_config, cfg)
 
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -219,14 +253,14 @@ def train_model(
     _prepare_run_dir(run, identity, extra)
 
     seed_everything(cfg.seed)
-    model = build_model(model_config)
-    crop, shortest = cfg.max_seconds, model.min_samples
+    model = build_quality_model(model_config)
+    crop, front_end = cfg.max_seconds, model.front_end()
     try:
         train_set = ClipDataset(
-            train_paths, train_labels, max_seconds=crop, min_samples=shortest, preload=True
+            train_paths, train_labels, max_seconds=crop, front_end=front_end, preload=True
         )
         val_set = ClipDataset(
-            val_paths, val_labels, max_seconds=crop, min_samples=shortest, preload=True
+            val_paths, val_labels, max_seconds=crop, front_end=front_end, preload=True
         )
     except AudioReadError as exc:
         raise W2VMOSError(f"cannot train: {exc}") from exc
@@ -241,7 +275,15 @@ def train_model(
         ]
     )
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    loss_fn = torch.nn.L1Loss()
+    # NISQA's schedule: stepped on the training loss, relative threshold 0.3 %.
+    plateau = (
+        None
+        if cfg.lr_plateau_patience is None
+        else torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, "min", threshold=0.003, patience=cfg.lr_plateau_patience
+        )
+    )
+    loss_fn = loss_function(cfg.loss)
 
     epoch, best_val, best_epoch, stale = 0, float("inf"), 0, 0
     history: list[dict[str, float]] = []
@@ -251,6 +293,8 @@ def train_model(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        if plateau is not None:
+            plateau.load_state_dict(state["plateau"])
         epoch, best_val, best_epoch = state["epoch"], state["best_val_loss"], state["best_epoch"]
         stale, history = state["epochs_without_improvement"], list(state["history"])
         set_rng_state(state["rng"])
@@ -293,12 +337,14 @@ def train_model(
         train_loss = total / max(count, 1)
 
         idx, pred_val = predict_loader(model, val_loader, device, precision)
-        val_loss = float(np.mean(np.abs(pred_val - np.asarray(val_set.labels)[idx])))
+        val_loss = _loss_value(cfg.loss, pred_val, np.asarray(val_set.labels)[idx])
         if not (np.isfinite(val_loss) and np.isfinite(train_loss)):
             raise W2VMOSError(
                 f"training diverged at epoch {epoch} (train loss {train_loss}, validation "
                 f"loss {val_loss}); lower the learning rates or use fp32"
             )
+        if plateau is not None:
+            plateau.step(train_loss)
         improved = val_loss < best_val
         if improved:
             best_val, best_epoch, stale = val_loss, epoch, 0
@@ -312,6 +358,7 @@ def train_model(
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
+                **({} if plateau is None else {"plateau": plateau.state_dict()}),
                 "epoch": epoch,
                 "best_val_loss": best_val,
                 "best_epoch": best_epoch,
@@ -330,7 +377,7 @@ def train_model(
             )
 
     model.load_state_dict(load_checkpoint(best_path)["model"])
-    model_dir = save_model(model.cpu(), run / "model")
+    model_dir = save_quality_model(model.cpu(), model_config, run / "model")
     result = TrainResult(run, model_dir, best_epoch, best_val, epoch, stopped_early, False, history)
     write_json(result_path, result.to_dict())
     if not cfg.keep_checkpoints:
