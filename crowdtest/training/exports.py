@@ -1,6 +1,6 @@
 """The training app's file in an experiment export: models.csv, one row per model run
-with its settings, labels fingerprint, metrics (mean and std over folds) and code
-version."""
+with its model (Table 1's row name), settings, labels fingerprint, metrics (mean and
+std over folds) and code version."""
 
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ METRICS = ("rmse", "pcc", "srcc", "pra", "rmse_raw", "pcc_raw", "tau")
 MODEL_COLUMNS = (
     "run_id",
     "kind",
+    "model",
     "status",
     "backbone",
     "random_labels",
     "folds",
     "max_epochs",
     "patience",
+    "loss",
+    "batch_size",
     "seed",
     "n_labels",
     "labels_fingerprint",
@@ -32,7 +35,7 @@ MODEL_COLUMNS = (
 )
 
 
-@export_file("models.csv", "w2vMOS runs: settings, labels fingerprint, mean and std of metrics")
+@export_file("models.csv", "Model runs (w2vMOS, baselines): settings, labels fingerprint, metrics")
 def models_csv(experiment: Experiment) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
     runs = ModelRun.objects.filter(experiment=experiment).defer("labels").order_by("pk")
     return MODEL_COLUMNS, (_row(run) for run in runs)
@@ -47,12 +50,15 @@ def _row(run: ModelRun) -> list[Any]:
     return [
         run.pk,
         run.kind,
+        run.name,
         run.status,
         run.backbone,
         run.random_labels,
         run.k if run.kind != ModelRun.Kind.PRETRAIN else None,
         train.get("max_epochs"),
         train.get("patience"),
+        train.get("loss", "l1") if train else None,
+        train.get("batch_size"),
         train.get("seed"),
         run.n_items,
         run.labels_fingerprint,

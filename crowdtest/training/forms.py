@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+
+from modeling.w2vmos.config import MODEL_NAMES, TABLE_NAMES
 
 from .models import ModelRun
 from .services import DEFAULT_BACKBONE
@@ -9,7 +13,7 @@ DEVICES = [("auto", "auto (the GPU when there is one)"), ("cuda", "cuda"), ("cpu
 
 
 class RunStartForm(forms.Form):
-    """A w2vMOS run with the paper's defaults (§4-5)."""
+    """A run of w2vMOS or one of the paper's baselines, with the paper's defaults (§4-5)."""
 
     kind = forms.ChoiceField(
         choices=[
@@ -18,11 +22,18 @@ class RunStartForm(forms.Form):
         ],
         initial=ModelRun.Kind.CROSSVAL,
     )
+    model = forms.ChoiceField(
+        choices=[(name, TABLE_NAMES[name]) for name in MODEL_NAMES],
+        initial="w2vmos",
+        help_text="The baselines of the paper's Table 1 train on log-mel input with their "
+        "own batch size, learning rates and loss",
+    )
     backbone = forms.CharField(
         max_length=500,
+        required=False,
         initial=DEFAULT_BACKBONE,
-        help_text="A wav2vec 2.0 checkpoint: hub id, or a folder on the gpu worker "
-        "(e.g. a pretrain_wav2vec2 output)",
+        help_text="w2vMOS only. A wav2vec 2.0 checkpoint: hub id, or a folder on the gpu "
+        "worker (e.g. a pretrain_wav2vec2 output)",
     )
     folds = forms.IntegerField(min_value=2, max_value=10, initial=3)
     max_epochs = forms.IntegerField(min_value=1, max_value=10_000, initial=200)
@@ -35,6 +46,16 @@ class RunStartForm(forms.Form):
     )
     device = forms.ChoiceField(choices=DEVICES, initial="auto")
     seed = forms.IntegerField(min_value=0, initial=0)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        backbone = (data.get("backbone") or "").strip()
+        if data.get("model", "w2vmos") != "w2vmos":
+            # The pre-filled default is not a choice the experimenter made.
+            data["backbone"] = None if backbone in ("", DEFAULT_BACKBONE) else backbone
+        elif not backbone:
+            self.add_error("backbone", "w2vMOS needs a wav2vec 2.0 backbone.")
+        return data
 
 
 class ScoreForm(forms.Form):

@@ -136,3 +136,20 @@ def unreadable_masters(*, stimulus_ids: Sequence[int]) -> list[tuple[int, str]]:
         except AudioReadError as exc:
             problems.append((stimulus.pk, str(exc)))
     return problems
+
+
+def masters_too_short(*, stimulus_ids: Sequence[int], seconds: float) -> list[tuple[int, float]]:
+    """(stimulus, length in s) of local masters shorter than `seconds` by their header
+    (unreadable ones are `unreadable_masters`' to report; remote ones the worker's)."""
+    from modeling.w2vmos.data import audio_duration
+    from modeling.w2vmos.errors import AudioReadError
+
+    short = []
+    for stimulus in Stimulus.objects.filter(pk__in=stimulus_ids).only("pk", "master"):
+        try:
+            length = audio_duration(stimulus.master.path)
+        except (NotImplementedError, AudioReadError):
+            continue
+        if length < seconds:
+            short.append((stimulus.pk, length))
+    return short

@@ -14,6 +14,7 @@ from django.db import models
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
+from modeling.w2vmos.config import TABLE_NAMES
 
 
 def model_runs_root() -> Path:
@@ -34,8 +35,9 @@ FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 class ModelRun(models.Model):
-    """One w2vMOS run: the paper's cross-validation, the final model trained on every
-    label (to score an archive), or a self-supervised pre-training of a backbone."""
+    """One model run: the paper's cross-validation, the final model trained on every
+    label (to score an archive), or a self-supervised pre-training of a backbone. The
+    model is w2vMOS or a baseline of the paper's Table 1 (`config["model"]["name"]`)."""
 
     class Kind(models.TextChoices):
         CROSSVAL = "crossval", "cross-validation"
@@ -118,9 +120,20 @@ class ModelRun(models.Model):
         return int(self.config.get("cv", {}).get("k", 0))
 
     @property
+    def model_name(self) -> str:
+        """w2vmos, nisqa, nisqa_l1 or convmaxpool (runs from before the baselines: w2vmos)."""
+        return str(self.config.get("model", {}).get("name", "w2vmos"))
+
+    @property
+    def loss_name(self) -> str:
+        """The training and early-stopping loss as the progress reports name it."""
+        return "MSE" if self.config.get("train", {}).get("loss") == "l2" else "L1"
+
+    @property
     def name(self) -> str:
         """The run's row name in a Table 1-style comparison."""
-        return "w2vMOS Rand. Labels" if self.random_labels else "w2vMOS"
+        name = TABLE_NAMES.get(self.model_name, self.model_name)
+        return f"{name} Rand. Labels" if self.random_labels else name
 
 
 class ModelFold(models.Model):

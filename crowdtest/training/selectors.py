@@ -19,19 +19,44 @@ from .models import ModelFold, ModelRun, ScoringRun
 Summary = Mapping[str, Mapping[str, float]]
 
 #: Ragano, Benetos & Hines (ICASSP 2023), Tables 1 and 2, on Vinylset (620 recordings,
-#: 3 folds): RMSE, PCC, SRCC and PRA (%) as mean and std over folds.
+#: 3 folds): RMSE, PCC, SRCC and PRA (%) as mean and std over folds, in the paper's order.
+#: Row names match `ModelRun.name` (`modeling.w2vmos.config.TABLE_NAMES`).
 PAPER_ROWS: tuple[tuple[str, dict[str, tuple[float, float]]], ...] = (
     (
-        "w2vMOS",
-        {"rmse": (0.29, 0.017), "pcc": (0.50, 0.079), "srcc": (0.47, 0.066), "pra": (89.74, 3.69)},
+        "ConvMaxPool",
+        {"rmse": (0.32, 0.009), "pcc": (0.36, 0.058), "srcc": (0.30, 0.097), "pra": (77.19, 4.33)},
+    ),
+    (
+        "ConvMaxPool Autoencoder",
+        {"rmse": (0.32, 0.016), "pcc": (0.36, 0.107), "srcc": (0.31, 0.131), "pra": (79.99, 7.81)},
+    ),
+    (
+        "ConvMaxPool Degr. Class.",
+        {"rmse": (0.31, 0.012), "pcc": (0.40, 0.074), "srcc": (0.38, 0.090), "pra": (82.72, 4.88)},
+    ),
+    (
+        "ConvMaxPool DCEC",
+        {"rmse": (0.32, 0.015), "pcc": (0.38, 0.091), "srcc": (0.34, 0.105), "pra": (84.85, 4.51)},
+    ),
+    (
+        "ConvMaxPool DCEC MTL",
+        {"rmse": (0.31, 0.011), "pcc": (0.39, 0.064), "srcc": (0.34, 0.080), "pra": (85.32, 2.49)},
+    ),
+    (
+        "NISQA (L1 loss)",
+        {"rmse": (0.33, 0.015), "pcc": (0.34, 0.035), "srcc": (0.33, 0.034), "pra": (77.95, 8.77)},
+    ),
+    (
+        "NISQA (default)",
+        {"rmse": (0.36, 0.020), "pcc": (0.38, 0.103), "srcc": (0.36, 0.007), "pra": (80.8, 10.88)},
     ),
     (
         "w2vMOS Rand. Labels",
         {"rmse": (0.34, 0.007), "pcc": (0.19, 0.068), "srcc": (0.11, 0.067), "pra": (66.13, 8.32)},
     ),
     (
-        "NISQA (L1 loss)",
-        {"rmse": (0.33, 0.015), "pcc": (0.34, 0.035), "srcc": (0.33, 0.034), "pra": (77.95, 8.77)},
+        "w2vMOS",
+        {"rmse": (0.29, 0.017), "pcc": (0.50, 0.079), "srcc": (0.47, 0.066), "pra": (89.74, 3.69)},
     ),
 )
 TABLE_METRICS = ("rmse", "pcc", "srcc", "pra")

@@ -1,5 +1,7 @@
-"""Model runs: starting one (labels, backbone and settings checked before anything is
-queued), each fold's training as its own gpu task, cancel and resume.
+"""Model runs: starting one (labels, model, backbone and settings checked before anything
+is queued), each fold's training as its own gpu task, cancel and resume. A run trains
+w2vMOS or one of the paper's baselines (NISQA, NISQA with L1 loss, ConvMaxPool), chosen
+by its model name, through the same folds, metrics, tasks and run folder.
 
 A cross-validation has k fold tasks, sent one after the other: a fold that finishes
 sends the next one, the last one writes the mean ± std over folds. Every task is
@@ -40,7 +42,15 @@ from crowdtest.jobs.services import (
 )
 from modeling import metrics
 from modeling.provenance import code_version
-from modeling.w2vmos.config import CVConfig, ModelConfig, TrainConfig
+from modeling.w2vmos.config import (
+    MODEL_NAMES,
+    TABLE_NAMES,
+    CVConfig,
+    ModelConfig,
+    TrainConfig,
+    check_pairing,
+    train_config_for,
+)
 from modeling.w2vmos.errors import W2VMOSError
 
 if TYPE_CHECKING:  # torch lives only in the workers that train
@@ -49,7 +59,7 @@ if TYPE_CHECKING:  # torch lives only in the workers that train
     from modeling.w2vmos.train import EpochProgress
 
 from ..errors import TrainingError
-from ..labels import Label, run_labels, unreadable_masters
+from ..labels import Label, masters_too_short, run_labels, unreadable_masters
 from ..models import ModelFold, ModelRun
 from .control import StopControl, task_deadline
 
@@ -125,29 +135,41 @@ def run_start(
     *,
     experiment: Experiment,
     kind: str = ModelRun.Kind.CROSSVAL,
-    backbone: str = DEFAULT_BACKBONE,
+    model: str = "w2vmos",
+    backbone: str | None = None,
     folds: int = 3,
-    max_epochs: int = 200,
+    max_epochs: int | None = None,
     patience: int = 20,
     random_labels: bool = False,
     device: str = "auto",
     precision: str = "auto",
     seed: int = 0,
-    lr_backbone: float = 1e-5,
-    lr_head: float = 1e-4,
-    batch_size: int = 4,
+    lr_backbone: float | None = None,
+    lr_head: float | None = None,
+    batch_size: int | None = None,
     created_by: Any = None,
 ) -> ModelRun:
     """Check everything that can be checked here, record the run with its labels and
     resolved settings, and queue its first fold on the gpu queue. A GPU asked for is
-    checked here when tasks run in this process, else by the worker at task start."""
+    checked here when tasks run in this process, else by the worker at task start.
+    Settings left as None take the model's defaults (the paper's, `TRAIN_DEFAULTS`); a
+    backbone is for w2vMOS only (default: wav2vec 2.0 base)."""
     if kind not in (ModelRun.Kind.CROSSVAL, ModelRun.Kind.FINAL):
         raise TrainingError(f"A run is a cross-validation or a final model, not {kind!r}.")
+    if model not in MODEL_NAMES:
+        raise TrainingError(f"Unknown model {model!r}: one of {', '.join(MODEL_NAMES)}.")
+    baseline = model != "w2vmos"
+    if baseline and backbone and backbone.strip():
+        raise TrainingError(
+            f"{TABLE_NAMES[model]} starts from a random initialisation on log-mel input: "
+            "a wav2vec 2.0 backbone is for w2vMOS only."
+        )
     if folds < 2:
         raise TrainingError(f"Cross-validation needs at least 2 folds, not {folds}.")
     label_set = run_labels(experiment=experiment, k=folds, need_ci=kind == ModelRun.Kind.CROSSVAL)
     try:
-        train = TrainConfig(
+        train = train_config_for(
+            model,
             lr_backbone=lr_backbone,
             lr_head=lr_head,
             batch_size=batch_size,
@@ -157,6 +179,9 @@ def run_start(
             device=device,
             precision=precision,
         )
+        model_config = ModelConfig(name=model) if baseline else None  # type: ignore[arg-type]
+        if model_config is not None:
+            check_pairing(model_config, train)
         cv = CVConfig(k=folds, seed=seed, random_labels=random_labels)
         if not uses_workers():
             from modeling.w2vmos.runtime import resolve_device, resolve_precision
@@ -164,16 +189,21 @@ def run_start(
             resolve_precision(precision, resolve_device(device))
     except W2VMOSError as exc:
         raise TrainingError(str(exc)) from exc
-    unreadable = unreadable_masters(stimulus_ids=[label.stimulus_id for label in label_set.labels])
+    stimulus_ids = [label.stimulus_id for label in label_set.labels]
+    unreadable = unreadable_masters(stimulus_ids=stimulus_ids)
     if unreadable:
         shown = "; ".join(f"stimulus {pk}: {reason}" for pk, reason in unreadable[:5])
         raise TrainingError(f"Unreadable master audio: {shown}.")
-    resolved = backbone_resolve(backbone)
+    if model_config is None:
+        backbone = backbone.strip() if backbone and backbone.strip() else DEFAULT_BACKBONE
+        model_config = ModelConfig(backbone=backbone_resolve(backbone))
+    else:
+        _check_mel_input(model_config, stimulus_ids)
     config = {
-        "model": ModelConfig(backbone=resolved).to_dict(),
+        "model": model_config.to_dict(),
         "train": train.to_dict(),
         "cv": cv.to_dict(),
-        "backbone": backbone.strip(),
+        "backbone": backbone.strip() if backbone else "",
         "random_labels": random_labels,
         "mos_classes": label_set.n_classes,
     }
@@ -200,6 +230,24 @@ def run_start(
         ModelFold.objects.bulk_create(ModelFold(run=run, index=i) for i in range(n_folds))
         _send_next_fold(run)
     return run
+
+
+def _check_mel_input(config: ModelConfig, stimulus_ids: list[int]) -> None:
+    """A baseline needs every master long enough for one log-mel segment (15 frames of
+    10 ms: 0.14 s)."""
+    from modeling.mel import MelSettings
+
+    settings = MelSettings.from_dict(config.mel)
+    shortest = settings.min_samples / settings.sample_rate
+    short = masters_too_short(stimulus_ids=stimulus_ids, seconds=shortest)
+    if short:
+        shown = "; ".join(f"stimulus {pk} ({length:.3f} s)" for pk, length in short[:5])
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        raise TrainingError(
+            f"{TABLE_NAMES[config.name]} needs log-mel input of at least {shortest:.2f} s "
+            f"(one segment of {settings.seg_length} frames); these masters are shorter: "
+            f"{shown}{more}."
+        )
 
 
 def _send_next_fold(run: ModelRun) -> None:
@@ -349,11 +397,12 @@ class _Reporter:
             best_val_loss=epoch.best_val_loss,
         )
         if self.run.job_id:
+            loss = self.run.loss_name
             job_report(
                 job_id=self.run.job_id,
                 message=(
                     f"{_fold_name(self.run, self.row.index)} · epoch {epoch.epoch}/"
-                    f"{epoch.max_epochs} · train L1 {epoch.train_loss:.3f} · val L1 "
+                    f"{epoch.max_epochs} · train {loss} {epoch.train_loss:.3f} · val {loss} "
                     f"{epoch.val_loss:.3f} · best {epoch.best_val_loss:.3f} "
                     f"(epoch {epoch.best_epoch})"
                 ),
@@ -454,7 +503,7 @@ def _done_message(run: ModelRun, row: ModelFold) -> str:
         )
         pra = (run.summary.get("pra") or {}).get("mean")
         return f"{run.k} folds done: {text}, PRA {'n/a' if pra is None else f'{100 * pra:.1f} %'}"
-    best = f"best val L1 {row.best_val_loss:.3f} at epoch {row.best_epoch}"
+    best = f"best val {run.loss_name} {row.best_val_loss:.3f} at epoch {row.best_epoch}"
     return f"{_fold_name(run, row.index)} done: {best}"
 
 

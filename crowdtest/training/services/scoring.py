@@ -123,18 +123,18 @@ def archive_score(
 ) -> ScoreCounts:
     """Score `sources` with the run's model into the CSV stream `out`, in input order;
     `progress(files done, files in all)` after every batch."""
-    from modeling.w2vmos.model import load_model
+    from modeling.w2vmos.kinds import is_saved_model, load_quality_model
     from modeling.w2vmos.score import score_files
 
     fold = scoring_fold(run)
     model_dir = Path(fold.model_dir)
-    if not (model_dir / "w2vmos.json").is_file():
+    if not is_saved_model(model_dir):
         raise TrainingError(
             f"The model of run {run.pk} is not on this machine ({model_dir}): score where "
             "its run folder is (the gpu worker)."
         )
     try:
-        model = load_model(model_dir)
+        model = load_quality_model(model_dir)
     except W2VMOSError as exc:
         raise TrainingError(str(exc)) from exc
     max_seconds = run.config.get("train", {}).get("max_seconds", 10.0)

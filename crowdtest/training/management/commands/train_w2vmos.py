@@ -9,10 +9,12 @@ from crowdtest.jobs.dispatch import uses_workers
 from crowdtest.training import selectors
 from crowdtest.training.models import ModelRun
 from crowdtest.training.services import DEFAULT_BACKBONE, TrainingError, run_resume, run_start
+from modeling.w2vmos.config import MODEL_NAMES, TABLE_NAMES
 
 # Options that make a run what it is: fixed once it starts, so --resume refuses them.
 RUN_SETTINGS = frozenset(
     {
+        "model",
         "backbone",
         "folds",
         "max_epochs",
@@ -30,28 +32,49 @@ RUN_SETTINGS = frozenset(
 
 class Command(ExperimentCommand):
     help = (
-        "Fine-tune w2vMOS on the experiment's MOS labels as gpu-queue tasks: the paper's "
-        "stratified k-fold cross-validation (RMSE, PCC, SRCC, PRA), or with --final the "
-        "model that scores the archive. Labels, backbone and settings are checked first."
+        "Train w2vMOS, or with --model one of the paper's baselines, on the experiment's "
+        "MOS labels as gpu-queue tasks: the paper's stratified k-fold cross-validation "
+        "(RMSE, PCC, SRCC, PRA), or with --final the model that scores the archive. "
+        "Labels, model, backbone and settings are checked first."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
+            "--model",
+            choices=MODEL_NAMES,
+            default="w2vmos",
+            help="; ".join(f"{name}: {TABLE_NAMES[name]}" for name in MODEL_NAMES)
+            + " (the paper's Table 1; each with its own batch size, learning rates and loss)",
+        )
+        parser.add_argument(
             "--backbone",
-            default=DEFAULT_BACKBONE,
-            help="wav2vec 2.0 checkpoint: a folder (e.g. a pretrain_wav2vec2 output) or hub id",
+            help="w2vMOS only: wav2vec 2.0 checkpoint, a folder (e.g. a pretrain_wav2vec2 "
+            f"output) or hub id (default {DEFAULT_BACKBONE})",
         )
         parser.add_argument("--folds", type=int, default=3)
-        parser.add_argument("--max-epochs", type=int, default=200)
+        parser.add_argument(
+            "--max-epochs", type=int, help="default 200 (NISQA: 500, its repository's)"
+        )
         parser.add_argument("--patience", type=int, default=20)
         parser.add_argument("--random-labels", action="store_true", help="the paper's control")
         parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
         parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--batch-size", type=int, default=4)
-        parser.add_argument("--lr-backbone", type=float, default=1e-5)
-        parser.add_argument("--lr-head", type=float, default=1e-4)
+        parser.add_argument(
+            "--batch-size", type=int, help="default: w2vMOS 4, ConvMaxPool 16, NISQA 40"
+        )
+        parser.add_argument(
+            "--lr-backbone",
+            type=float,
+            help="Adam on all but the output layer; default: w2vMOS 1e-5, ConvMaxPool 1e-4, "
+            "NISQA 1e-3",
+        )
+        parser.add_argument(
+            "--lr-head",
+            type=float,
+            help="Adam on the output layer; default: w2vMOS 1e-4, ConvMaxPool and NISQA 1e-3",
+        )
         parser.add_argument(
             "--final", action="store_true", help="train the final model on every label"
         )
@@ -88,9 +111,10 @@ class Command(ExperimentCommand):
             run = self._start(experiment, opts)
         except TrainingError as exc:
             raise CommandError(str(exc)) from exc
+        model = f"{run.name}, backbone {run.backbone}" if run.backbone else run.name
         self.stdout.write(
-            f"Run {run.pk}: {run.get_kind_display()} on {run.n_items} labelled stimuli, "
-            f"backbone {run.backbone}, folder {run.path}"
+            f"Run {run.pk}: {run.get_kind_display()} of {model} on {run.n_items} labelled "
+            f"stimuli, folder {run.path}"
         )
         if opts["no_wait"] and uses_workers():
             self.stdout.write(f"Queued on the gpu queue (job {run.job_id}).")
@@ -108,6 +132,7 @@ class Command(ExperimentCommand):
         return run_start(
             experiment=experiment,
             kind=ModelRun.Kind.FINAL if opts["final"] else ModelRun.Kind.CROSSVAL,
+            model=opts["model"],
             backbone=opts["backbone"],
             folds=opts["folds"],
             max_epochs=opts["max_epochs"],
@@ -125,7 +150,8 @@ class Command(ExperimentCommand):
         if run.status != ModelRun.Status.SUCCEEDED:
             self.stdout.write(self.style.WARNING(f"Run {run.pk} {run.status}. {run.error}"))
             return
-        header = f"{'':14}{'epochs':>8}{'val L1':>8}{'RMSE':>8}{'PCC':>8}{'SRCC':>8}{'PRA %':>8}"
+        loss = f"val {run.loss_name}"
+        header = f"{'':14}{'epochs':>8}{loss:>8}{'RMSE':>8}{'PCC':>8}{'SRCC':>8}{'PRA %':>8}"
         self.stdout.write(header)
         for row in selectors.fold_rows(run):
             fold = row["fold"]
