@@ -36,13 +36,16 @@ FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 class ModelRun(models.Model):
     """One model run: the paper's cross-validation, the final model trained on every
-    label (to score an archive), or a self-supervised pre-training of a backbone. The
-    model is w2vMOS or a baseline of the paper's Table 1 (`config["model"]["name"]`)."""
+    label (to score an archive), a self-supervised pre-training of a backbone, or
+    published fairseq checkpoints imported (a backbone, or fine-tuned w2vMOS models whose
+    mean scores an archive, one fold each). The model is w2vMOS or a baseline of the
+    paper's Table 1 (`config["model"]["name"]`)."""
 
     class Kind(models.TextChoices):
         CROSSVAL = "crossval", "cross-validation"
         FINAL = "final", "final model"
         PRETRAIN = "pretrain", "pre-training"
+        IMPORTED = "imported", "imported checkpoint"
 
     Status = RunStatus
 
@@ -52,7 +55,7 @@ class ModelRun(models.Model):
         related_name="model_runs",
         null=True,
         blank=True,
-        help_text="Empty only for a pre-training not tied to an experiment",
+        help_text="Empty only for a pre-training or an import not tied to an experiment",
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
@@ -89,8 +92,9 @@ class ModelRun(models.Model):
         indexes = [models.Index(fields=["experiment", "kind", "-created_at"])]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind="pretrain") | models.Q(experiment__isnull=False),
-                name="model_run_experiment_unless_pretrain",
+                condition=models.Q(kind__in=("pretrain", "imported"))
+                | models.Q(experiment__isnull=False),
+                name="model_run_experiment_unless_pretrain_or_imported",
             )
         ]
 

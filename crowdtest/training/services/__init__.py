@@ -1,7 +1,9 @@
 """Writes of the training app: model runs and their folds, archive scoring, backbone
-pre-training. Every service takes keyword-only arguments and raises `TrainingError`."""
+pre-training, imported fairseq checkpoints. Every service takes keyword-only arguments
+and raises `TrainingError`."""
 
 from ..errors import TrainingError
+from .imports import checkpoint_import
 from .pretraining import pretrain_run, pretrain_start
 from .runs import (
     DEFAULT_BACKBONE,
@@ -17,6 +19,7 @@ from .scoring import (
     archive_score,
     archive_sources,
     scoring_fold,
+    scoring_folds,
     scoring_run,
     scoring_run_here,
     scoring_start,
@@ -29,6 +32,7 @@ __all__ = [
     "archive_score",
     "archive_sources",
     "backbone_resolve",
+    "checkpoint_import",
     "fold_train",
     "pretrain_run",
     "pretrain_start",
@@ -36,6 +40,7 @@ __all__ = [
     "run_resume",
     "run_start",
     "scoring_fold",
+    "scoring_folds",
     "scoring_run",
     "scoring_run_here",
     "scoring_start",

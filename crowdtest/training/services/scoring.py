@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files import File
 from django.db import OperationalError, transaction
@@ -39,6 +39,9 @@ from modeling.w2vmos.errors import W2VMOSError
 from ..errors import TrainingError
 from ..models import ModelFold, ModelRun, ScoringRun
 from .control import StopControl, task_deadline
+
+if TYPE_CHECKING:
+    from modeling.w2vmos.quality_model import QualityModel
 
 logger = logging.getLogger(__name__)
 
@@ -69,15 +72,39 @@ class ScoreCounts:
 
 def scoring_fold(run: ModelRun) -> ModelFold:
     """The fold whose model scores: a final model's only one, else the cross-validation
-    fold with the lowest validation loss (chosen on validation, never on test data)."""
+    fold with the lowest validation loss (chosen on validation, never on test data); an
+    imported run's first (its folds score together, `scoring_folds`)."""
     if run.kind == ModelRun.Kind.PRETRAIN:
         raise TrainingError(f"Run {run.pk} is a pre-training: it has no MOS head to score with.")
+    if run.kind == ModelRun.Kind.IMPORTED and not run.config.get("fine_tuned"):
+        raise TrainingError(
+            f"Run {run.pk} is an imported pre-trained wav2vec 2.0: it has no MOS head to score "
+            f"with; fine-tune it with train_w2vmos SLUG --backbone {run.path}"
+        )
     folds = [
         f for f in run.folds.all() if f.status == Status.SUCCEEDED and f.model_dir
     ]  # prefetched on pages
     if not folds:
         raise TrainingError(f"Run {run.pk} has no trained model yet ({run.status}).")
     return min(folds, key=lambda f: (f.best_val_loss is None, f.best_val_loss or 0.0, f.index))
+
+
+def scoring_folds(run: ModelRun) -> list[ModelFold]:
+    """The folds whose models score, their predictions averaged: every fold of an imported
+    run (the paper's predict script scores with its fold models' mean), else one."""
+    first = scoring_fold(run)
+    if run.kind != ModelRun.Kind.IMPORTED:
+        return [first]
+    return sorted(
+        (f for f in run.folds.all() if f.status == Status.SUCCEEDED and f.model_dir),
+        key=lambda f: f.index,
+    )
+
+
+def scoring_fold_index(run: ModelRun) -> int | None:
+    """What a scoring records as its model's fold: None for a mean over several."""
+    folds = scoring_folds(run)
+    return folds[0].index if len(folds) == 1 else None
 
 
 def archive_sources(*, source: str, experiment: Experiment | None = None) -> list[ScoreSource]:
@@ -137,6 +164,7 @@ def archive_score(
         model = load_quality_model(model_dir)
     except W2VMOSError as exc:
         raise TrainingError(str(exc)) from exc
+    models = [model, *_other_fold_models(run, fold)]
     max_seconds = run.config.get("train", {}).get("max_seconds", 10.0)
     version = code_version()
     writer = csv.writer(out, lineterminator="\n")
@@ -160,24 +188,28 @@ def archive_score(
                     errors[i] = str(exc)
             order = sorted(paths)
             base = finished + len(errors)
+            for k, member in enumerate(models):
 
-            def report(done: int, total: int, base: int = base) -> None:
-                if progress is not None:
-                    progress(base + done, len(sources))
+                def report(done: int, total: int, base: int = base, k: int = k) -> None:
+                    if progress is not None:
+                        progress(base + (k * total + done) // len(models), len(sources))
 
-            for result in score_files(
-                model,
-                [paths[i] for i in order],
-                batch_size=batch_size,
-                device=device,
-                max_seconds=max_seconds,
-                num_workers=num_workers,
-                progress=report,
-            ):
-                if result.mos is None:
-                    errors[order[result.index]] = result.error or "unreadable audio"
-                else:
-                    mos[order[result.index]] = result.mos
+                for result in score_files(
+                    member,
+                    [paths[i] for i in order],
+                    batch_size=batch_size,
+                    device=device,
+                    max_seconds=max_seconds,
+                    num_workers=num_workers,
+                    progress=report,
+                ):
+                    index = order[result.index]
+                    if result.mos is None:
+                        errors[index] = result.error or "unreadable audio"
+                    else:
+                        mos[index] = mos.get(index, 0.0) + result.mos / len(models)
+            for index in errors:
+                mos.pop(index, None)
         for i, item in enumerate(chunk):
             value = mos.get(i)
             writer.writerow(
@@ -196,6 +228,16 @@ def archive_score(
         if progress is not None:
             progress(finished, len(sources))
     return counts
+
+
+def _other_fold_models(run: ModelRun, first: ModelFold) -> list[QualityModel]:
+    """The models of an imported run's other folds, scored with the first's."""
+    from modeling.w2vmos.kinds import load_quality_model
+
+    try:
+        return [load_quality_model(f.model_dir) for f in scoring_folds(run) if f.pk != first.pk]
+    except W2VMOSError as exc:
+        raise TrainingError(str(exc)) from exc
 
 
 # --- From a command: here, into a local CSV -------------------------------------------
@@ -223,7 +265,7 @@ def scoring_run_here(
         n_files=len(sources),
         code_version=code_version(),
         created_by=created_by,
-        model_fold=scoring_fold(run).index,
+        model_fold=scoring_fold_index(run),
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".part")
@@ -299,7 +341,7 @@ def scoring_run(*, scoring_id: int) -> str:
     control = StopControl(job_id=job_id, deadline=task_deadline())
     try:
         sources = archive_sources(source=scoring.source, experiment=run.experiment)
-        scoring.n_files, scoring.model_fold = len(sources), scoring_fold(run).index
+        scoring.n_files, scoring.model_fold = len(sources), scoring_fold_index(run)
         scoring.save(update_fields=["n_files", "model_fold"])
         if job_id:
             job_set_counts(job_id=job_id)

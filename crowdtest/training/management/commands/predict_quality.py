@@ -13,10 +13,11 @@ from crowdtest.training.services import TrainingError, scoring_run_here
 
 class Command(BaseCommand):
     help = (
-        "Score a whole archive with a model run (its final model, or its fold with the "
-        "lowest validation loss): the predicted MOS of every audio file of a folder or "
-        "manifest CSV (`path` column), into a CSV with the error of files that can't be "
-        "read, the model run and the code version. Run it where the run folder is."
+        "Score a whole archive with a model run (its final model, its fold with the "
+        "lowest validation loss, or the mean of an imported run's models): the predicted "
+        "MOS of every audio file of a folder or manifest CSV (`path` column), into a CSV "
+        "with the error of files that can't be read, the model run and the code version. "
+        "Run it where the run folder is."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,8 +49,13 @@ class Command(BaseCommand):
                 )
             except TrainingError as exc:
                 raise CommandError(str(exc)) from exc
+        model = (
+            f"fold {scoring.model_fold}"
+            if scoring.model_fold is not None
+            else f"mean of {run.folds.count()} models"
+        )
         message = (
             f"{scoring.n_scored} of {scoring.n_files} files scored with run {run.pk} "
-            f"(fold {scoring.model_fold}), {scoring.n_failed} with errors: {scoring.out_path}"
+            f"({model}), {scoring.n_failed} with errors: {scoring.out_path}"
         )
         self.stdout.write(self.style.SUCCESS(message))
