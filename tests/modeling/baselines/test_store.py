@@ -140,3 +140,19 @@ def test_a_baseline_cross_validation_writes_the_same_results(
     assert set(result.summary) >= {"rmse", "pcc", "srcc", "pra"}
     stored = read_json(tmp_path / "cv" / "results.json")
     assert stored["model"]["name"] == "convmaxpool" and len(stored["predictions"]) == 18
+
+
+def test_a_run_folder_from_before_the_baselines_still_matches_its_settings() -> None:
+    """config.json written before `name`, `mel`, `loss` and the schedule existed."""
+    from modeling.w2vmos.train import stored_identity
+
+    model, train = ModelConfig(tiny_config={"hidden_size": 32}), TrainConfig()
+    identity = {"model": model.to_dict(), "train": train.to_dict(), "data": {"n": 3}}
+    old_model = {k: v for k, v in model.to_dict().items() if k not in ("name", "mel")}
+    old_train = {
+        k: v for k, v in train.to_dict().items() if k not in ("loss", "lr_plateau_patience")
+    }
+    stored = {"model": old_model, "train": old_train, "data": {"n": 3}, "code_version": "x"}
+    assert stored_identity(stored, identity) == identity
+    stored["train"]["batch_size"] = 8
+    assert stored_identity(stored, identity) != identity
