@@ -52,7 +52,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+import numpy as np
 import psycopg
+
+from modeling.crowd import SimulatedRater
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(r'data-token="([^"]+)"')
@@ -450,7 +453,9 @@ class Report:
 
 
 class Rater:
-    """One simulated rater doing what the page does."""
+    """One simulated rater doing what the page does; the answers are a cheater's of the
+    simulated crowd (`modeling.crowd`): traps right, the music scored uniformly at random
+    without listening (the load is what is measured, not the scores)."""
 
     def __init__(
         self,
@@ -463,10 +468,13 @@ class Rater:
         wait: float,
         link_kbps: float | None,
         faults: bool,
+        seed: int,
     ) -> None:
         self.http, self.base, self.link, self.report = http, base, link, report
         self.database, self.wait, self.link_kbps, self.faults = database, wait, link_kbps, faults
         self.token = ""
+        self.answers = SimulatedRater(strategy="uniform")
+        self.rng = np.random.default_rng(seed)
 
     async def call(
         self, endpoint: str, method: str, path: str, body: Any = None
@@ -610,7 +618,9 @@ class Rater:
             "ON t.id = i.trap_id WHERE i.clip_key = %s",
             clip_key,
         )
-        return int(row[0]) if row else 1 + secrets.randbelow(5)
+        if row:
+            return self.answers.answer_trap(int(row[0]), self.rng)
+        return self.answers.rate(None, self.rng)
 
     async def digits(self, clip_key: str) -> str:
         row = await self.database.one(
@@ -668,6 +678,7 @@ async def crowd(
                 wait=options.clip_seconds,
                 link_kbps=options.slow_kbps if slow else None,
                 faults=report.faults,
+                seed=index,
             )
             report.arrived()
             try:

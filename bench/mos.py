@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from modeling.crowd import GOLD_HEARD, acr, cheat_scores
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/crowdtest_bench"
 SLUG = "bench-mos"
 PER_SESSION = 20
@@ -322,15 +324,17 @@ def build(votes: int, n_stimuli: int) -> Any:
             for k in range(gold_items)
         ),
     )
+    # The simulated crowd's raters (modeling/crowd.py), drawn session-wise for speed:
+    # honest ones without a bias, cheaters answering everything uniformly at random.
     noise = rng.normal(0.0, 0.9, size=votes)
-    scores = np.clip(np.rint(quality[[stimulus_of(v) - 1 for v in range(votes)]] + noise), 1, 5)
+    scores = acr(quality[[stimulus_of(v) - 1 for v in range(votes)]] + noise)
     # Cheaters drawn at random, so that their sessions spread over all the stimuli.
     cheater = rng.random(raters) < CHEATER_SHARE
     cheats = cheater[np.arange(votes) // PER_SESSION // SESSIONS_PER_RATER]
-    scores[cheats] = rng.integers(1, 6, size=int(cheats.sum()))
+    scores[cheats] = cheat_scores(rng, "uniform", int(cheats.sum()))
     gold_cheats = cheater[np.arange(gold_items) // GOLD_PER_SESSION // SESSIONS_PER_RATER]
-    gold_scores = np.clip(np.rint(1.2 + rng.normal(0.0, 0.5, size=gold_items)), 1, 5)
-    gold_scores[gold_cheats] = rng.integers(1, 6, size=int(gold_cheats.sum()))
+    gold_scores = acr(GOLD_HEARD + rng.normal(0.0, 0.5, size=gold_items))
+    gold_scores[gold_cheats] = cheat_scores(rng, "uniform", int(gold_cheats.sum()))
 
     def vote_rows() -> Iterator[dict[str, Any]]:
         for v in range(votes):

@@ -13,6 +13,10 @@ they are answered right) but rate the music without listening, by a strategy:
 
 Every session also holds `gold_per_session` gold clips known to be bad (score 1); honest
 raters hear them as bad, cheaters answer them by their strategy too.
+
+The same raters answer one clip at a time (`SimulatedRater`) for the demo's crowd, the
+benchmarks and the tests that take sessions through the rater API; `simulate_crowd`
+draws whole sessions at once for the screening and MOS studies.
 """
 
 from __future__ import annotations
@@ -24,6 +28,40 @@ import numpy.typing as npt
 
 STRATEGIES = ("uniform", "middle", "narrow", "plausible")
 GOLD_SCORE = 1
+#: How a gold clip known to be bad sounds to an honest rater, before their bias and noise.
+GOLD_HEARD = GOLD_SCORE + 0.2
+
+
+@dataclass(frozen=True)
+class SimulatedRater:
+    """One rater answering one clip at a time. An honest rater (`strategy` None) hears a
+    clip's true quality plus their constant `bias` plus noise of sd `spread`, rounded to
+    the ACR scale; a cheater answers the music by `strategy` (one of `STRATEGIES`)
+    without listening. Traps are answered right unless the rater is `careless`."""
+
+    bias: float = 0.0
+    spread: float = 0.7
+    strategy: str | None = None
+    careless: bool = False
+
+    def __post_init__(self) -> None:
+        if self.strategy is not None and self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be None or one of {', '.join(STRATEGIES)}")
+
+    def rate(self, quality: float | None, rng: np.random.Generator) -> int:
+        """The score given to a clip whose true quality is `quality` (a gold clip known
+        to be bad: `GOLD_HEARD`); a cheater needs no quality (None)."""
+        if self.strategy is not None:
+            return int(cheat_scores(rng, self.strategy, 1)[0])
+        if quality is None:
+            raise ValueError("an honest rater needs the clip's quality")
+        return int(acr(np.asarray(quality + self.bias + rng.normal(0.0, self.spread))))
+
+    def answer_trap(self, answer: int, rng: np.random.Generator) -> int:
+        """A trap's answer: the one it asks for, or another score when careless."""
+        if not self.careless:
+            return answer
+        return int(rng.choice([s for s in range(1, 6) if s != answer]))
 
 
 @dataclass(frozen=True)
@@ -84,12 +122,12 @@ def simulate_crowd(
                 break
             stimuli = rng.choice(n_stimuli, per_session, replace=False)
             if cheats:
-                answers = _cheat(rng, how, per_session + gold_per_session)
+                answers = cheat_scores(rng, how, per_session + gold_per_session)
                 scores, gold = answers[:per_session], answers[per_session:]
             else:
                 heard = mos[stimuli] + bias + rng.normal(0.0, 1.0, per_session) * spread[stimuli]
-                scores = _acr(heard)
-                gold = _acr(GOLD_SCORE + 0.2 + bias + rng.normal(0.0, 0.5, gold_per_session))
+                scores = acr(heard)
+                gold = acr(GOLD_HEARD + bias + rng.normal(0.0, 0.5, gold_per_session))
             rater_parts.append(np.full(per_session, rater, dtype=np.int64))
             stimulus_parts.append(stimuli.astype(np.int64))
             score_parts.append(scores)
@@ -110,15 +148,17 @@ def simulate_crowd(
     )
 
 
-def _acr(heard: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+def acr(heard: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """What was heard, on the ACR scale: rounded to a whole point within 1..5."""
     return np.clip(np.rint(heard), 1, 5).astype(np.int64)
 
 
-def _cheat(rng: np.random.Generator, how: str, n: int) -> npt.NDArray[np.int64]:
+def cheat_scores(rng: np.random.Generator, how: str, n: int) -> npt.NDArray[np.int64]:
+    """`n` scores of a cheater who does not listen, by strategy `how`."""
     if how == "uniform":
         return rng.integers(1, 6, n)
     if how == "middle":
         return rng.integers(2, 5, n)
     if how == "narrow":
         return rng.integers(3, 5, n)
-    return _acr(rng.normal(3.6, 0.9, n))
+    return acr(rng.normal(3.6, 0.9, n))

@@ -1,10 +1,11 @@
 """A simulated crowd for the demo experiment, so its dashboard has votes to show.
 
-Simulated raters take sessions through the same services the rater API calls, with the
-server's clock advanced past each clip (they "listen" instantly). Each hears a stimulus's
-damage: their score falls with the fault strength the demo track was synthesised with, plus
-personal bias and noise. Some are careless (a trap answered wrongly, no headphones), so
-screening has something to exclude.
+Simulated raters (`modeling.crowd.SimulatedRater`) take sessions through the same services
+the rater API calls, with the server's clock advanced past each clip (they "listen"
+instantly). Each hears a stimulus's damage: its quality falls with the fault strength the
+demo track was synthesised with, heard through personal bias and noise. Some are careless
+(a trap answered wrongly, no headphones, noisier scores), so screening has something to
+exclude.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from crowdtest.rating.services import (
     questions_answer,
     setup_answer,
 )
+from modeling.crowd import SimulatedRater
 
 
 def simulate_crowd(
@@ -46,10 +48,12 @@ def simulate_crowd(
     for index in range(raters):
         identity = RaterIdentity(experiment.pk, "link", f"demo-rater-{seed}-{index:03d}")
         careless = bool(rng.random() < careless_share)
-        bias = float(rng.normal(0.0, 0.3))
+        rater = SimulatedRater(
+            bias=float(rng.normal(0.0, 0.3)), spread=1.6 if careless else 0.7, careless=careless
+        )
         for _ in range(sessions_per_rater):
             try:
-                _take_session(identity, experiment, severity_by_name, rng, careless, bias)
+                _take_session(identity, experiment, severity_by_name, rng, rater)
             except RatingError:
                 break  # no session left for this rater
             completed += 1
@@ -61,8 +65,7 @@ def _take_session(
     experiment: Experiment,
     severity_by_name: Mapping[str, float],
     rng: np.random.Generator,
-    careless: bool,
-    bias: float,
+    rater: SimulatedRater,
 ) -> None:
     now = timezone.now()
     assignment = assignment_consent(experiment=experiment, identity=identity, now=now)
@@ -78,7 +81,7 @@ def _take_session(
             assignment_id=assignment.pk,
             math=int(assignment.math_answer or 0),
             hearing_normal=True,
-            headphones=not (careless and rng.random() < 0.5),
+            headphones=not (rater.careless and rng.random() < 0.5),
         )
     items = (
         AssignmentItem.objects.filter(assignment=assignment)
@@ -91,7 +94,7 @@ def _take_session(
         record_received(item.pk)  # a simulated player: the whole clip arrived
         clip_play(assignment_id=assignment.pk, clip=item.clip_key, now=now)
         now += timedelta(seconds=item.duration_s + 0.5)
-        score = _score(item, severity_by_name, rng, careless, bias)
+        score = _score(item, severity_by_name, rng, rater)
         clip_rate(assignment_id=assignment.pk, clip=item.clip_key, score=score, now=now)
     assignment_finish(assignment_id=assignment.pk, now=now)
 
@@ -100,14 +103,10 @@ def _score(
     item: AssignmentItem,
     severity_by_name: Mapping[str, float],
     rng: np.random.Generator,
-    careless: bool,
-    bias: float,
+    rater: SimulatedRater,
 ) -> int:
     if item.trap is not None:
-        right = item.trap.answer
-        return right if not careless else int(rng.choice([s for s in range(1, 6) if s != right]))
+        return rater.answer_trap(item.trap.answer, rng)
     assert item.stimulus is not None
     severity = severity_by_name.get(item.stimulus.track.original_name, 0.5)
-    spread = 1.6 if careless else 0.7
-    perceived = 4.6 - 2.8 * severity + bias + rng.normal(0.0, spread)
-    return int(np.clip(np.rint(perceived), 1, 5))
+    return rater.rate(4.6 - 2.8 * severity, rng)

@@ -21,6 +21,7 @@ from crowdtest.exports import export_one
 from crowdtest.rating.models import AssignmentItem, Rater, Vote
 from crowdtest.results.models import RaterVerdict, SessionVerdict, VoteExclusion
 from crowdtest.results.services import experiment_screen
+from modeling.crowd import GOLD_HEARD, SimulatedRater
 from tests.crowdtest.rating.designs import RaterClient, make_design, take_session
 
 pytestmark = pytest.mark.django_db
@@ -64,18 +65,21 @@ def test_a_random_rater_who_passes_the_traps_is_caught_live_and_honest_ones_kept
     # A narrow range of true quality, as in an archive (Vinylset's MOS sd is 0.35).
     truth = {s.pk: 3.2 + 0.25 * (i % 4) for i, s in enumerate(built.rated)}
 
-    def honest(bias: float) -> Score:
+    def answers(rater: SimulatedRater) -> Score:
+        """The rater's score of a clip: a gold clip is known to be bad."""
+
         def score(item: AssignmentItem) -> int:
-            heard = 1.2 if item.stimulus is None else truth[item.stimulus.pk]
-            return int(np.clip(np.rint(heard + bias + rng.normal(0, 0.7)), 1, 5))
+            quality = GOLD_HEARD if item.stimulus is None else truth[item.stimulus.pk]
+            return rater.rate(quality, rng)
 
         return score
 
-    def at_random(item: AssignmentItem) -> int:
-        return int(rng.integers(2, 6))  # well spread: passes the variance rule
-
-    crowd = [(f"honest-{i}", honest(float(rng.normal(0, 0.3)))) for i in range(7)]
-    crowd += [("random-0", at_random), ("random-1", at_random)]
+    crowd = [
+        (f"honest-{i}", answers(SimulatedRater(bias=float(rng.normal(0, 0.3)), spread=0.7)))
+        for i in range(7)
+    ]
+    # Rating at random, well spread: passes the variance rule.
+    crowd += [(f"random-{i}", answers(SimulatedRater(strategy="uniform"))) for i in range(2)]
     with django_capture_on_commit_callbacks(execute=True):
         for name, score in crowd:
             assert take_sessions(RaterClient(client, experiment, external_id=name), score) >= 1
