@@ -57,11 +57,29 @@ class SimulatedRater:
             raise ValueError("an honest rater needs the clip's quality")
         return int(acr(np.asarray(quality + self.bias + rng.normal(0.0, self.spread))))
 
-    def answer_trap(self, answer: int, rng: np.random.Generator) -> int:
-        """A trap's answer: the one it asks for, or another score when careless."""
+    def answer_trap(
+        self, answer: int, rng: np.random.Generator, scale: tuple[int, int] = (1, 5)
+    ) -> int:
+        """A trap's answer: the one it asks for, or another of the scale's when careless."""
         if not self.careless:
             return answer
-        return int(rng.choice([s for s in range(1, 6) if s != answer]))
+        return int(rng.choice([s for s in range(scale[0], scale[1] + 1) if s != answer]))
+
+    def compare(self, first: float, second: float, rng: np.random.Generator) -> int:
+        """A CCR answer (P.808 Annex E): the second clip's quality against the first's,
+        each heard with the rater's noise, rounded within -3..+3 (a constant bias
+        cancels in a difference); a cheater answers any of -3..+3."""
+        if self.strategy is not None:
+            return int(rng.integers(-3, 4))
+        heard = second - first + rng.normal(0.0, self.spread * np.sqrt(2.0))
+        return int(np.clip(np.rint(heard), -3, 3))
+
+    def prefers_first(self, first: float, second: float, rng: np.random.Generator) -> bool:
+        """A paired preference: the first clip sounds better (Thurstone's case V: each
+        heard with the rater's noise); a cheater flips a coin."""
+        if self.strategy is not None:
+            return bool(rng.random() < 0.5)
+        return bool(first - second + rng.normal(0.0, self.spread * np.sqrt(2.0)) > 0)
 
 
 @dataclass(frozen=True)
