@@ -74,7 +74,7 @@ class FramewiseCNN(nn.Module):
         return x.flatten(1)
 
 
-def _framewise(cnn: FramewiseCNN, segments: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def framewise(cnn: FramewiseCNN, segments: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The CNN on the real segments only, scattered back to (B, N, fan_out), zeros on
     padding."""
     valid = mask.bool()
@@ -154,7 +154,7 @@ class NISQA(MelModel):
         self.head = nn.Linear(64, 1)
 
     def forward(self, segments: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = _framewise(self.cnn, segments, mask)
+        x = framewise(self.cnn, segments, mask)
         x = self.time_dependency(x, mask)
         scores: torch.Tensor = self.head(self.pool(x, mask)).squeeze(-1)
         return scores
@@ -169,7 +169,7 @@ class ConvMaxPool(MelModel):
         self.head = nn.Linear(self.cnn.fan_out, 1)
 
     def forward(self, segments: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = _framewise(self.cnn, segments, mask)
+        x = framewise(self.cnn, segments, mask)
         x = x.masked_fill(~mask.bool()[..., None], float("-inf")).amax(dim=1)
         scores: torch.Tensor = self.head(x).squeeze(-1)
         return scores

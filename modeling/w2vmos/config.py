@@ -19,17 +19,38 @@ from modeling.w2vmos.errors import W2VMOSError
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 #: The models a run can train: w2vMOS and the paper's baselines (Table 1).
-ModelName = Literal["w2vmos", "nisqa", "nisqa_l1", "convmaxpool"]
+ModelName = Literal[
+    "w2vmos",
+    "nisqa",
+    "nisqa_l1",
+    "convmaxpool",
+    "convmaxpool_ae",
+    "convmaxpool_degr",
+    "convmaxpool_dcec",
+    "convmaxpool_dcec_mtl",
+]
 Loss = Literal["l1", "l2"]
 
-MODEL_NAMES: tuple[str, ...] = ("w2vmos", "nisqa", "nisqa_l1", "convmaxpool")
-BASELINES: tuple[str, ...] = ("nisqa", "nisqa_l1", "convmaxpool")
+#: ConvMaxPool fine-tuned from a pre-trained CNN (paper §4.2.3), and the pre-training
+#: (`modeling.baselines.pretrain`) whose product each one starts from.
+PRETRAINED_FROM: dict[str, str] = {
+    "convmaxpool_ae": "autoencoder",
+    "convmaxpool_degr": "degradation",
+    "convmaxpool_dcec": "dcec",
+    "convmaxpool_dcec_mtl": "dcec",
+}
+MODEL_NAMES: tuple[str, ...] = ("w2vmos", "nisqa", "nisqa_l1", "convmaxpool", *PRETRAINED_FROM)
+BASELINES: tuple[str, ...] = MODEL_NAMES[1:]
 #: Table 1's row name of each model.
 TABLE_NAMES = {
     "w2vmos": "w2vMOS",
     "nisqa": "NISQA (default)",
     "nisqa_l1": "NISQA (L1 loss)",
     "convmaxpool": "ConvMaxPool",
+    "convmaxpool_ae": "ConvMaxPool Autoencoder",
+    "convmaxpool_degr": "ConvMaxPool Degr. Class.",
+    "convmaxpool_dcec": "ConvMaxPool DCEC",
+    "convmaxpool_dcec_mtl": "ConvMaxPool DCEC MTL",
 }
 #: Each model's training defaults: the paper's (§5) for w2vMOS and ConvMaxPool, and for
 #: NISQA its repository's defaults (`train_nisqa_cnn_sa_ap.yaml`: Adam 1e-3 on every
@@ -58,6 +79,8 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "convmaxpool": {"lr_backbone": 1e-4, "lr_head": 1e-3, "batch_size": 16, "loss": "l1"},
 }
+#: §5: every ConvMaxPool is fine-tuned alike, pre-trained CNN or not.
+TRAIN_DEFAULTS.update(dict.fromkeys(PRETRAINED_FROM, TRAIN_DEFAULTS["convmaxpool"]))
 
 _DEVICES = ("auto", "cpu", "cuda")
 _PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -92,8 +115,10 @@ class ModelConfig(_JSONConfig):
     """Which model (`name`), and for w2vMOS where the wav2vec 2.0 backbone comes from: an
     HF-format checkpoint (`backbone`: a local directory or a hub id such as
     "facebook/wav2vec2-base"), or a random initialisation from `tiny_config` (keyword
-    arguments of `Wav2Vec2Config`). The baselines start from a random initialisation and
-    take their log-mel settings from `mel` (None: NISQA's, `modeling.mel.MelSettings`)."""
+    arguments of `Wav2Vec2Config`). The baselines start from a random initialisation, or
+    for the pre-trained ConvMaxPools (`PRETRAINED_FROM`) from the CNN of a pre-training's
+    product folder (`pretrained`), and take their log-mel settings from `mel` (None:
+    NISQA's, `modeling.mel.MelSettings`)."""
 
     name: ModelName = "w2vmos"
     backbone: str | None = None
@@ -104,10 +129,21 @@ class ModelConfig(_JSONConfig):
     #: pre-trained that way (large-lv60 style), off for base models (fairseq default).
     normalize_waveform: bool = False
     mel: dict[str, Any] | None = None
+    pretrained: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in MODEL_NAMES:
             raise W2VMOSError(f"model must be one of {', '.join(MODEL_NAMES)}, not {self.name!r}")
+        if self.name in PRETRAINED_FROM and not self.pretrained:
+            raise W2VMOSError(
+                f"{TABLE_NAMES[self.name]} is fine-tuned from a {PRETRAINED_FROM[self.name]} "
+                "pre-training: give its product folder (`pretrained`)"
+            )
+        if self.name not in PRETRAINED_FROM and self.pretrained:
+            raise W2VMOSError(
+                f"{TABLE_NAMES[self.name]} takes no pre-trained CNN; that is for "
+                f"{', '.join(PRETRAINED_FROM)}"
+            )
         if self.name != "w2vmos":
             if self.backbone is not None or self.tiny_config is not None:
                 raise W2VMOSError(f"{self.name} takes no wav2vec 2.0 backbone or tiny_config")

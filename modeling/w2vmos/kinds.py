@@ -19,7 +19,7 @@ def build_quality_model(config: ModelConfig) -> QualityModel:
     if config.is_baseline:
         from modeling.baselines.store import build_baseline
 
-        return build_baseline(config.name, config.mel)
+        return build_baseline(config.name, config.mel, pretrained=config.pretrained)
     from modeling.w2vmos.model import build_model
 
     return build_model(config)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 from torch import nn
 
@@ -30,6 +31,13 @@ class QualityModel(nn.Module):
 
     def front_end(self) -> FrontEnd:
         raise NotImplementedError
+
+    def forward_with_auxiliary(
+        self, values: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The MOS, and the loss of a second task trained alongside (None: none), from
+        one forward pass."""
+        return self(values, mask), None
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         head = {id(p) for p in self.head.parameters()}

@@ -325,13 +325,15 @@ def train_model(
             assert batch.labels is not None
             target = batch.labels.to(device)
             with autocast(device, precision):
-                pred = model(values, mask)
-            loss = loss_fn(pred.float(), target)
+                pred, auxiliary = model.forward_with_auxiliary(values, mask)
+            mos_loss = loss_fn(pred.float(), target)
+            # A multi-task model's second loss is trained on, not reported as the MOS's.
+            loss = mos_loss if auxiliary is None else mos_loss + auxiliary.float()
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            total += float(loss.detach()) * len(batch.indices)
+            total += float(mos_loss.detach()) * len(batch.indices)
             count += len(batch.indices)
         epoch += 1
         train_loss = total / max(count, 1)
