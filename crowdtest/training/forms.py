@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from modeling.w2vmos.config import MODEL_NAMES, TABLE_NAMES
+from modeling.w2vmos.config import MODEL_NAMES, PRETRAINED_FROM, TABLE_NAMES
 
 from .models import ModelRun
 from .services import DEFAULT_BACKBONE
@@ -35,6 +35,13 @@ class RunStartForm(forms.Form):
         help_text="w2vMOS only. A wav2vec 2.0 checkpoint: hub id, or a folder on the gpu "
         "worker (e.g. a pretrain_wav2vec2 output)",
     )
+    pretrained = forms.CharField(
+        max_length=1000,
+        required=False,
+        help_text="The pre-trained ConvMaxPools only: the output folder of the pretrain_cnn "
+        "run on the gpu worker (Autoencoder: autoencoder; Degr. Class.: degradation; DCEC "
+        "and DCEC MTL: dcec)",
+    )
     folds = forms.IntegerField(min_value=2, max_value=10, initial=3)
     max_epochs = forms.IntegerField(min_value=1, max_value=10_000, initial=200)
     patience = forms.IntegerField(
@@ -55,6 +62,15 @@ class RunStartForm(forms.Form):
             data["backbone"] = None if backbone in ("", DEFAULT_BACKBONE) else backbone
         elif not backbone:
             self.add_error("backbone", "w2vMOS needs a wav2vec 2.0 backbone.")
+        pretrained = (data.get("pretrained") or "").strip()
+        data["pretrained"] = pretrained or None
+        if data.get("model") in PRETRAINED_FROM and not pretrained:
+            method = PRETRAINED_FROM[data["model"]]
+            self.add_error(
+                "pretrained",
+                f"{TABLE_NAMES[data['model']]} starts from a {method} pre-training: give its "
+                "output folder.",
+            )
         return data
 
 

@@ -47,3 +47,16 @@ def pretrain_task(run_id: int) -> str:
     from .services import pretrain_run
 
     return pretrain_run(run_id=run_id)
+
+
+@durable_task(
+    "crowdtest.training.tasks.pretrain_cnn",
+    time_limit=GPU_TIME_LIMIT,
+    soft_margin=SOFT_MARGIN,
+    reject_on_worker_lost=True,  # resumes from its last epoch
+)
+def pretrain_cnn_task(run_id: int) -> str:
+    """Pre-train (or continue pre-training) ConvMaxPool's CNN."""
+    from .services import cnn_pretrain_run
+
+    return cnn_pretrain_run(run_id=run_id)

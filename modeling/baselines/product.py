@@ -21,10 +21,11 @@ FOLDER = "cnn"
 META_FILE = "pretrained.json"
 WEIGHTS_FILE = "weights.pt"
 METHODS: tuple[str, ...] = ("autoencoder", "degradation", "dcec")
+#: Each method as the messages name it, with its article.
 METHOD_NAMES = {
-    "autoencoder": "autoencoder",
-    "degradation": "degradation classifier",
-    "dcec": "DCEC",
+    "autoencoder": "an autoencoder",
+    "degradation": "a degradation classifier",
+    "dcec": "a DCEC",
 }
 
 
@@ -82,8 +83,8 @@ def product_for(model: str, path: Path | str) -> Product:
     if product.method != wanted:
         users = [TABLE_NAMES[n] for n, m in PRETRAINED_FROM.items() if m == product.method]
         raise W2VMOSError(
-            f"{path} is a {METHOD_NAMES[product.method]} pre-training; "
-            f"{TABLE_NAMES[model]} starts from a {METHOD_NAMES[wanted]} one "
+            f"{path} is {METHOD_NAMES[product.method]} pre-training; "
+            f"{TABLE_NAMES[model]} starts from {METHOD_NAMES[wanted]} one "
             f"(this product is for {' and '.join(users)})"
         )
     return product

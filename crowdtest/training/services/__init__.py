@@ -1,8 +1,9 @@
 """Writes of the training app: model runs and their folds, archive scoring, backbone
-pre-training, imported fairseq checkpoints. Every service takes keyword-only arguments
-and raises `TrainingError`."""
+and ConvMaxPool CNN pre-training, imported fairseq checkpoints, comparisons. Every
+service takes keyword-only arguments and raises `TrainingError`."""
 
 from ..errors import TrainingError
+from .cnn_pretraining import cnn_pretrain_run, cnn_pretrain_start
 from .imports import checkpoint_import
 from .pretraining import pretrain_run, pretrain_start
 from .runs import (
@@ -33,6 +34,8 @@ __all__ = [
     "archive_sources",
     "backbone_resolve",
     "checkpoint_import",
+    "cnn_pretrain_run",
+    "cnn_pretrain_start",
     "fold_train",
     "pretrain_run",
     "pretrain_start",

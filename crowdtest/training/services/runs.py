@@ -44,6 +44,7 @@ from modeling import metrics
 from modeling.provenance import code_version
 from modeling.w2vmos.config import (
     MODEL_NAMES,
+    PRETRAINED_FROM,
     TABLE_NAMES,
     CVConfig,
     ModelConfig,
@@ -147,13 +148,15 @@ def run_start(
     lr_backbone: float | None = None,
     lr_head: float | None = None,
     batch_size: int | None = None,
+    pretrained: str | None = None,
     created_by: Any = None,
 ) -> ModelRun:
     """Check everything that can be checked here, record the run with its labels and
     resolved settings, and queue its first fold on the gpu queue. A GPU asked for is
     checked here when tasks run in this process, else by the worker at task start.
     Settings left as None take the model's defaults (the paper's, `TRAIN_DEFAULTS`); a
-    backbone is for w2vMOS only (default: wav2vec 2.0 base)."""
+    backbone is for w2vMOS only (default: wav2vec 2.0 base), a pre-training's product
+    (`pretrained`) for the pre-trained ConvMaxPools only, each from its own method."""
     if kind not in (ModelRun.Kind.CROSSVAL, ModelRun.Kind.FINAL):
         raise TrainingError(f"A run is a cross-validation or a final model, not {kind!r}.")
     if model not in MODEL_NAMES:
@@ -163,6 +166,11 @@ def run_start(
         raise TrainingError(
             f"{TABLE_NAMES[model]} starts from a random initialisation on log-mel input: "
             "a wav2vec 2.0 backbone is for w2vMOS only."
+        )
+    if not baseline and pretrained and pretrained.strip():
+        raise TrainingError(
+            "w2vMOS fine-tunes a wav2vec 2.0 backbone (--backbone); a pre-trained CNN is for "
+            "the pre-trained ConvMaxPools."
         )
     if folds < 2:
         raise TrainingError(f"Cross-validation needs at least 2 folds, not {folds}.")
@@ -179,7 +187,7 @@ def run_start(
             device=device,
             precision=precision,
         )
-        model_config = ModelConfig(name=model) if baseline else None  # type: ignore[arg-type]
+        model_config = pretrained_model_config(model, pretrained) if baseline else None
         if model_config is not None:
             check_pairing(model_config, train)
         cv = CVConfig(k=folds, seed=seed, random_labels=random_labels)
@@ -230,6 +238,36 @@ def run_start(
         ModelFold.objects.bulk_create(ModelFold(run=run, index=i) for i in range(n_folds))
         _send_next_fold(run)
     return run
+
+
+def pretrained_model_config(model: str, pretrained: str | None) -> ModelConfig:
+    """A baseline's model settings; a pre-trained ConvMaxPool's name the product it starts
+    from (read and checked here: it must exist, be finished and be of the model's own
+    pre-training) and take its log-mel settings."""
+    from modeling.baselines.product import product_for
+
+    source = (pretrained or "").strip()
+    if model not in PRETRAINED_FROM:
+        if source:
+            raise TrainingError(
+                f"{TABLE_NAMES[model]} starts from a random initialisation; a pre-trained "
+                f"CNN is for {', '.join(TABLE_NAMES[n] for n in PRETRAINED_FROM)}."
+            )
+        return ModelConfig(name=model)  # type: ignore[arg-type]
+    if not source:
+        raise TrainingError(
+            f"{TABLE_NAMES[model]} is fine-tuned from a {PRETRAINED_FROM[model]} pre-training: "
+            f"give its output folder (pretrain_cnn {PRETRAINED_FROM[model]} ... OUT_DIR)."
+        )
+    try:
+        product = product_for(model, source)
+    except W2VMOSError as exc:
+        raise TrainingError(str(exc)) from exc
+    return ModelConfig(
+        name=model,  # type: ignore[arg-type]
+        pretrained=str(product.folder),
+        mel=product.mel,
+    )
 
 
 def _check_mel_input(config: ModelConfig, stimulus_ids: list[int]) -> None:
@@ -557,6 +595,7 @@ def run_cancel(*, run: ModelRun) -> ModelRun:
 def run_resume(*, run: ModelRun, created_by: Any = None) -> ModelRun:
     """Continue a failed or cancelled run with a new job: finished folds are kept, an
     interrupted fold resumes from its last saved epoch."""
+    from .cnn_pretraining import cnn_pretrain_send, cnn_pretrain_total, is_cnn_pretraining
     from .pretraining import pretrain_send
 
     with transaction.atomic():
@@ -569,10 +608,17 @@ def run_resume(*, run: ModelRun, created_by: Any = None) -> ModelRun:
         done = sum(f.status == Status.SUCCEEDED for f in folds)
         scope = run.experiment.job_scope if run.experiment else ""
         pretraining = run.kind == ModelRun.Kind.PRETRAIN
+        cnn = is_cnn_pretraining(run)
+        if cnn:
+            total = cnn_pretrain_total(run)
+        elif pretraining:
+            total = int(run.config["pretrain"]["max_steps"]) + 1
+        else:
+            total = len(folds)
         job = job_create(
             kind=run.job.kind if run.job else JOB_KIND,
             scope=scope,
-            total=int(run.config["pretrain"]["max_steps"]) + 1 if pretraining else len(folds),
+            total=total,
             created_by=created_by,
         )
         job_set_counts(job_id=job.pk, done=done)
@@ -581,7 +627,9 @@ def run_resume(*, run: ModelRun, created_by: Any = None) -> ModelRun:
         ModelFold.objects.filter(run=run).exclude(status=Status.SUCCEEDED).update(
             status=Status.QUEUED, sent=False
         )
-        if pretraining:
+        if cnn:
+            cnn_pretrain_send(run)
+        elif pretraining:
             pretrain_send(run)
         else:
             _send_next_fold(run)

@@ -26,6 +26,7 @@ RUN_SETTINGS = frozenset(
         "lr_backbone",
         "lr_head",
         "final",
+        "pretrained",
     }
 )
 
@@ -51,6 +52,12 @@ class Command(ExperimentCommand):
             "--backbone",
             help="w2vMOS only: wav2vec 2.0 checkpoint, a folder (e.g. a pretrain_wav2vec2 "
             f"output) or hub id (default {DEFAULT_BACKBONE})",
+        )
+        parser.add_argument(
+            "--pretrained",
+            help="the pre-trained ConvMaxPools only: the output folder of the pretrain_cnn run "
+            "the model starts from (convmaxpool_ae: autoencoder, convmaxpool_degr: "
+            "degradation, convmaxpool_dcec and convmaxpool_dcec_mtl: dcec)",
         )
         parser.add_argument("--folds", type=int, default=3)
         parser.add_argument(
@@ -144,6 +151,7 @@ class Command(ExperimentCommand):
             batch_size=opts["batch_size"],
             lr_backbone=opts["lr_backbone"],
             lr_head=opts["lr_head"],
+            pretrained=opts["pretrained"],
         )
 
     def _report(self, run: ModelRun) -> None:
