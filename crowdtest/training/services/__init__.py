@@ -4,6 +4,7 @@ service takes keyword-only arguments and raises `TrainingError`."""
 
 from ..errors import TrainingError
 from .cnn_pretraining import cnn_pretrain_run, cnn_pretrain_start
+from .compare import COMPARABLE, comparison_models, runs_compare
 from .imports import checkpoint_import
 from .pretraining import pretrain_run, pretrain_start
 from .runs import (
@@ -27,6 +28,7 @@ from .scoring import (
 )
 
 __all__ = [
+    "COMPARABLE",
     "DEFAULT_BACKBONE",
     "ScoreSource",
     "TrainingError",
@@ -36,12 +38,14 @@ __all__ = [
     "checkpoint_import",
     "cnn_pretrain_run",
     "cnn_pretrain_start",
+    "comparison_models",
     "fold_train",
     "pretrain_run",
     "pretrain_start",
     "run_cancel",
     "run_resume",
     "run_start",
+    "runs_compare",
     "scoring_fold",
     "scoring_folds",
     "scoring_run",

@@ -1,0 +1,116 @@
+"""`compare_models`: every model over the same folds, tabled beside the paper; one
+refusal queues nothing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.jobs.models import Job
+from crowdtest.training.models import ModelRun
+from crowdtest.training.services import comparison_models
+from modeling.baselines.pretrain import CNNPretrainConfig, pretrain_cnn
+
+from .conftest import labelled_experiment, write_wavs
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def dcec_product(tmp_path: Path) -> Path:
+    music = write_wavs(tmp_path / "music", 3)
+    config = CNNPretrainConfig(
+        method="dcec",
+        ae_epochs=1,
+        epochs=1,
+        clusters=2,
+        embed_dim=4,
+        seconds=1.0,
+        segments_per_file=4,
+        batch_size=8,
+        device="cpu",
+    )
+    pretrain_cnn(music, config=config, out_dir=tmp_path / "dcec")
+    return tmp_path / "dcec"
+
+
+def _nothing_queued(experiment: Experiment) -> bool:
+    return (
+        not ModelRun.objects.filter(experiment=experiment).exists()
+        and not Job.objects.filter(scope=experiment.job_scope).exists()
+    )
+
+
+def test_every_model_runs_over_the_same_folds(dcec_product: Path) -> None:
+    experiment = labelled_experiment(12, slug="compare")
+    out = io.StringIO()
+    call_command(
+        "compare_models",
+        experiment.slug,
+        "--models",
+        "convmaxpool,nisqa_l1,convmaxpool_dcec_mtl",
+        "--dcec",
+        str(dcec_product),
+        "--device",
+        "cpu",
+        "--max-epochs",
+        "1",
+        "--seed",
+        "3",
+        stdout=out,
+    )
+    runs = list(ModelRun.objects.filter(experiment=experiment).order_by("pk"))
+    assert [r.model_name for r in runs] == ["convmaxpool", "nisqa_l1", "convmaxpool_dcec_mtl"]
+    assert all(r.status == ModelRun.Status.SUCCEEDED for r in runs), [r.error for r in runs]
+    assert {r.config["cv"]["seed"] for r in runs} == {3}
+    assert [r.config["train"]["batch_size"] for r in runs] == [16, 40, 16]  # each its own
+
+    def test_sets(run: ModelRun) -> list[set[int]]:
+        return [
+            {p["stimulus"] for p in fold.predictions if p["split"] == "test"}
+            for fold in run.folds.order_by("index")
+        ]
+
+    assert test_sets(runs[0]) == test_sets(runs[1]) == test_sets(runs[2])
+    text = out.getvalue()
+    for run in runs:
+        assert f"{run.name} (run {run.pk})" in text
+    assert "ConvMaxPool DCEC MTL (paper, Vinylset)" in text and "85.32 ± 2.49" in text
+
+
+def test_a_refusal_queues_none_of_the_models(dcec_product: Path) -> None:
+    experiment = labelled_experiment(6, slug="compare-refused")
+    with pytest.raises(CommandError, match="convmaxpool_degr needs the product of a degradation"):
+        call_command("compare_models", experiment.slug, "--models", "convmaxpool,convmaxpool_degr")
+    with pytest.raises(CommandError, match="Unknown model"):
+        call_command("compare_models", experiment.slug, "--models", "convmaxpool,resnet")
+    # The second model's product is of another pre-training: the first is not queued either.
+    with pytest.raises(CommandError, match=r"convmaxpool_ae: .* is a DCEC pre-training.*Nothing"):
+        call_command(
+            "compare_models",
+            experiment.slug,
+            "--models",
+            "convmaxpool,convmaxpool_ae",
+            "--autoencoder",
+            str(dcec_product),
+            "--device",
+            "cpu",
+        )
+    assert _nothing_queued(experiment)
+
+
+def test_by_default_every_model_that_can_run() -> None:
+    assert comparison_models(pretrained={}) == [
+        "w2vmos",
+        "nisqa",
+        "nisqa_l1",
+        "convmaxpool",
+        "w2vmos_random",
+    ]
+    with_dcec = comparison_models(pretrained={"dcec": "/x"})
+    assert "convmaxpool_dcec" in with_dcec and "convmaxpool_dcec_mtl" in with_dcec
+    assert "convmaxpool_ae" not in with_dcec
