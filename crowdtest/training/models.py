@@ -136,6 +136,9 @@ class ModelRun(models.Model):
     @property
     def name(self) -> str:
         """The run's row name in a Table 1-style comparison."""
+        if "pretrain_cnn" in self.config:
+            method = self.config["pretrain_cnn"].get("method", "")
+            return f"ConvMaxPool CNN, {method} pre-training"
         name = TABLE_NAMES.get(self.model_name, self.model_name)
         return f"{name} Rand. Labels" if self.random_labels else name
 

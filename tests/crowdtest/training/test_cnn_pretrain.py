@@ -70,6 +70,7 @@ def test_a_pretraining_is_a_run_with_progress_per_epoch(
     assert run.job is not None and (run.job.done, run.job.total) == (3, 3)
     assert "clustering epoch 3/3" in run.job.message or "CNN in" in run.job.message
     assert (folder / "cnn" / "pretrained.json").is_file()
+    assert run.name == "ConvMaxPool CNN, dcec pre-training"
     assert "--model convmaxpool_dcec or convmaxpool_dcec_mtl --pretrained" in output
 
 
