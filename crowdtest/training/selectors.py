@@ -99,29 +99,38 @@ class TableRow:
     name: str
     cells: list[str]
     run: ModelRun | None = None  # None: a row of the paper
+    #: A run's row: the paper's figures for the same model, cell by cell (none: no row).
+    paper_cells: list[str] = field(default_factory=list)
 
     @property
     def reference(self) -> bool:
         return self.run is None
 
 
+def _paper_cells(values: Mapping[str, tuple[float, float]]) -> list[str]:
+    return [
+        f"{mean:.2f} ± {std:.3f}" if key != "pra" else f"{mean:.2f} ± {std:.2f}"
+        for key, (mean, std) in ((k, values[k]) for k in TABLE_METRICS)
+    ]
+
+
 def paper_rows() -> list[TableRow]:
     return [
-        TableRow(
-            f"{name} (paper, Vinylset)",
-            [
-                f"{mean:.2f} ± {std:.3f}" if key != "pra" else f"{mean:.2f} ± {std:.2f}"
-                for key, (mean, std) in ((k, values[k]) for k in TABLE_METRICS)
-            ],
-        )
-        for name, values in PAPER_ROWS
+        TableRow(f"{name} (paper, Vinylset)", _paper_cells(values)) for name, values in PAPER_ROWS
     ]
 
 
 def comparison_rows(runs: Iterable[ModelRun]) -> list[TableRow]:
-    """Finished cross-validations as rows of a Table 1/2-style comparison."""
+    """Finished cross-validations as rows of a Table 1/2-style comparison, each with the
+    paper's figures for the same model beside it."""
+    paper = dict(PAPER_ROWS)
     return [
-        TableRow(f"{run.name} (run {run.pk})", mean_std_cells(run.summary), run)
+        TableRow(
+            f"{run.name} (run {run.pk})",
+            mean_std_cells(run.summary),
+            run,
+            _paper_cells(paper[run.name]) if run.name in paper else [],
+        )
         for run in runs
         if run.kind == ModelRun.Kind.CROSSVAL and run.summary
     ]

@@ -34,6 +34,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
         "experiment": experiment,
         "runs": runs,
         "table": selectors.comparison_rows(runs) + selectors.paper_rows(),
+        "pra_runs": [row.run for row in selectors.comparison_rows(runs)],
         "form": form,
     }
     return render(request, "training/run_list.html", context)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
@@ -45,7 +47,7 @@ def _nothing_queued(experiment: Experiment) -> bool:
     )
 
 
-def test_every_model_runs_over_the_same_folds(dcec_product: Path) -> None:
+def test_every_model_runs_over_the_same_folds(dcec_product: Path, staff_client: Any) -> None:
     experiment = labelled_experiment(12, slug="compare")
     out = io.StringIO()
     call_command(
@@ -80,6 +82,17 @@ def test_every_model_runs_over_the_same_folds(dcec_product: Path) -> None:
     for run in runs:
         assert f"{run.name} (run {run.pk})" in text
     assert "ConvMaxPool DCEC MTL (paper, Vinylset)" in text and "85.32 ± 2.49" in text
+
+    # The Models tab: each run beside the paper's figures for its model, and its PRA plot.
+    page = staff_client.get(reverse("training:run_list", args=[experiment.slug]))
+    assert page.status_code == 200
+    assert "0.32 ± 0.009 · 0.36 ± 0.058 · 0.30 ± 0.097 · 77.19 ± 4.33" in page.text
+    assert "0.31 ± 0.011 · 0.39 ± 0.064 · 0.34 ± 0.080 · 85.32 ± 2.49" in page.text
+    for run in runs:
+        plot = reverse("training:run_plot", args=[experiment.slug, run.pk, "pra"])
+        assert plot in page.text
+        png = staff_client.get(plot)
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
 def test_a_refusal_queues_none_of_the_models(dcec_product: Path) -> None:
