@@ -1,6 +1,6 @@
 """The training app's file in an experiment export: models.csv, one row per model run
-with its model (Table 1's row name), settings, labels fingerprint, metrics (mean and
-std over folds) and code version."""
+with its model (Table 1's row name), backbone or pre-trained CNN, settings, labels
+fingerprint, metrics (mean and std over folds) and code version."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ MODEL_COLUMNS = (
     "model",
     "status",
     "backbone",
+    "pretrained",
     "random_labels",
     "folds",
     "max_epochs",
@@ -53,6 +54,7 @@ def _row(run: ModelRun) -> list[Any]:
         run.name,
         run.status,
         run.backbone,
+        run.config.get("model", {}).get("pretrained") or "",
         run.random_labels,
         run.k if run.kind != ModelRun.Kind.PRETRAIN else None,
         train.get("max_epochs"),

@@ -4,6 +4,7 @@ before anything is queued."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.exports import export_one
 from crowdtest.jobs.models import Job
 from crowdtest.training.forms import RunStartForm
 from crowdtest.training.models import ModelRun
@@ -105,6 +107,8 @@ def test_a_product_is_fine_tuned_through_the_same_folds(
     assert (train["loss"], train["lr_backbone"], train["lr_head"]) == ("l1", 1e-4, 1e-3)
     assert [f.status for f in run.folds.all()] == ["succeeded"] * 3
     assert set(run.summary) >= {"rmse", "pcc", "srcc", "pra"}
+    (row,) = csv.DictReader(io.StringIO(export_one(experiment, "models.csv")))
+    assert (row["model"], row["pretrained"]) == (run.name, str(products[method][0] / "cnn"))
 
 
 def output_of(out: io.StringIO) -> str:
