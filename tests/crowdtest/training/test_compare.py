@@ -47,14 +47,19 @@ def _nothing_queued(experiment: Experiment) -> bool:
     )
 
 
-def test_every_model_runs_over_the_same_folds(dcec_product: Path, staff_client: Any) -> None:
+def test_every_model_runs_over_the_same_folds(
+    dcec_product: Path, tiny_backbone: Path, staff_client: Any
+) -> None:
     experiment = labelled_experiment(12, slug="compare")
     out = io.StringIO()
+    models = "convmaxpool,nisqa_l1,convmaxpool_dcec_mtl,w2vmos_random"
     call_command(
         "compare_models",
         experiment.slug,
         "--models",
-        "convmaxpool,nisqa_l1,convmaxpool_dcec_mtl",
+        models,
+        "--backbone",
+        str(tiny_backbone),
         "--dcec",
         str(dcec_product),
         "--device",
@@ -66,10 +71,15 @@ def test_every_model_runs_over_the_same_folds(dcec_product: Path, staff_client: 
         stdout=out,
     )
     runs = list(ModelRun.objects.filter(experiment=experiment).order_by("pk"))
-    assert [r.model_name for r in runs] == ["convmaxpool", "nisqa_l1", "convmaxpool_dcec_mtl"]
+    assert [r.name for r in runs] == [
+        "ConvMaxPool",
+        "NISQA (L1 loss)",
+        "ConvMaxPool DCEC MTL",
+        "w2vMOS Rand. Labels",
+    ]
     assert all(r.status == ModelRun.Status.SUCCEEDED for r in runs), [r.error for r in runs]
     assert {r.config["cv"]["seed"] for r in runs} == {3}
-    assert [r.config["train"]["batch_size"] for r in runs] == [16, 40, 16]  # each its own
+    assert [r.config["train"]["batch_size"] for r in runs] == [16, 40, 16, 4]  # each its own
 
     def test_sets(run: ModelRun) -> list[set[int]]:
         return [
@@ -77,7 +87,7 @@ def test_every_model_runs_over_the_same_folds(dcec_product: Path, staff_client: 
             for fold in run.folds.order_by("index")
         ]
 
-    assert test_sets(runs[0]) == test_sets(runs[1]) == test_sets(runs[2])
+    assert test_sets(runs[0]) == test_sets(runs[1]) == test_sets(runs[2]) == test_sets(runs[3])
     text = out.getvalue()
     for run in runs:
         assert f"{run.name} (run {run.pk})" in text
@@ -88,6 +98,7 @@ def test_every_model_runs_over_the_same_folds(dcec_product: Path, staff_client: 
     assert page.status_code == 200
     assert "0.32 ± 0.009 · 0.36 ± 0.058 · 0.30 ± 0.097 · 77.19 ± 4.33" in page.text
     assert "0.31 ± 0.011 · 0.39 ± 0.064 · 0.34 ± 0.080 · 85.32 ± 2.49" in page.text
+    assert "0.34 ± 0.007 · 0.19 ± 0.068 · 0.11 ± 0.067 · 66.13 ± 8.32" in page.text
     for run in runs:
         plot = reverse("training:run_plot", args=[experiment.slug, run.pk, "pra"])
         assert plot in page.text
