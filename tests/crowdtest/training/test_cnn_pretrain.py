@@ -41,6 +41,7 @@ def products(
     with django_db_blocker.unblock():
         for method, extra in (
             ("autoencoder", ["--epochs", "2"]),
+            ("degradation", ["--epochs", "1", "--val-share", "0.25"]),
             ("dcec", ["--ae-epochs", "1", "--epochs", "2", "--clusters", "3", "--embed-dim", "4"]),
         ):
             out = io.StringIO()
@@ -75,9 +76,23 @@ def test_a_pretraining_is_a_run_with_progress_per_epoch(
     assert run.name == "ConvMaxPool CNN, dcec pre-training"
     assert "--model convmaxpool_dcec or convmaxpool_dcec_mtl --pretrained" in output
 
+    # The degradation classifier makes its set first, one step of its job.
+    folder, output = products["degradation"]
+    degr = ModelRun.objects.get(kind=ModelRun.Kind.PRETRAIN, folder=str(folder))
+    assert degr.status == ModelRun.Status.SUCCEEDED
+    assert degr.summary["items"] == 4 * 6 and degr.summary["val_accuracy"] is not None
+    assert degr.job is not None and (degr.job.done, degr.job.total) == (2, 2)  # set + 1 epoch
+    assert len((folder / "degraded" / "degraded.csv").read_text().splitlines()) == 1 + 24
+    assert "held-out accuracy" in output and "--model convmaxpool_degr --pretrained" in output
+
 
 @pytest.mark.parametrize(
-    ("model", "method"), [("convmaxpool_ae", "autoencoder"), ("convmaxpool_dcec_mtl", "dcec")]
+    ("model", "method"),
+    [
+        ("convmaxpool_ae", "autoencoder"),
+        ("convmaxpool_degr", "degradation"),
+        ("convmaxpool_dcec_mtl", "dcec"),
+    ],
 )
 def test_a_product_is_fine_tuned_through_the_same_folds(
     products: dict[str, tuple[Path, str]], model: str, method: str
@@ -98,6 +113,7 @@ def test_a_product_is_fine_tuned_through_the_same_folds(
     assert run.status == ModelRun.Status.SUCCEEDED, run.error
     name = {
         "convmaxpool_ae": "ConvMaxPool Autoencoder",
+        "convmaxpool_degr": "ConvMaxPool Degr. Class.",
         "convmaxpool_dcec_mtl": "ConvMaxPool DCEC MTL",
     }
     assert run.name == name[model] and f"{run.name} (run {run.pk}): RMSE" in output_of(out)
