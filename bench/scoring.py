@@ -12,6 +12,11 @@ parameter groups), on CPU and, when there is one, on the GPU (bf16 autocast).
 
     python -m bench scoring -- --clips 8 --batch-size 8 --workers 1 --train-steps 1
 
+CPU engines (`--engines`): the CPU scoring path, one clip per pass, through each engine of
+`modeling.w2vmos.engines` side by side with the one-file fp32 path, with their agreement
+(max and mean absolute MOS difference, PCC). The random-init model's scores spread little,
+so the PCC says less than it would on a trained model; the absolute differences hold.
+
 On a CPU, batching brings little: wav2vec 2.0's matrix products are already large for
 one 10 s clip, and bf16 autocast is much slower on CPUs without native bf16 (try
 `--cpu-bf16`). The batched path pays off on a GPU, where one clip leaves it idle.
@@ -32,9 +37,15 @@ import soundfile as sf
 import torch
 
 from modeling.w2vmos.config import ModelConfig
+from modeling.w2vmos.engines import agreement, build_engine
 from modeling.w2vmos.model import W2VMOS, build_model
 from modeling.w2vmos.runtime import autocast, resolve_device, resolve_precision
-from modeling.w2vmos.score import ScoreResult, score_files, score_one_at_a_time
+from modeling.w2vmos.score import (
+    ScoreResult,
+    score_files,
+    score_files_cpu,
+    score_one_at_a_time,
+)
 
 
 def _cpu_name() -> str:
@@ -122,6 +133,40 @@ def _train_step_time(model: W2VMOS, device: torch.device, steps: int, seconds: f
     return float(np.mean(times))
 
 
+def _compare_engines(
+    model: W2VMOS,
+    paths: list[Path],
+    args: argparse.Namespace,
+    naive: list[ScoreResult],
+    naive_wall: float,
+    audio: float,
+    workdir: Path,
+) -> None:
+    """The CPU scoring path (`score_files_cpu`) through each engine, same clips, against
+    the one-file fp32 path: speed-up and agreement (max and mean |dMOS|, PCC)."""
+    reference = [float(r.mos or 0.0) for r in naive]
+    for name in args.engines.split(","):
+        started = time.perf_counter()
+        engine = build_engine(model, name, workdir=workdir)
+        engine.score(np.zeros(16000, dtype=np.float32))  # warm-up (compiles, plans)
+        build = time.perf_counter() - started
+        results, wall = _timed(
+            f"CPU path, engine {name}",
+            lambda engine=engine: list(  # type: ignore[misc]
+                score_files_cpu(engine, model, paths, max_seconds=args.seconds)
+            ),
+            audio,
+        )
+        agree = agreement(reference, [float(r.mos or 0.0) for r in results])
+        pcc = "n/a" if agree.pcc is None else f"{agree.pcc:.4f}"
+        print(
+            f"    speedup {naive_wall / wall:.2f}x; |dMOS| max {agree.max_abs:.4f} "
+            f"mean {agree.mean_abs:.4f}, PCC {pcc}; build+warm-up {build:.1f} s; "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench scoring", description=__doc__)
     parser.add_argument("--clips", type=int, default=8)
@@ -135,6 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cpu-bf16", action="store_true", help="also try bf16 autocast on CPU")
     parser.add_argument("--tolerance", type=float, default=0.05, help="MOS, autocast runs")
     parser.add_argument("--repeats", type=int, default=1, help="alternating timed runs")
+    parser.add_argument(
+        "--engines",
+        default="torch-fp32,torch-int8,onnx-fp32,onnx-int8",
+        help="CPU engines scored side by side with the one-file fp32 path ('' skips; "
+        "add torch-compile to try it: minutes of compilation)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -193,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
             f"  speedup {naive_wall / batched_wall:.2f}x; max |MOS difference| {diff:.2e} "
             f"(tolerance {tolerance:g}: {verdict})"
         )
+        if args.engines and device.type == "cpu":
+            _compare_engines(model, paths, args, naive, naive_wall, audio, Path(tmp))
         if args.cpu_bf16 and device.type == "cpu":
             bf16, bf16_wall = _timed(
                 f"batched, CPU bf16 autocast (bs {args.batch_size})",

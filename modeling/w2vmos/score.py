@@ -8,6 +8,11 @@ and, on a GPU, under bf16/fp16 autocast. Each file is cut to its middle `max_sec
 a per-file error and the rest of its batch is scored. Padding does not change a score
 (see `model`), so batching is exact up to float rounding.
 
+`score_files_cpu` is the CPU path: on a CPU one clip already fills the matrix products,
+so it scores one unpadded clip per pass through an inference engine (`engines`: int8,
+ONNX Runtime, ...), the next file decoding in a thread meanwhile; each result names the
+engine that scored it.
+
 `score_one_at_a_time` is the naive baseline of the benchmark: one file per forward pass,
 fp32, decoding in the calling thread.
 """
@@ -16,14 +21,17 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch.utils.data import DataLoader
 
 from modeling.w2vmos.data import ClipDataset, audio_duration, collate_clips
+from modeling.w2vmos.engines import Engine
 from modeling.w2vmos.errors import AudioReadError
 from modeling.w2vmos.quality_model import QualityModel
 from modeling.w2vmos.runtime import autocast, loader_context, resolve_device, resolve_precision
@@ -38,6 +46,7 @@ class ScoreResult:
     path: Path
     mos: float | None
     error: str | None = None
+    engine: str = ""
 
 
 ScoreProgress = Callable[[int, int], None]  # (files done, files in all)
@@ -106,6 +115,50 @@ def score_files(
             done += len(batch.indices) + len(batch.failed)
             if progress is not None:
                 progress(done, total)
+
+
+def decode_clips(
+    model: QualityModel, paths: Sequence[Path | str], *, max_seconds: float | None = 10.0
+) -> Iterator[tuple[int, Path, NDArray[np.float32] | None, str | None]]:
+    """(index, path, the model's input or None, error) per file, in input order, the next
+    file decoding in a background thread while the caller computes."""
+    front_end = model.front_end()
+
+    def load(file: Path) -> tuple[NDArray[np.float32] | None, str | None]:
+        try:
+            return front_end(file, max_seconds=max_seconds), None
+        except AudioReadError as exc:
+            return None, str(exc)
+        except OSError as exc:  # gone between listing and reading
+            return None, f"cannot read {file}: {exc}"
+
+    files = [Path(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        pending: Future[tuple[NDArray[np.float32] | None, str | None]] | None = None
+        for i, file in enumerate(files):
+            current = pending if pending is not None else pool.submit(load, file)
+            pending = pool.submit(load, files[i + 1]) if i + 1 < len(files) else None
+            values, error = current.result()
+            yield i, file, values, error
+
+
+def score_files_cpu(
+    engine: Engine,
+    model: QualityModel,
+    paths: Sequence[Path | str],
+    *,
+    max_seconds: float | None = 10.0,
+    progress: ScoreProgress | None = None,
+) -> Iterator[ScoreResult]:
+    """Predicted MOS of every file by `engine` (built from `model`), in input order."""
+    total = len(paths)
+    for i, file, values, error in decode_clips(model, paths, max_seconds=max_seconds):
+        if values is None:
+            yield ScoreResult(i, file, None, error)
+        else:
+            yield ScoreResult(i, file, engine.score(values), engine=engine.name)
+        if progress is not None:
+            progress(i + 1, total)
 
 
 def score_one_at_a_time(

@@ -4,7 +4,8 @@ CSV that names the model run and the code version. A file that can't be read get
 error in the CSV and the rest goes on (`modeling.w2vmos.score`).
 
 Files are taken in chunks: each chunk is fetched (S3 tracks are downloaded to temporary
-files, removed after the chunk), scored in length-sorted batches, and written."""
+files, removed after the chunk), scored (`scorer`: batched on a GPU, through the fastest
+exact-enough engine on a CPU), and written; the CSV names the engine of every MOS."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from django.core.files import File
 from django.db import OperationalError, transaction
@@ -39,15 +40,21 @@ from modeling.w2vmos.errors import W2VMOSError
 from ..errors import TrainingError
 from ..models import ModelFold, ModelRun, ScoringRun
 from .control import StopControl, task_deadline
-
-if TYPE_CHECKING:
-    from modeling.w2vmos.quality_model import QualityModel
+from .scorer import FileScore, RunScorer, run_scorer
 
 logger = logging.getLogger(__name__)
 
 JOB_KIND = "score_archive"
 CHUNK = 256
-CSV_COLUMNS = ("path", "track_id", "predicted_mos", "error", "model_run", "code_version")
+CSV_COLUMNS = (
+    "path",
+    "track_id",
+    "predicted_mos",
+    "error",
+    "engine",  # what computed the MOS: a CPU inference engine, or the batched GPU path
+    "model_run",
+    "code_version",
+)
 Status = ModelRun.Status
 
 
@@ -143,6 +150,7 @@ def archive_score(
     sources: Sequence[ScoreSource],
     out: IO[str],
     device: str = "auto",
+    engine: str = "auto",
     batch_size: int = 8,
     num_workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
@@ -150,22 +158,9 @@ def archive_score(
 ) -> ScoreCounts:
     """Score `sources` with the run's model into the CSV stream `out`, in input order;
     `progress(files done, files in all)` after every batch."""
-    from modeling.w2vmos.kinds import is_saved_model, load_quality_model
-    from modeling.w2vmos.score import score_files
-
-    fold = scoring_fold(run)
-    model_dir = Path(fold.model_dir)
-    if not is_saved_model(model_dir):
-        raise TrainingError(
-            f"The model of run {run.pk} is not on this machine ({model_dir}): score where "
-            "its run folder is (the gpu worker)."
-        )
-    try:
-        model = load_quality_model(model_dir)
-    except W2VMOSError as exc:
-        raise TrainingError(str(exc)) from exc
-    models = [model, *_other_fold_models(run, fold)]
-    max_seconds = run.config.get("train", {}).get("max_seconds", 10.0)
+    scorer = run_scorer(
+        run=run, device=device, engine=engine, batch_size=batch_size, num_workers=num_workers
+    )
     version = code_version()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -175,69 +170,65 @@ def archive_score(
         if should_stop is not None and should_stop():
             counts.cancelled = True
             break
-        mos: dict[int, float] = {}
-        errors = {i: s.error for i, s in enumerate(chunk) if s.error}
-        with ExitStack() as stack:
-            paths: dict[int, Path] = {}
-            for i, item in enumerate(chunk):
-                if i in errors:
-                    continue
-                try:
-                    paths[i] = stack.enter_context(local_copy(item.kind, item.source))
-                except (SourceError, OSError) as exc:
-                    errors[i] = str(exc)
-            order = sorted(paths)
-            base = finished + len(errors)
-            for k, member in enumerate(models):
 
-                def report(done: int, total: int, base: int = base, k: int = k) -> None:
-                    if progress is not None:
-                        progress(base + (k * total + done) // len(models), len(sources))
+        def report(done: int, total: int, base: int = finished) -> None:
+            if progress is not None:
+                progress(base + done, len(sources))
 
-                for result in score_files(
-                    member,
-                    [paths[i] for i in order],
-                    batch_size=batch_size,
-                    device=device,
-                    max_seconds=max_seconds,
-                    num_workers=num_workers,
-                    progress=report,
-                ):
-                    index = order[result.index]
-                    if result.mos is None:
-                        errors[index] = result.error or "unreadable audio"
-                    else:
-                        mos[index] = mos.get(index, 0.0) + result.mos / len(models)
-            for index in errors:
-                mos.pop(index, None)
-        for i, item in enumerate(chunk):
-            value = mos.get(i)
-            writer.writerow(
-                [
-                    safe_cell(item.name),  # a file name is the uploader's text
-                    "" if item.track_id is None else item.track_id,
-                    "" if value is None else f"{value:.4f}",
-                    safe_cell(errors.get(i, "")),
-                    run.pk,
-                    version,
-                ]
-            )
-        counts.scored += len(mos)
-        counts.failed += len(chunk) - len(mos)
+        for item, score in zip(chunk, sources_score(scorer, chunk, progress=report)):
+            writer.writerow(csv_row(item, score, run_id=run.pk, version=version))
+            if score.mos is None:
+                counts.failed += 1
+            else:
+                counts.scored += 1
         finished += len(chunk)
         if progress is not None:
             progress(finished, len(sources))
     return counts
 
 
-def _other_fold_models(run: ModelRun, first: ModelFold) -> list[QualityModel]:
-    """The models of an imported run's other folds, scored with the first's."""
-    from modeling.w2vmos.kinds import load_quality_model
+def sources_score(
+    scorer: RunScorer,
+    chunk: Sequence[ScoreSource],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[FileScore]:
+    """One result per source: fetched (S3 tracks to temporary files, removed after),
+    then scored; a source that is gone or can't be read gets its error."""
+    results: dict[int, FileScore] = {
+        i: FileScore(None, s.error) for i, s in enumerate(chunk) if s.error
+    }
+    with ExitStack() as stack:
+        paths: dict[int, Path] = {}
+        for i, item in enumerate(chunk):
+            if i in results:
+                continue
+            try:
+                paths[i] = stack.enter_context(local_copy(item.kind, item.source))
+            except (SourceError, OSError) as exc:
+                results[i] = FileScore(None, str(exc))
+        order = sorted(paths)
+        base = len(results)
 
-    try:
-        return [load_quality_model(f.model_dir) for f in scoring_folds(run) if f.pk != first.pk]
-    except W2VMOSError as exc:
-        raise TrainingError(str(exc)) from exc
+        def report(done: int, total: int) -> None:
+            if progress is not None:
+                progress(base + done, len(chunk))
+
+        for i, score in zip(order, scorer.score([paths[i] for i in order], progress=report)):
+            results[i] = score
+    return [results[i] for i in range(len(chunk))]
+
+
+def csv_row(item: ScoreSource, score: FileScore, *, run_id: int, version: str) -> list[object]:
+    return [
+        safe_cell(item.name),  # a file name is the uploader's text
+        "" if item.track_id is None else item.track_id,
+        "" if score.mos is None else f"{score.mos:.4f}",
+        safe_cell(score.error),
+        score.engine,
+        run_id,
+        version,
+    ]
 
 
 # --- From a command: here, into a local CSV -------------------------------------------
@@ -249,6 +240,7 @@ def scoring_run_here(
     source: str,
     out_path: Path,
     device: str = "auto",
+    engine: str = "auto",
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
     created_by: Any = None,
@@ -276,6 +268,7 @@ def scoring_run_here(
                 sources=sources,
                 out=out,
                 device=device,
+                engine=engine,
                 batch_size=batch_size,
                 progress=progress,
             )

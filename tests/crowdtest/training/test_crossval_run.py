@@ -198,7 +198,7 @@ def test_scoring_from_the_page_writes_a_downloadable_csv(
     staff_user.user_permissions.add(Permission.objects.get(codename="export_experiment"))
     download = staff_client.get(download_url)
     text = b"".join(download.streaming_content).decode()
-    assert text.startswith("path,track_id,predicted_mos,error,model_run,code_version")
+    assert text.startswith("path,track_id,predicted_mos,error,engine,model_run,code_version")
     assert len(text.strip().splitlines()) == 3
     outside = staff_client.post(url, {"source": "/etc", "device": "cpu"}, follow=True)
     assert "outside the folders the app may read" in outside.text

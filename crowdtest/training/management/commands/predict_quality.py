@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("out", type=Path, help="the CSV to write")
         parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
         parser.add_argument("--batch-size", type=int, default=8)
+        parser.add_argument(
+            "--engine",
+            default="auto",
+            help="on a CPU: auto (the fastest engine that agrees with fp32, measured once "
+            "per machine), torch-fp32, torch-int8, onnx-fp32, onnx-int8; batched: the GPU path",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         run = ModelRun.objects.filter(pk=opts["run"]).first()
@@ -45,6 +51,7 @@ class Command(BaseCommand):
                     out_path=opts["out"],
                     device=opts["device"],
                     batch_size=opts["batch_size"],
+                    engine=opts["engine"],
                     progress=progress,
                 )
             except TrainingError as exc:
