@@ -87,7 +87,8 @@ class VerdictOverride(models.Model):
 
 class VoteExclusion(models.Model):
     """A vote of a valid session dropped by an optional vote-level rule (P.808 toolkit:
-    |z| outliers, raters who do not follow the MOS), with the rule and its value."""
+    |z| outliers, raters who do not follow the MOS), with the rule that dropped it; a
+    rater's correlation with the MOS is on their `RaterVerdict`."""
 
     class Rule(models.TextChoices):
         OUTLIER = "outlier", "vote is an outlier for its stimulus"
@@ -96,7 +97,6 @@ class VoteExclusion(models.Model):
     vote = models.OneToOneField(Vote, on_delete=models.CASCADE, related_name="exclusion")
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
     rule = models.CharField(max_length=10, choices=Rule.choices)
-    value = models.FloatField(null=True, blank=True, help_text="|z| or the rater's PCC")
 
     def __str__(self) -> str:
         return f"vote {self.vote_id} excluded ({self.rule})"

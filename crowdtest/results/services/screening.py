@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 from django.db import transaction
 from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Abs
+from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
-from crowdtest.bulk import int_columns, values_insert
+from crowdtest.bulk import int_columns, rows_sync
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Trap
@@ -113,8 +113,7 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
             .count()
         )
         verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
-        SessionVerdict.objects.filter(experiment=experiment).delete()
-        values_insert(SessionVerdict, VERDICT_COLUMNS, verdicts)
+        _verdicts_store(experiment=experiment, rules=rules, verdicts=verdicts)
         # Exclusions first, from the votes of the valid sessions, then every vote's
         # validity in one pass: a vote changes at most once, and not at all when nothing
         # changed since the last screening.
@@ -131,6 +130,25 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
         in_progress=in_progress,
         votes_excluded=excluded,
         valid_votes=valid_votes,
+    )
+
+
+def _verdicts_store(
+    *, experiment: Experiment, rules: ScreeningRules, verdicts: list[tuple[Any, ...]]
+) -> None:
+    """The experiment's verdicts become `verdicts`; only those that changed since the last
+    screening are written (a verdict's `screened_at` is when it was last given). Under
+    other rules than last time, every verdict is given again."""
+    scope = SessionVerdict.objects.filter(experiment=experiment)
+    if scope.exclude(rules=dataclasses.asdict(rules)).exists():
+        scope.delete()
+    rows_sync(
+        SessionVerdict,
+        scope,
+        key="assignment_id",
+        columns=VERDICT_COLUMNS,
+        rows=verdicts,
+        compare=("rules_valid", "reasons", "ordinal", "rating_variance", "overridden", "valid"),
     )
 
 
@@ -357,11 +375,17 @@ def _overrides_in_force(assignments: QuerySet[Assignment]) -> dict[int, bool]:
 RATING_VOTE = {"phase": RATING, "stimulus__isnull": False}
 
 
-def _gold_answers(
-    *, experiment: Experiment, rater_id: int | None = None
-) -> list[tuple[int, int, float]]:
-    """(rater, known score, answer) of every gold clip in a valid session; an unanswered
-    one has a NaN answer."""
+@dataclass(frozen=True)
+class GoldAnswers:
+    """Every gold clip answered in a valid session, as parallel arrays: the rater, the
+    clip's known score and the answer (NaN where the clip was left unanswered)."""
+
+    raters: npt.NDArray[np.int64]
+    expected: npt.NDArray[np.float64]
+    given: npt.NDArray[np.float64]
+
+
+def _gold_answers(*, experiment: Experiment, rater_id: int | None = None) -> GoldAnswers:
     items = AssignmentItem.objects.filter(
         assignment__experiment=experiment,
         assignment__verdict__valid=True,
@@ -369,28 +393,33 @@ def _gold_answers(
     )
     if rater_id is not None:
         items = items.filter(assignment__rater_id=rater_id)
-    return [
-        (rater, expected, float("nan") if given is None else float(given))
-        for rater, expected, given in items.values_list(
-            "assignment__rater_id", "trap__answer", "vote__score"
-        )
-    ]
+    # Scores are 1..5: 0 stands for "no answer" in the integer read.
+    raters, expected, given = int_columns(
+        items.annotate(given=Coalesce("vote__score", Value(0))).order_by(),
+        "assignment__rater_id",
+        "trap__answer",
+        "given",
+    )
+    return GoldAnswers(
+        raters=raters,
+        expected=expected.astype(float),
+        given=np.where(given == 0, np.nan, given.astype(float)),
+    )
 
 
 def _agreements(
     votes: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    gold: list[tuple[int, int, float]],
+    gold: GoldAnswers,
 ) -> dict[Any, RaterAgreement]:
     """`rater_agreement` over (raters, stimuli, scores) arrays and gold answers."""
-    gold_raters, expected, given = (list(c) for c in zip(*gold)) if gold else ([], [], [])
     raters, stimuli, scores = votes
     return rater_agreement(
         raters,
         stimuli,
         scores.astype(float),
-        gold_raters=np.asarray(gold_raters, dtype=np.int64),
-        gold_expected=np.asarray(expected, dtype=float),
-        gold_given=np.asarray(given, dtype=float),
+        gold_raters=gold.raters,
+        gold_expected=gold.expected,
+        gold_given=gold.given,
     )
 
 
@@ -468,9 +497,7 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
             )
         )
         VoteExclusion.objects.bulk_create(
-            VoteExclusion(
-                vote_id=pk, experiment=experiment, rule=VoteExclusion.Rule.RATER_PCC, value=row.pcc
-            )
+            VoteExclusion(vote_id=pk, experiment=experiment, rule=VoteExclusion.Rule.RATER_PCC)
             for pk, *_ in mine
             if pk not in already
         )
@@ -488,8 +515,6 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[in
     rating votes of valid sessions: every vote of a rater judged invalid, then outliers
     among the rest. Each dropped vote is recorded with the rule that dropped it.
     Returns how many were dropped, and the rating votes left valid."""
-    VoteExclusion.objects.filter(experiment=experiment).delete()
-    RaterVerdict.objects.filter(experiment=experiment).delete()
     ids, raters, stimuli, scores = int_columns(
         Vote.objects.filter(
             experiment=experiment, assignment__verdict__valid=True, **RATING_VOTE
@@ -499,34 +524,48 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[in
         "stimulus_id",
         "score",
     )
-    rejected: dict[int, float | None] = {}
+    rejected: list[int] = []
     if rules.min_rater_pcc is not None:
         gold = _gold_answers(experiment=experiment)
         agreements = _agreements((raters, stimuli, scores), gold)
-        judged = set(np.unique(raters).tolist()) | {g[0] for g in gold}
+        judged = set(np.unique(raters).tolist()) | set(np.unique(gold.raters).tolist())
         now = timezone.now()
         codes: dict[tuple[Any, ...], list[str]] = {}
         verdicts = [
             _rater_row(experiment.pk, rater_id, agreements.get(rater_id), rules, now, codes)
             for rater_id in sorted(judged)
         ]
-        values_insert(RaterVerdict, RATER_COLUMNS, verdicts)
-        rejected = {row[0]: row[4] for row in verdicts if row[2] is False}
-    if not ids.size:
-        return 0, ValidVotes(raters=raters, stimuli=stimuli, scores=scores)
-    dropped = np.isin(raters, np.fromiter(rejected, dtype=raters.dtype, count=len(rejected)))
+        rows_sync(
+            RaterVerdict,
+            RaterVerdict.objects.filter(experiment=experiment),
+            key="rater_id",
+            columns=RATER_COLUMNS,
+            rows=verdicts,
+            compare=("valid", "reasons", "pcc", "answers", "gold_answers"),
+        )
+        rejected = [row[0] for row in verdicts if row[2] is False]
+    else:
+        RaterVerdict.objects.filter(experiment=experiment).delete()
+    dropped = np.isin(raters, np.asarray(rejected, dtype=raters.dtype))
     rule_pcc, rule_outlier = VoteExclusion.Rule.RATER_PCC.value, VoteExclusion.Rule.OUTLIER.value
+    # A rater's correlation is on their verdict, not repeated on each of their votes.
     exclusions: list[tuple[Any, ...]] = [
-        (int(vote_id), experiment.pk, rule_pcc, rejected[int(rater_id)])
-        for vote_id, rater_id in zip(ids[dropped].tolist(), raters[dropped].tolist())
+        (vote_id, experiment.pk, rule_pcc) for vote_id in ids[dropped].tolist()
     ]
     keep = ~dropped
     if rules.outlier_z is not None and keep.any():
         kept = np.flatnonzero(keep)
         outliers = kept[outlier_votes(stimuli[kept], scores[kept], rules.outlier_z)]
         keep[outliers] = False
-        exclusions += [(int(i), experiment.pk, rule_outlier, None) for i in ids[outliers]]
-    values_insert(VoteExclusion, ("vote_id", "experiment_id", "rule", "value"), exclusions)
+        exclusions += [(vote_id, experiment.pk, rule_outlier) for vote_id in ids[outliers].tolist()]
+    rows_sync(
+        VoteExclusion,
+        VoteExclusion.objects.filter(experiment=experiment),
+        key="vote_id",
+        columns=("vote_id", "experiment_id", "rule"),
+        rows=exclusions,
+        compare=("rule",),
+    )
     return len(exclusions), ValidVotes(
         raters=raters[keep], stimuli=stimuli[keep], scores=scores[keep]
     )

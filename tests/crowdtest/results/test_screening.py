@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.rating.models import Assignment, Vote
-from crowdtest.results.models import SessionVerdict, VerdictOverride, VoteExclusion
+from crowdtest.results.models import RaterVerdict, SessionVerdict, VerdictOverride, VoteExclusion
 from crowdtest.results.services import (
     ResultsError,
     assignment_screen,
@@ -283,7 +283,7 @@ def test_raters_who_do_not_follow_the_mos_are_dropped(experiment) -> None:
     exclusions = VoteExclusion.objects.filter(vote__assignment=contrarian)
     assert exclusions.count() == 5
     assert {e.rule for e in exclusions} == {"rater_pcc"}
-    assert exclusions[0].value == pytest.approx(-1.0)
+    assert RaterVerdict.objects.get(rater=contrarian.rater).pcc == pytest.approx(-1.0)
     assert _votes_valid(contrarian) == {False}
     assert VoteExclusion.objects.count() == 5
 
