@@ -13,9 +13,12 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, cast
 
+from modeling.comparison import METHODS
+
 CHOICES: dict[str, tuple[str, ...]] = {
     "clustering_algorithm": ("kmeans", "hdbscan"),
     "platform": ("link", "mturk", "prolific"),
+    "test_method": METHODS,
 }
 MONEY = re.compile(r"\d{1,4}(\.\d{1,2})?")
 MAX_PLAYBACK_TOLERANCE_S = 2.0
@@ -94,6 +97,22 @@ class ExperimentSettings:
         "Stimuli per cluster in a session",
         "",
         "A rating session holds this many of each cluster (paper: 4 x 5 clusters = 20).",
+    )
+    test_method: str = setting(
+        "acr",
+        "Session design",
+        "Test method",
+        "",
+        "acr: rate each clip 1..5 (P.808); dcr: a processed version after its reference, "
+        "degradation 1..5 (Annex D); ccr: a version and its reference in random order, "
+        "-3..+3 (Annex E); pairwise: which of two versions of a work sounds better.",
+    )
+    comparisons_per_session: int = setting(
+        10,
+        "Session design",
+        "Pairs per session",
+        "",
+        "DCR, CCR and pairwise: pairs of clips in a rating session.",
     )
     training_size: int = setting(
         12, "Session design", "Training clips", "", "Rated before the rating session (paper: 12)."
@@ -289,6 +308,7 @@ class ExperimentSettings:
             "n_clusters",
             "stimuli_per_cluster",
             "votes_per_stimulus",
+            "comparisons_per_session",
             "max_sessions_per_rater",
             "delivery_bitrate_kbps",
         )

@@ -71,6 +71,17 @@ class Track(models.Model):
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     label = models.CharField(max_length=300, blank=True)
     carrier = models.CharField(max_length=100, blank=True)
+    # Comparison tests (DCR, CCR, pairwise): the versions of one work (transfers,
+    # pressings, restorations) share a work id; a processed version (a restoration) names
+    # the track it was made from by its manifest path or file name.
+    work_id = models.CharField(
+        max_length=200, blank=True, help_text="Tracks that are versions of one work share it"
+    )
+    reference = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The track this one was processed from (its manifest path or file name)",
+    )
     duration_s = models.FloatField(null=True, blank=True)
     sample_rate = models.PositiveIntegerField(null=True, blank=True)
     channels = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -19,7 +19,16 @@ from django.core.files.storage import default_storage
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma"}
 )
-MANIFEST_COLUMNS = ("path", "title", "artist", "year", "label", "carrier")
+MANIFEST_COLUMNS = (
+    "path",
+    "title",
+    "artist",
+    "year",
+    "label",
+    "carrier",
+    "work_id",
+    "reference",
+)
 
 
 class SourceError(Exception):
@@ -86,8 +95,10 @@ def folder_candidates(
 
 
 def manifest_candidates(manifest: Path, *, roots: list[Path] | None = None) -> list[Candidate]:
-    """Rows of a CSV manifest (`path,title,artist,year,label,carrier`; only `path` is
-    required). Relative paths are relative to the manifest. The manifest and every path
+    """Rows of a CSV manifest (`path,title,artist,year,label,carrier,work_id,reference`;
+    only `path` is required; `work_id` groups the versions of one work, `reference` names
+    the track a processed version was made from, by its `path`). Relative paths are
+    relative to the manifest. The manifest and every path
     in it must be inside the import roots."""
     permitted = local_source(manifest, roots if roots is not None else allowed_roots())
     try:

@@ -28,6 +28,7 @@ from crowdtest import languages
 from crowdtest.corpus.models import new_media_key
 from modeling.audio import AudioError
 from modeling.audio.encode import encode_delivery
+from modeling.comparison import TRAP_ANSWERS
 from modeling.prompts import (
     Audio,
     digits_clip,
@@ -59,9 +60,55 @@ ACR_WORDS = {
     4: lambda: pgettext("acr", "Good"),
     5: lambda: pgettext("acr", "Excellent"),
 }
+# The answers of the comparison methods' scales, by the names on the rater's buttons
+# (P.808 Annex D Table D.1, Annex E Table E.1, and a paired preference).
+SCALE_WORDS = {
+    "acr": ACR_WORDS,
+    "dcr": {
+        5: lambda: pgettext("dcr", "Degradation is inaudible"),
+        4: lambda: pgettext("dcr", "Degradation is audible but not annoying"),
+        3: lambda: pgettext("dcr", "Degradation is slightly annoying"),
+        2: lambda: pgettext("dcr", "Degradation is annoying"),
+        1: lambda: pgettext("dcr", "Degradation is very annoying"),
+    },
+    "ccr": {
+        3: lambda: pgettext("ccr", "Much better"),
+        2: lambda: pgettext("ccr", "Better"),
+        1: lambda: pgettext("ccr", "Slightly better"),
+        0: lambda: pgettext("ccr", "About the same"),
+        -1: lambda: pgettext("ccr", "Slightly worse"),
+        -2: lambda: pgettext("ccr", "Worse"),
+        -3: lambda: pgettext("ccr", "Much worse"),
+    },
+    "pairwise": {
+        1: lambda: pgettext("pairwise", "The first"),
+        2: lambda: pgettext("pairwise", "The second"),
+    },
+}
 DIGIT_KEYS = tuple(f"digit-{d}" for d in range(1, 10))  # zero is never asked (see allocation)
 TRAP_KEYS = tuple(f"trap-{answer}" for answer in range(1, 6))
-PROMPT_KEYS = DIGIT_KEYS + TRAP_KEYS
+
+
+def trap_key(method: str, answer: int) -> str:
+    """The prompt asking for `answer` on `method`'s scale: trap-3 (ACR), trap-ccr-m2."""
+    if method == "acr":
+        return f"trap-{answer}"
+    return f"trap-{method}-{'m' if answer < 0 else ''}{abs(answer)}"
+
+
+def trap_keys(method: str) -> tuple[str, ...]:
+    """The trap prompts a test of `method` needs, one per answer its traps ask for."""
+    return tuple(trap_key(method, answer) for answer in TRAP_ANSWERS[method])
+
+
+TRAP_ANSWER_OF = {
+    trap_key(method, answer): (method, answer)
+    for method, answers in TRAP_ANSWERS.items()
+    for answer in answers
+}
+PROMPT_KEYS = DIGIT_KEYS + tuple(TRAP_ANSWER_OF)
+# The silence between the two versions of a comparison clip.
+PAIR_GAP_S = 1.0
 # Traps last as long as the stimuli; when the stimuli are too short for the message, the
 # trap keeps this much music before it and is longer (the design records a warning).
 MIN_TRAP_MUSIC_S = 2.0
@@ -71,14 +118,16 @@ MAX_PROMPT_SECONDS = {"digit": 3.0, "trap": 8.0}
 
 
 def prompt_text(key: str, language: str = languages.DEFAULT) -> str:
-    """What a prompt says in `language`: a digit's word, or the trap message for an ACR
-    answer (ITU-T P.808's "This is an interruption, please select the answer X")."""
+    """What a prompt says in `language`: a digit's word, or the trap message for an
+    answer of the test method's scale (ITU-T P.808's "This is an interruption, please
+    select the answer X")."""
     value = key.partition("-")[2]
     with translation.override(language):
         if key in DIGIT_KEYS:
             return DIGIT_WORDS[int(value)]()
-        if key in TRAP_KEYS:
-            label = ACR_WORDS[int(value)]().lower()
+        if key in TRAP_ANSWER_OF:
+            method, answer = TRAP_ANSWER_OF[key]
+            label = SCALE_WORDS[method][answer]().lower()
             return gettext("This is an interruption, please select the answer %(label)s.") % {
                 "label": label
             }
@@ -207,3 +256,20 @@ def delete_files(names: list[str]) -> None:
     for name in names:
         if name and default_storage.exists(name):
             default_storage.delete(name)
+
+
+def make_pair(first: np.ndarray, second: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Two versions as a comparison clip: the first, `PAIR_GAP_S` of silence, the second
+    (P.800 Annexes D and E play a pair as one sequence with a pause between). Both are
+    masters of one loudness (the stimuli's), taken to the first's channels."""
+    channels = first.shape[1] if first.ndim == 2 else 1
+
+    def shaped(audio: np.ndarray) -> np.ndarray:
+        audio = audio.reshape(len(audio), -1)
+        if audio.shape[1] != channels:
+            audio = np.repeat(audio.mean(axis=1, keepdims=True), channels, axis=1)
+        return audio
+
+    gap = np.zeros((round(PAIR_GAP_S * sample_rate), channels), dtype=np.float32)
+    joined = np.concatenate([shaped(first), gap, shaped(second)]).astype(np.float32)
+    return joined if first.ndim == 2 else joined[:, 0]

@@ -99,7 +99,10 @@ class Trap(models.Model):
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="traps")
     kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.TRAP)
     source = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="traps")
-    answer = models.PositiveSmallIntegerField(help_text="The ACR score expected")
+    answer = models.SmallIntegerField(
+        help_text="The answer expected, on the test method's scale (ACR and DCR 1..5, CCR "
+        "-3..+3, pairwise 1 or 2)"
+    )
     language = models.CharField(
         max_length=8, blank=True, default="en", help_text="The message's language; none for gold"
     )
@@ -113,7 +116,7 @@ class Trap(models.Model):
                 fields=["source", "answer", "language"], name="trap_unique_source_answer"
             ),
             models.CheckConstraint(
-                condition=Q(answer__gte=1, answer__lte=5), name="trap_answer_acr"
+                condition=Q(answer__gte=-3, answer__lte=5), name="trap_answer_on_a_scale"
             ),
         ]
 
@@ -135,6 +138,58 @@ class DigitsClip(models.Model):
 
     def __str__(self) -> str:
         return f"digits clip {self.pk}"
+
+
+class Comparison(models.Model):
+    """Two versions of a work as a rater hears them in a comparison test (DCR, CCR,
+    pairwise): `first`, a short silence, then `second`, in one clip, so a pair plays,
+    loads and is timed like any clip. Which of the two is the reference (DCR, CCR) is kept
+    here and never sent to a rater: a CCR pair is made in both orders, and the analysis
+    turns a vote given on the processed-first order round (P.808 Annex E). A pairwise
+    comparison has no reference; `work_id` names its group of versions."""
+
+    class Method(models.TextChoices):
+        DCR = "dcr"
+        CCR = "ccr"
+        PAIRWISE = "pairwise"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="comparisons")
+    method = models.CharField(max_length=8, choices=Method.choices)
+    work_id = models.CharField(max_length=200, blank=True)
+    first = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+    second = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="+")
+    reference_first = models.BooleanField(
+        null=True, help_text="DCR and CCR: the reference plays first; blank for pairwise"
+    )
+    media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
+    delivery = models.FileField(upload_to="comparisons/", max_length=300)
+    duration_s = models.FloatField()
+
+    class Meta:
+        ordering = ["experiment", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "first", "second"], name="comparison_unique_order"
+            ),
+            models.CheckConstraint(
+                condition=~Q(first=models.F("second")), name="comparison_two_versions"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} comparison {self.pk}"
+
+    @property
+    def reference(self) -> Stimulus | None:
+        if self.reference_first is None:
+            return None
+        return self.first if self.reference_first else self.second
+
+    @property
+    def processed(self) -> Stimulus | None:
+        if self.reference_first is None:
+            return None
+        return self.second if self.reference_first else self.first
 
 
 class Session(models.Model):
@@ -172,7 +227,8 @@ class Session(models.Model):
 
 
 class SessionItem(models.Model):
-    """One clip of a planned session: a stimulus or a trap, at a position."""
+    """One clip of a planned session: a stimulus, a trap or a comparison (a pair of
+    versions), at a position."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField()
@@ -182,15 +238,23 @@ class SessionItem(models.Model):
     trap = models.ForeignKey(
         Trap, null=True, blank=True, on_delete=models.PROTECT, related_name="session_items"
     )
+    comparison = models.ForeignKey(
+        Comparison,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="session_items",
+    )
 
     class Meta:
         ordering = ["session", "position"]
         constraints = [
             models.UniqueConstraint(fields=["session", "position"], name="session_item_position"),
             models.CheckConstraint(
-                condition=Q(stimulus__isnull=False, trap__isnull=True)
-                | Q(stimulus__isnull=True, trap__isnull=False),
-                name="session_item_stimulus_xor_trap",
+                condition=Q(stimulus__isnull=False, trap__isnull=True, comparison__isnull=True)
+                | Q(stimulus__isnull=True, trap__isnull=False, comparison__isnull=True)
+                | Q(stimulus__isnull=True, trap__isnull=True, comparison__isnull=False),
+                name="session_item_one_clip",
             ),
         ]
 

@@ -271,7 +271,7 @@ def _create_assignment(
         SessionItem.objects.filter(
             session__experiment=experiment, session__kind=Session.Kind.TRAINING
         )
-        .select_related("stimulus")
+        .select_related("stimulus", "comparison")
         .order_by("position")
     )
     needs_training = bool(training_items) and _needs(
@@ -302,7 +302,7 @@ def _create_assignment(
         experiment,
         list(
             SessionItem.objects.filter(session_id=session_id)
-            .select_related("stimulus", "trap")
+            .select_related("stimulus", "trap", "comparison")
             .order_by("position")
         ),
     )
@@ -316,6 +316,7 @@ def _create_assignment(
             phase=AssignmentItem.Phase.TRAINING,
             position=position,
             stimulus=item.stimulus,
+            comparison=item.comparison,
             duration_s=_duration(item, cfg.excerpt_seconds),
         )
         for position, item in enumerate(training_items if needs_training else [])
@@ -327,6 +328,7 @@ def _create_assignment(
             position=position,
             stimulus=item.stimulus,
             trap=voiced.get(item.trap_id, item.trap) if item.trap_id else None,
+            comparison=item.comparison,
             duration_s=_duration(item, cfg.excerpt_seconds),
         )
         for position, item in enumerate(rating_items)
@@ -377,7 +379,7 @@ def _without_saturated(
 
 
 def _duration(item: SessionItem, default: float) -> float:
-    source = item.stimulus if item.stimulus is not None else item.trap
+    source = item.stimulus or item.trap or item.comparison
     return float(getattr(source, "duration_s", None) or default)
 
 

@@ -116,12 +116,13 @@ def uniform_size(experiment_id: int) -> int:
 
 def _delivery_names(experiment_id: int) -> set[str]:
     from crowdtest.corpus.models import Stimulus
-    from crowdtest.design.models import Design, DigitsClip, Trap
+    from crowdtest.design.models import Comparison, Design, DigitsClip, Trap
 
     names: set[str] = set()
     for model, lookup in (
         (Stimulus, "track__experiment_id"),
         (Trap, "experiment_id"),
+        (Comparison, "experiment_id"),
         (DigitsClip, "experiment_id"),
     ):
         names.update(

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.design.models import DigitsClip, Session, Trap
+from crowdtest.design.models import Comparison, DigitsClip, Session, Trap
 
 
 def new_clip_key() -> str:
@@ -173,6 +173,7 @@ class AssignmentItem(models.Model):
     position = models.PositiveSmallIntegerField()
     stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT)
     trap = models.ForeignKey(Trap, null=True, blank=True, on_delete=models.PROTECT)
+    comparison = models.ForeignKey(Comparison, null=True, blank=True, on_delete=models.PROTECT)
     clip_key = models.CharField(max_length=32, unique=True, default=new_clip_key)
     duration_s = models.FloatField()
     play_started_at = models.DateTimeField(null=True, blank=True)
@@ -191,9 +192,10 @@ class AssignmentItem(models.Model):
                 fields=["assignment", "phase", "position"], name="assignment_item_position"
             ),
             models.CheckConstraint(
-                condition=Q(stimulus__isnull=False, trap__isnull=True)
-                | Q(stimulus__isnull=True, trap__isnull=False),
-                name="assignment_item_stimulus_xor_trap",
+                condition=Q(stimulus__isnull=False, trap__isnull=True, comparison__isnull=True)
+                | Q(stimulus__isnull=True, trap__isnull=False, comparison__isnull=True)
+                | Q(stimulus__isnull=True, trap__isnull=True, comparison__isnull=False),
+                name="assignment_item_one_clip",
             ),
         ]
 
@@ -202,9 +204,12 @@ class AssignmentItem(models.Model):
 
 
 class Vote(models.Model):
-    """An ACR score given to a clip. One per assignment item: a resent answer is
-    harmless. `valid` is set by screening (None until the session is screened); only valid
-    votes on stimuli in the rating phase count towards MOS."""
+    """A score given to a clip, on the test method's scale: ACR and DCR 1..5, CCR -3..+3
+    as given (the order is the comparison's), pairwise 1 (the first) or 2 (the second).
+    One per assignment item: a resent answer is harmless. `valid` is set by screening
+    (None until the session is screened); only valid votes on stimuli in the rating phase
+    count towards MOS, and only valid votes on comparisons towards DMOS, CMOS and
+    rankings."""
 
     item = models.OneToOneField(AssignmentItem, on_delete=models.CASCADE, related_name="vote")
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="votes")
@@ -217,7 +222,10 @@ class Vote(models.Model):
     trap = models.ForeignKey(
         Trap, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
     )
-    score = models.PositiveSmallIntegerField()
+    comparison = models.ForeignKey(
+        Comparison, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
+    )
+    score = models.SmallIntegerField()
     play_started_at = models.DateTimeField()
     submitted_at = models.DateTimeField(auto_now_add=True)
     listened_s = models.FloatField(help_text="Seconds between playback start and the answer")
@@ -233,7 +241,9 @@ class Vote(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="vote_score_acr"),
+            models.CheckConstraint(
+                condition=Q(score__gte=-3, score__lte=5), name="vote_score_on_a_scale"
+            ),
         ]
         indexes = [
             models.Index(fields=["stimulus", "valid", "phase"]),

@@ -27,7 +27,8 @@ Stage = Literal[
 # What the rater is told when a field is refused (the API's `error`), by field name.
 FIELD_MESSAGES = {
     "clip": "'clip' must be the key of a clip.",
-    "score": "'score' must be a whole number from 1 (bad) to 5 (excellent).",
+    "score": "'score' must be a whole number on the test's scale: ACR 1 (bad) to 5 "
+    "(excellent), DCR 1 to 5, CCR -3 to +3, pairwise 1 (the first) or 2 (the second).",
     "digits": "'digits' must be the digits you heard.",
     "math": "'math' must be a whole number.",
     "hearing_normal": "'hearing_normal' must be true or false.",
@@ -135,9 +136,14 @@ class Rating(Request):
     clip: ClipKey
     score: Annotated[
         int,
-        Field(ge=1, le=5),
+        Field(ge=-3, le=5),
         BeforeValidator(_whole_number),
-        Field(description="ACR: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent"),
+        Field(
+            description="On the test method's scale. ACR: 1 bad, 2 poor, 3 fair, 4 good, "
+            "5 excellent; DCR (P.808 Annex D): 1 very annoying .. 5 inaudible degradation; "
+            "CCR (Annex E): the second clip against the first, -3 much worse .. +3 much "
+            "better; pairwise: 1 the first sounded better, 2 the second"
+        ),
     ]
     hidden_s: Annotated[
         float | None,
@@ -212,7 +218,7 @@ class PlayResult(Response):
 
 class RateResult(Response):
     clip: ClipKey
-    score: int = Field(ge=1, le=5)
+    score: int = Field(ge=-3, le=5)
     saved: bool
     stage: Stage
 

@@ -25,11 +25,13 @@ from crowdtest.corpus.selectors import experiment_recent
 from crowdtest.design.models import Design, DigitsClip
 from crowdtest.design.services.sessions import session_done
 from modeling.allocation import DigitsChallenge
+from modeling.comparison import on_scale
 
 from .assigning import assignment_start, session_release
 from .errors import MAX_DIGITS_ATTEMPTS, PLAYBACK_DURATION_TOLERANCE_S, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
+from .openapi import FIELD_MESSAGES
 from .selectors import current_assignment, step_items, stopped_message
 
 
@@ -255,11 +257,13 @@ def clip_rate(
     hidden_s: float | None = None,
     now: datetime | None = None,
 ) -> tuple[Vote, Assignment]:
-    """Save an ACR score for a clip that has played to its end. The same score sent again
-    returns the saved vote; a different one is refused."""
+    """Save a score (on the test method's scale) for a clip that has played to its end.
+    The same score sent again returns the saved vote; a different one is refused."""
     now = now or timezone.now()
     with transaction.atomic():
         assignment = _locked(assignment_id, rater)
+        if not on_scale(assignment.experiment.config.test_method, score):
+            raise RatingError(FIELD_MESSAGES["score"], status=400, code="invalid")
         turn = _turn(assignment, clip)
         item = turn.item
         if turn.saved_score is not None:
@@ -293,6 +297,7 @@ def clip_rate(
             phase=item.phase,
             stimulus_id=item.stimulus_id,
             trap_id=item.trap_id,
+            comparison_id=item.comparison_id,
             score=score,
             play_started_at=item.play_started_at,
             listened_s=round(listened, 3),

@@ -150,6 +150,8 @@ def _track_from_candidate(experiment: Experiment, candidate: Candidate, excerpt_
         year=int(year) if year.isdigit() and 0 < int(year) < 10000 else None,
         label=meta.get("label", "")[:300],
         carrier=meta.get("carrier", "")[:100],
+        work_id=meta.get("work_id", "")[:200],
+        reference=meta.get("reference", "")[:500],
     )
     try:
         with local_copy(candidate.kind, candidate.source) as path:

@@ -31,7 +31,7 @@ from modeling.audio import AudioError
 from modeling.prompts import PromptError
 
 from .. import clips, selectors
-from ..models import Design, DigitsClip, Prompt, Trap
+from ..models import Comparison, Design, DigitsClip, Prompt, Trap
 from .checks import (
     DIGITS_POOL,
     DIGITS_STREAM,
@@ -44,6 +44,13 @@ from .checks import (
     prompts_to_synthesise,
     rng_stream,
     spare_training,
+)
+from .comparisons import (
+    ComparisonPlan,
+    comparison_plan,
+    make_comparison_clips,
+    make_pair_traps,
+    trap_source_pool,
 )
 from .plan import design_replace
 from .traps import make_bad_gold_clips, make_gold_clips, make_traps
@@ -195,6 +202,11 @@ def _build(
         **{(prompt.key, prompt.language): prompt for prompt in spoken_prompts},
     }
     offered = experiment.config.language_codes
+    plan: ComparisonPlan | None = None
+    comparisons: list[Comparison] = []
+    if experiment.config.test_method != "acr":
+        plan = comparison_plan(experiment=experiment, numbers=numbers)
+        training = []
 
     for stimulus_id in training or ():
         _encode_delivery(stimulus_id)
@@ -202,7 +214,11 @@ def _build(
     in_training = set(training or ())
     candidates = [
         stimulus
-        for stimulus in selectors.trap_source_candidates(experiment=experiment)
+        for stimulus in (
+            selectors.trap_source_candidates(experiment=experiment)
+            if plan is None
+            else trap_source_pool(experiment=experiment, plan=plan)
+        )
         if stimulus.pk not in in_training
     ]
     picks = rng_stream(numbers.seed, TRAP_SOURCES_STREAM).choice(
@@ -211,9 +227,14 @@ def _build(
     sources = [candidates[i] for i in sorted(int(p) for p in picks)]
     traps: list[Trap] = []
     warnings: list[str] = []
-    if sources:
+    if plan is not None:
+        traps = make_pair_traps(experiment, numbers, sources, prompts, made, step)
+        comparisons = make_comparison_clips(experiment, numbers, plan, made, step)
+    elif sources:
         traps, warnings = make_traps(experiment, numbers, sources, prompts, made, step)
-    if make_gold:
+    if plan is not None:
+        pass  # a comparison test has no gold clips: its traps are its checks
+    elif make_gold:
         traps += make_bad_gold_clips(experiment, numbers, sources, made, step)
         if len(sources) < numbers.gold_per_session:
             warnings.append(
@@ -281,6 +302,8 @@ def _build(
             warnings=warnings,
             training=training,
             volume_duration_s=volume.duration_s,
+            comparison_plan=plan,
+            comparisons=comparisons,
         )
     return design
 

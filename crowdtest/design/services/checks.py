@@ -116,6 +116,9 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
         raise DesignError(
             f"{locked}; the design can no longer be rebuilt. Create a new experiment to change it."
         )
+    if experiment.config.test_method != "acr":
+        _check_comparison(experiment=experiment, numbers=numbers)
+        return
     if current_clustering(experiment=experiment) is None:
         raise DesignError(
             "The stimuli are not clustered yet: run `cluster_stimuli` (or Cluster on the "
@@ -180,6 +183,37 @@ def design_check(*, experiment: Experiment, numbers: DesignNumbers) -> None:
         )
 
 
+def _check_comparison(*, experiment: Experiment, numbers: DesignNumbers) -> None:
+    """A DCR, CCR or pairwise test: its versions checked (`comparison_plan`), then trap
+    sources among the stimuli it does not compare, and the spoken prompts."""
+    from modeling.comparison import TRAP_ANSWERS
+
+    from .comparisons import comparison_plan, trap_source_pool
+
+    plan = comparison_plan(experiment=experiment, numbers=numbers)
+    candidates = len(trap_source_pool(experiment=experiment, plan=plan))
+    if candidates < numbers.trap_sources:
+        raise DesignError(
+            f"Too few trap sources: {candidates} prepared stimuli are not among the versions "
+            f"compared, the design needs trap_sources = {numbers.trap_sources}. Import more "
+            "tracks or lower trap_sources."
+        )
+    answers = len(TRAP_ANSWERS[experiment.config.test_method])
+    if numbers.traps_per_session > answers * numbers.trap_sources:
+        raise DesignError(
+            f"traps_per_session = {numbers.traps_per_session} needs at least that many traps; "
+            f"{numbers.trap_sources} trap sources make {answers * numbers.trap_sources}."
+        )
+    missing = prompts_to_synthesise(experiment=experiment, numbers=numbers)
+    if missing and shutil.which("espeak-ng") is None:
+        spoken = ", ".join(f"{key} ({language})" for key, language in missing)
+        raise DesignError(
+            f"espeak-ng is not installed, and it is needed to speak the prompts {spoken}: "
+            "install espeak-ng (apt-get install espeak-ng) or upload recorded prompts on the "
+            "Sessions page."
+        )
+
+
 def _check_gold(*, experiment: Experiment, numbers: DesignNumbers) -> None:
     gold = list(selectors.gold_stimuli(experiment=experiment))
     config = experiment.config
@@ -217,7 +251,8 @@ def prompts_to_synthesise(
 ) -> list[tuple[str, str]]:
     """The (key, language) prompts to speak: every prompt in every offered language, but
     those the experimenter uploaded or an earlier build spoke."""
-    needed = clips.DIGIT_KEYS + (clips.TRAP_KEYS if numbers.trap_sources else ())
+    traps = clips.trap_keys(experiment.config.test_method)
+    needed = clips.DIGIT_KEYS + (traps if numbers.trap_sources else ())
     have = selectors.prompts_by_key(experiment=experiment)
     return [
         (key, language)

@@ -21,9 +21,10 @@ from modeling.allocation import (
 from modeling.provenance import code_version
 
 from .. import clips, selectors
-from ..models import Design, DigitsClip, Session, SessionItem, Trap
+from ..models import Comparison, Design, DigitsClip, Session, SessionItem, Trap
 from ..signals import design_lock_reason, design_replacing
 from .checks import PLAN_STREAM, TRAINING_FROM_RATED, DesignError, DesignNumbers, rng_stream
+from .comparisons import ComparisonPlan, plan_comparison_sessions
 
 
 def design_replace(
@@ -37,26 +38,34 @@ def design_replace(
     warnings: list[str] | None = None,
     training: list[int] | None = None,
     volume_duration_s: float | None = None,
+    comparison_plan: ComparisonPlan | None = None,
+    comparisons: list[Comparison] | None = None,
 ) -> Design:
     """Replace the experiment's design in one transaction: traps, digits clips, training
     and rating sessions. `training` is the training set drawn from stimuli left out of
     rating; None draws it from the stimuli to rate (as the paper's sampling allows) and
-    says so in the design's warnings. Refused once votes exist; the old design's files
-    are deleted after the commit."""
+    says so in the design's warnings. A comparison test (`comparison_plan`, with a clip
+    per order of a pair in `comparisons`) plans its judgements instead of stimuli, and
+    trains on a few of its pairs. Refused once votes exist; the old design's files are
+    deleted after the commit."""
     by_cluster = selectors.rated_by_cluster(experiment=experiment)
     rng = rng_stream(numbers.seed, PLAN_STREAM)
     warnings = list(warnings or [])
+    plan: list[list[int]] = []
+    if comparison_plan is not None:
+        by_cluster, training = {}, []
     try:
         if training is None:
             training = training_set(by_cluster, size=numbers.training_size, seed=rng)
             if training:
                 warnings.append(TRAINING_FROM_RATED)
-        plan = plan_rating_sessions(
-            by_cluster,
-            per_cluster=numbers.stimuli_per_cluster,
-            votes_per_stimulus=numbers.votes_per_stimulus,
-            seed=rng,
-        )
+        if comparison_plan is None:
+            plan = plan_rating_sessions(
+                by_cluster,
+                per_cluster=numbers.stimuli_per_cluster,
+                votes_per_stimulus=numbers.votes_per_stimulus,
+                seed=rng,
+            )
     except AllocationError as exc:
         raise DesignError(str(exc)) from exc
     with transaction.atomic():
@@ -69,6 +78,7 @@ def design_replace(
         SessionItem.objects.filter(session__experiment=experiment).delete()
         Session.objects.filter(experiment=experiment).delete()
         Trap.objects.filter(experiment=experiment).delete()
+        Comparison.objects.filter(experiment=experiment).delete()
         DigitsClip.objects.filter(experiment=experiment).delete()
         Design.objects.filter(experiment=experiment).delete()
         stimuli_cast_for_design(
@@ -79,26 +89,33 @@ def design_replace(
         )
         saved_traps = Trap.objects.bulk_create(traps)
         DigitsClip.objects.bulk_create(digit_clips)
-        _create_sessions(
-            experiment,
-            numbers,
-            training,
-            plan,
-            [
-                t.pk
-                for t in saved_traps
-                if t.kind == Trap.Kind.TRAP and t.language == experiment.config.language_codes[0]
-            ],
-            [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
-            rng,
-        )
+        trap_ids = [
+            t.pk
+            for t in saved_traps
+            if t.kind == Trap.Kind.TRAP and t.language == experiment.config.language_codes[0]
+        ]
+        if comparison_plan is not None:
+            n_rating = _create_comparison_sessions(
+                experiment, numbers, comparison_plan, comparisons or [], trap_ids, rng
+            )
+        else:
+            n_rating = len(plan)
+            _create_sessions(
+                experiment,
+                numbers,
+                training,
+                plan,
+                trap_ids,
+                [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
+                rng,
+            )
         design = Design.objects.create(
             experiment=experiment,
             seed=numbers.seed,
             votes_per_stimulus=numbers.votes_per_stimulus,
             stimuli_per_cluster=numbers.stimuli_per_cluster,
             n_clusters=len(by_cluster),
-            n_rating_sessions=len(plan),
+            n_rating_sessions=n_rating,
             settings_snapshot={**experiment.config.to_dict(), **numbers.settings()},
             volume_clip=volume_name,
             volume_duration_s=volume_duration_s,
@@ -111,6 +128,7 @@ def design_replace(
 
 def _design_files(experiment: Experiment) -> list[str]:
     names = list(Trap.objects.filter(experiment=experiment).values_list("delivery", flat=True))
+    names += Comparison.objects.filter(experiment=experiment).values_list("delivery", flat=True)
     names += DigitsClip.objects.filter(experiment=experiment).values_list("delivery", flat=True)
     names += Design.objects.filter(experiment=experiment).values_list("volume_clip", flat=True)
     return [n for n in names if n]
@@ -164,3 +182,53 @@ def _create_sessions(
 
 
 # --- Prompts -------------------------------------------------------------------------
+
+
+def _create_comparison_sessions(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    plan: ComparisonPlan,
+    comparisons: list[Comparison],
+    trap_ids: list[int],
+    rng: np.random.Generator,
+) -> int:
+    """The comparison clips saved, the training session (up to `training_size` of them,
+    distinct) and the rating sessions of `comparisons_per_session` judgements with traps
+    at random positions; returns the number of rating sessions."""
+    saved = Comparison.objects.bulk_create(comparisons)
+    clip_of = {(c.first_id, c.second_id): c.pk for c in saved}
+    missing = [order for order in plan.orders if order not in clip_of]
+    if missing:
+        raise DesignError(f"{len(missing)} orders of a pair have no clip; build again.")
+    per_session = experiment.config.comparisons_per_session
+    n_sessions = max(1, -(-len(plan.judgements) // per_session))
+    per_trap = numbers.traps_per_session if trap_ids else 0
+    trap_sets = assign_traps(n_sessions, trap_ids, per_session=per_trap, seed=rng)
+    sessions = plan_comparison_sessions(
+        plan.judgements, per_session=per_session, trap_sets=trap_sets, rng=rng
+    )
+    training_pool = sorted(clip_of.values())
+    picks = rng.permutation(len(training_pool))[: numbers.training_size]
+    rows = Session.objects.bulk_create(
+        [Session(experiment=experiment, kind=Session.Kind.TRAINING, index=0)]
+        + [
+            Session(experiment=experiment, kind=Session.Kind.RATING, index=i)
+            for i in range(len(sessions))
+        ]
+    )
+    items = [
+        SessionItem(session=rows[0], position=p, comparison_id=training_pool[int(k)])
+        for p, k in enumerate(sorted(picks))
+    ]
+    for session, entries in zip(rows[1:], sessions):
+        for position, (_kind, value) in enumerate(entries):
+            if isinstance(value, int):
+                items.append(SessionItem(session=session, position=position, trap_id=value))
+            else:
+                assert isinstance(value, tuple)
+                order = (int(value[0]), int(value[1]))
+                items.append(
+                    SessionItem(session=session, position=position, comparison_id=clip_of[order])
+                )
+    SessionItem.objects.bulk_create(items, batch_size=2000)
+    return len(sessions)
