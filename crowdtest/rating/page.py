@@ -6,9 +6,53 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from crowdtest.design.clips import SCALE_WORDS
 
-def page_strings() -> dict[str, str]:
-    """The script's strings in the active language."""
+
+def rating_scale(method: str) -> list[dict[str, object]]:
+    """The answers of the test method's scale as the page shows them, top first: the
+    score sent, the key that gives it and its P.808 label in the active language. Keys
+    count from 1 at the bottom of the scale (CCR's -3 is key 1, +3 key 7)."""
+    words = SCALE_WORDS[method]
+    lowest = min(words)
+    return [
+        {"score": score, "key": score - lowest + 1, "label": words[score]()}
+        for score in sorted(words, reverse=True)
+    ]
+
+
+def method_strings(method: str) -> dict[str, str]:
+    """What the page says about the clips of a comparison test (DCR, CCR, pairwise): each
+    clip plays two versions one after the other."""
+    if method == "dcr":
+        intro = _(
+            "Each recording plays a reference, a short pause, then a second version of the "
+            "same music. Rate how degraded the second is compared to the reference."
+        )
+        ask = _("How degraded was the second version? Choose 1 to 5.")
+    elif method == "ccr":
+        intro = _(
+            "Each recording plays two versions of the same music, one after the other. Rate "
+            "the audio quality of the second compared to the first."
+        )
+        ask = _("How was the second version compared to the first?")
+    elif method == "pairwise":
+        intro = _(
+            "Each recording plays two versions of the same music, one after the other. "
+            "Choose the version whose audio quality is better."
+        )
+        ask = _("Which version sounded better?")
+    else:
+        return {}
+    return {
+        "rate_intro": intro,
+        "how_was_it": ask,
+        "listen": _("Listen to both versions to the end, then answer."),
+    }
+
+
+def page_strings(method: str = "acr") -> dict[str, str]:
+    """The script's strings in the active language, for the test method's clips."""
     offline = _(
         "The connection is lost, so the recording can't load. It will be ready again when "
         "the connection is back."
@@ -48,4 +92,5 @@ def page_strings() -> dict[str, str]:
         "copied": _("Copied."),
         "selected": _("Selected: copy it with Ctrl+C (or your device's Copy)."),
         "answer_all": _("Please answer every question (the first with a number)."),
+        **method_strings(method),
     }

@@ -29,7 +29,7 @@ from .api import TOKEN_HEADER
 from .clip_urls import clip_for_key, clip_signature_valid
 from .identity import MTURK_HOSTS, EntryError, entry_for, link_token, new_participant_id
 from .identity import rater_token as make_rater_token
-from .page import page_strings
+from .page import method_strings, page_strings, rating_scale
 from .selectors import session_minutes
 
 # MTurk shows the test in an iframe on its own site; nobody else may frame it.
@@ -70,6 +70,9 @@ def _take(request: HttpRequest, experiment: Experiment, language: str) -> HttpRe
         "language": language,
         "languages": [(code, names[code]) for code in experiment.config.language_codes],
         "minutes": session_minutes(experiment=experiment),
+        "method": experiment.config.test_method,
+        "scale": rating_scale(experiment.config.test_method),
+        "method_intro": method_strings(experiment.config.test_method).get("rate_intro", ""),
         # The language form keeps every parameter of the entry URL but the language.
         "carried": [(k, v) for k, vs in request.GET.lists() if k != "lang" for v in vs],
     }
@@ -102,7 +105,7 @@ def _take(request: HttpRequest, experiment: Experiment, language: str) -> HttpRe
     context.update(
         token=make_rater_token(entry.identity),
         token_header=TOKEN_HEADER,
-        strings=page_strings(),
+        strings=page_strings(experiment.config.test_method),
         preview=entry.identity.platform == "staff",
     )
     return _page(request, "rating/take.html", context)

@@ -20,7 +20,7 @@ from crowdtest.exports import (
     manifest_section,
 )
 
-from . import selectors
+from . import comparisons, selectors
 from .models import StimulusMOS
 
 # The columns of the published Vinylset file first and in its order, then what else is
@@ -205,6 +205,99 @@ def verdicts_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequen
 
     sessions = selectors.session_report(experiment=experiment).order_by("pk")
     return SESSION_COLUMNS, (row(a) for a in sessions)
+
+
+PAIR_COLUMNS = (
+    "method",
+    "reference",
+    "processed",
+    "n",
+    "mean",
+    "std",
+    "ci95_t",
+    "ci95_normal",
+    "reference_first_votes",
+    "processed_first_votes",
+    "reference_stimulus_id",
+    "processed_stimulus_id",
+    "work_id",
+)
+RANKING_COLUMNS = (
+    "work_id",
+    "rank",
+    "filename",
+    "strength",
+    "ci95_low",
+    "ci95_high",
+    "wins",
+    "comparisons",
+    "p_top_best",
+    "judgements",
+    "stimulus_id",
+    "track_id",
+)
+
+
+def _signed(value: float | None, digits: int = 5) -> float | None:
+    """A statistic that may be negative, as a number (a number cell is never taken for
+    a formula, a text cell starting with "-" would be)."""
+    return None if value is None else round(float(value), digits)
+
+
+@export_file(
+    "pairs.csv",
+    "DCR and CCR: per (reference, processed) pair, the DMOS (P.808 Annex D) or the CMOS "
+    "(Annex E, processed against reference, each vote's order undone) of its valid votes "
+    "with n, std and 95% CIs",
+)
+def pairs_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
+    rows = (
+        (
+            r.method,
+            r.reference.track.original_name,
+            r.processed.track.original_name,
+            r.summary.n,
+            _signed(r.summary.mos),
+            _signed(r.summary.std),
+            _signed(r.summary.ci95_t),
+            _signed(r.summary.ci95_normal),
+            r.reference_first,
+            r.processed_first,
+            r.reference.pk,
+            r.processed.pk,
+            r.processed.track.work_id,
+        )
+        for r in comparisons.pair_results(experiment=experiment)
+    )
+    return PAIR_COLUMNS, rows
+
+
+@export_file(
+    "rankings.csv",
+    "Pairwise: per group of versions of a work, each version's Bradley-Terry strength "
+    "(centred log-strength) with its 95% bootstrap CI, best first, and the probability "
+    "that the top version is really the best",
+)
+def rankings_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
+    rows = (
+        (
+            group.work_id,
+            version.rank,
+            version.stimulus.track.original_name,
+            _signed(version.strength),
+            _signed(version.ci_low),
+            _signed(version.ci_high),
+            version.wins,
+            version.comparisons,
+            round(group.p_top_best, 4),
+            group.judgements,
+            version.stimulus.pk,
+            version.stimulus.track_id,
+        )
+        for group in comparisons.group_rankings(experiment=experiment)
+        for version in group.versions
+    )
+    return RANKING_COLUMNS, rows
 
 
 # --- Downloads --------------------------------------------------------------------------

@@ -518,9 +518,11 @@
     if ($("stage-clips").hidden || event.ctrlKey || event.metaKey || event.altKey) { return; }
     var target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) { return; }
-    if (/^[1-5]$/.test(event.key)) {
+    var answer = /^[1-9]$/.test(event.key) &&
+      document.querySelector('.score[data-key="' + event.key + '"]');
+    if (answer) {
       event.preventDefault();
-      rate(parseInt(event.key, 10));
+      rate(parseInt(answer.getAttribute("data-score"), 10));
     } else if ((event.key === "Enter" || event.key === " ") &&
                !(target && target.classList && target.classList.contains("score"))) {
       event.preventDefault();

@@ -255,7 +255,7 @@ def _verdicts(
     once by `screen_sessions`."""
     votes = {
         row[0]: row[1:]
-        for row in Vote.objects.filter(assignment__in=assignments, **RATING_VOTE)
+        for row in Vote.objects.filter(SESSION_VOTE, assignment__in=assignments)
         .values("assignment_id")
         .annotate(
             n=Count("id"),
@@ -373,6 +373,9 @@ def _overrides_in_force(assignments: QuerySet[Assignment]) -> dict[int, bool]:
 
 
 RATING_VOTE = {"phase": RATING, "stimulus__isnull": False}
+# What a session's variance rule reads: its rating votes on stimuli (ACR) or on pairs of
+# versions (DCR, CCR and pairwise, as given: a rater who always gives one answer fails).
+SESSION_VOTE = Q(phase=RATING) & (Q(stimulus__isnull=False) | Q(comparison__isnull=False))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,211 @@
+"""DCR, CCR and pairwise sessions taken through the real rater API by a simulated crowd
+(`modeling.crowd`) on versions of known quality, screened, then read back through the
+staff exports: the known order is recovered, CCR's sign follows the better version,
+random raters are caught, a vote sent twice is harmless, and no answer key reaches the
+page or its JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from crowdtest.rating.models import AssignmentItem, Vote
+from crowdtest.results.models import SessionVerdict
+from crowdtest.results.services.mos import results_refresh
+from modeling.crowd import SimulatedRater
+from modeling.ranking import kendall_tau
+from tests.crowdtest.rating.comparison_designs import (
+    Versions,
+    comparison_experiment,
+    design_comparison,
+    take_answering,
+)
+from tests.crowdtest.rating.designs import RaterClient
+
+pytestmark = pytest.mark.django_db
+
+
+def answer_of(built: Versions, rater: SimulatedRater, rng: np.random.Generator):
+    """How a simulated rater answers a clip of the session: traps as the rater does
+    (a careless one misses them), pairs by the method."""
+    method = built.experiment.config.test_method
+
+    def answer(item: AssignmentItem) -> int:
+        if item.trap is not None:
+            low, high = {"dcr": (1, 5), "ccr": (-3, 3), "pairwise": (1, 2)}[method]
+            return rater.answer_trap(item.trap.answer, rng, (low, high))
+        comparison = item.comparison
+        assert comparison is not None
+        first = built.quality[comparison.first_id]
+        second = built.quality[comparison.second_id]
+        if method == "ccr":
+            return rater.compare(first, second, rng)
+        if method == "pairwise":
+            return 1 if rater.prefers_first(first, second, rng) else 2
+        # DCR: the degradation of the second against the first, heard on 1..5.
+        if rater.strategy is not None:
+            return rater.rate(None, rng)
+        return rater.rate(5.0 - max(0.0, first - second), rng)
+
+    return answer
+
+
+def crowd_take(
+    client: Client, built: Versions, *, honest: int, random: int, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """`honest` then `random` raters (answering without listening, missing the traps)
+    each take one session; returns their external ids."""
+    rng = np.random.default_rng(seed)
+    ids: tuple[list[str], list[str]] = ([], [])
+    for n, rater in enumerate(
+        [SimulatedRater(spread=0.5)] * honest
+        + [SimulatedRater(strategy="uniform", careless=True)] * random
+    ):
+        external = f"{'cheat' if rater.strategy else 'honest'}-{n}"
+        rc = RaterClient(client, built.experiment, external_id=external)
+        state = take_answering(rc, answer_of(built, rater, rng))
+        assert state["stage"] == "finished", state
+        ids[rater.strategy is not None].append(external)
+    return ids
+
+
+def download(client: Client, built: Versions, name: str, django_user_model: Any) -> list[dict]:
+    user = django_user_model.objects.create_user(username=f"exporter-{name}", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="export_experiment"))
+    client.force_login(user)
+    response = client.get(reverse("results:export_file", args=[built.experiment.slug, name]))
+    client.logout()
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def invalid_share(built: Versions, externals: list[str]) -> float:
+    verdicts = SessionVerdict.objects.filter(
+        experiment=built.experiment, assignment__rater__external_id__in=externals
+    )
+    return sum(not v.valid for v in verdicts) / max(1, verdicts.count())
+
+
+def test_pairwise_ranking_recovers_the_known_order(client: Client, django_user_model) -> None:
+    built = comparison_experiment("pairwise", votes=12, per_session=10)
+    design_comparison(built)
+    n_sessions = built.experiment.sessions.filter(kind="rating").count()
+    honest, cheats = crowd_take(client, built, honest=n_sessions - 2, random=2)
+    results_refresh(experiment=built.experiment)
+    assert invalid_share(built, cheats) == 1.0
+    assert invalid_share(built, honest) == 0.0
+    rows = download(client, built, "rankings.csv", django_user_model)
+    order = [row["filename"] for row in sorted(rows, key=lambda r: int(r["rank"]))]
+    truth = [v.track.original_name for v in built.versions]
+    tau = kendall_tau(order, truth)
+    print(f"pairwise: Kendall's tau {tau:.3f}, P(top is best) {rows[0]['p_top_best']}")
+    assert tau >= 0.7
+    assert order[0] == truth[0]
+    # Only the valid votes count: the random raters' judgements are left out.
+    valid = Vote.objects.filter(experiment=built.experiment, valid=True, comparison__isnull=False)
+    assert int(rows[0]["judgements"]) == valid.filter(phase="rating").count()
+    assert all(float(r["ci95_low"]) <= float(r["strength"]) <= float(r["ci95_high"]) for r in rows)
+
+
+def test_ccr_mean_sign_follows_the_better_version(client: Client, django_user_model) -> None:
+    # The reference (v0) is the best version: every processed one is worse.
+    built = comparison_experiment("ccr", qualities=(4.5, 3.0, 2.0, 3.5), votes=8, per_session=6)
+    design_comparison(built)
+    n_sessions = built.experiment.sessions.filter(kind="rating").count()
+    _, cheats = crowd_take(client, built, honest=n_sessions - 2, random=2, seed=1)
+    results_refresh(experiment=built.experiment)
+    assert invalid_share(built, cheats) == 1.0
+    rows = download(client, built, "pairs.csv", django_user_model)
+    assert len(rows) == 3
+    right = 0
+    for row in rows:
+        processed = next(v for v in built.versions if v.track.original_name == row["processed"])
+        truth = built.quality[processed.pk] - built.quality[built.versions[0].pk]
+        right += np.sign(float(row["mean"])) == np.sign(truth)
+        # Both orders were played, and the order was undone: a vote given with the
+        # processed version first was turned round.
+        assert int(row["reference_first_votes"]) > 0 and int(row["processed_first_votes"]) > 0
+    print(f"ccr: mean sign right on {right} of {len(rows)} pairs")
+    assert right == len(rows)
+
+
+def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model) -> None:
+    built = comparison_experiment("dcr", qualities=(4.5, 4.3, 3.0, 1.5), votes=8, per_session=6)
+    design_comparison(built)
+    n_sessions = built.experiment.sessions.filter(kind="rating").count()
+    crowd_take(client, built, honest=n_sessions, random=0, seed=2)
+    results_refresh(experiment=built.experiment)
+    rows = download(client, built, "pairs.csv", django_user_model)
+    dmos = {row["processed"]: float(row["mean"]) for row in rows}
+    assert {r["method"] for r in rows} == {"dcr"}
+    assert dmos["work/v1.wav"] > dmos["work/v2.wav"] > dmos["work/v3.wav"]
+    assert all(int(r["processed_first_votes"]) == 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("method", "scale", "off"),
+    [("dcr", range(1, 6), 0), ("ccr", range(-3, 4), 4), ("pairwise", (1, 2), 3)],
+)
+def test_a_vote_sent_twice_is_harmless_and_off_scale_is_refused(
+    client: Client, method: str, scale: Any, off: int
+) -> None:
+    built = comparison_experiment(method, qualities=(4.0, 3.0, 2.0), votes=2, per_session=4)
+    design_comparison(built)
+    rc = RaterClient(client, built.experiment)
+    clip = take_answering(rc, lambda item: 1, until="rating")["clips"][0]["clip"]
+    assert rc.post("play", {"clip": clip}).status_code == 200
+    refused = rc.post("rate", {"clip": clip, "score": off})
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    given = max(scale)
+    first = rc.post("rate", {"clip": clip, "score": given})
+    again = rc.post("rate", {"clip": clip, "score": given})
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert Vote.objects.filter(item__clip_key=clip).count() == 1
+    changed = rc.post("rate", {"clip": clip, "score": min(scale)})
+    assert changed.status_code == 409 and changed.json()["code"] == "already_rated"
+
+
+@pytest.mark.parametrize("method", ["dcr", "ccr", "pairwise"])
+def test_no_answer_key_reaches_the_page_or_its_json(client: Client, method: str) -> None:
+    built = comparison_experiment(method, qualities=(4.0, 3.0, 2.0), votes=2, per_session=4)
+    design_comparison(built)
+    entry = client.get(
+        f"/take/{built.experiment.slug}/",
+        {
+            "workerId": "W1",
+            "assignmentId": "A1",
+            "hitId": "H1",
+            "turkSubmitTo": "https://www.mturk.com",
+        },
+    )
+    page = entry.content.decode()
+    rc = RaterClient(client, built.experiment, "W1", "mturk", assignment_id="A1")
+    rc.token = re.search(r'data-token="([^"]+)"', page).group(1)
+    take_answering(rc, lambda item: 1)
+    texts = [page] + [r.content.decode() for r in rc.responses]
+    items = AssignmentItem.objects.filter(assignment__rater__external_id="W1")
+    secrets_: list[str] = []
+    for item in items.select_related("comparison", "trap", "assignment__digits_clip"):
+        secrets_ += [
+            item.comparison.media_key if item.comparison else item.trap.media_key,
+            (item.comparison or item.trap).delivery.name,
+        ]
+    assignment = items.first().assignment
+    for text in texts:
+        for secret in secrets_:
+            assert secret not in text
+        assert not re.search(rf"\b{assignment.digits_clip.digits}\b", text)
+        assert not re.search(r'"(reference|reference_first|answer|first|second|work_id)"', text)
+        assert "math_answer" not in text
+    # The rater's page shows the method's own scale.
+    labels = {"dcr": "Degradation is inaudible", "ccr": "Much better", "pairwise": "The first"}
+    assert labels[method] in page
