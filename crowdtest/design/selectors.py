@@ -143,6 +143,7 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         "languages": experiment.config.language_codes,
         "gold_clips": Trap.objects.filter(experiment=experiment, kind=Trap.Kind.GOLD).count(),
         "gold": list(gold_stimuli(experiment=experiment)),
+        "comparisons": experiment.comparisons.count(),
     }
 
 

@@ -10,23 +10,27 @@ from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.selectors import jobs_for_scope
 
 from . import selectors
-from .clips import PROMPT_KEYS, prompt_text
+from .clips import DIGIT_KEYS, prompt_text, trap_keys
 from .forms import BuildForm, PromptUploadForm
 from .models import Prompt
 from .services import DesignError, design_build_start, prompt_reset, prompt_upload
+from .services.comparisons import comparison_problems
 
 
 @staff_required
 def overview(request: HttpRequest, slug: str) -> HttpResponse:
     experiment = get_object_or_404(Experiment, slug=slug)
     prompts = selectors.prompts_by_key(experiment=experiment)
+    method = experiment.config.test_method
     context = {
         "experiment": experiment,
+        "method": method,
+        "comparison_problems": comparison_problems(experiment=experiment),
         "summary": selectors.design_summary(experiment=experiment),
         "prompts": [
             (key, language, prompt_text(key, language), prompts.get((key, language)))
             for language in experiment.config.language_codes
-            for key in PROMPT_KEYS
+            for key in DIGIT_KEYS + trap_keys(method)
         ],
         "jobs": [
             j for j in jobs_for_scope(scope=experiment.job_scope) if j.kind == "build_sessions"

@@ -155,13 +155,15 @@ def trap_source_pool(*, experiment: Experiment, plan: ComparisonPlan) -> list[St
     return [s for s in trap_source_candidates(experiment=experiment) if s.pk not in compared]
 
 
-def comparison_problems(*, experiment: Experiment, numbers: DesignNumbers) -> list[str]:
+def comparison_problems(*, experiment: Experiment) -> list[str]:
     """Why the experiment's comparison test can't be built ([] when it can, or when the
     test method is ACR): what the Sessions tab shows before a build is tried."""
+    from .checks import design_numbers
+
     if experiment.config.test_method == "acr":
         return []
     try:
-        comparison_plan(experiment=experiment, numbers=numbers)
+        comparison_plan(experiment=experiment, numbers=design_numbers(experiment=experiment))
     except DesignError as exc:
         return [str(exc)]
     return []

@@ -41,9 +41,7 @@ def test_versions_of_another_length_or_sample_rate_are_refused(method: str) -> N
     message = _refusal(built.experiment)
     assert "work/v1.wav and its reference work/v0.wav differ in length" in message
     assert "work/v2.wav and its reference work/v0.wav differ in sample rate" in message
-    assert comparison_problems(
-        experiment=built.experiment, numbers=design_numbers(experiment=built.experiment)
-    ) == [message]
+    assert comparison_problems(experiment=built.experiment) == [message]
 
 
 def test_a_missing_dcr_reference_is_refused() -> None:
@@ -123,3 +121,19 @@ def test_pairwise_plans_far_fewer_judgements_than_every_pair() -> None:
         ]
         assert len(held) == len(set(held))
         assert session.items.filter(trap__isnull=False).count() == 1
+
+
+def test_the_sessions_tab_shows_the_problems_and_a_build_is_refused_plainly(
+    client, staff_user
+) -> None:
+    built = comparison_experiment("dcr", qualities=(4.0, 3.0))
+    Track.objects.filter(pk=built.versions[1].track_id).update(reference="work/lost.wav")
+    client.force_login(staff_user)
+    slug = built.experiment.slug
+    page = client.get(f"/experiments/{slug}/sessions/")
+    assert page.status_code == 200
+    assert "its reference work/lost.wav is missing" in page.content.decode()
+    response = client.post(f"/experiments/{slug}/sessions/build/", follow=True)
+    assert response.status_code == 200
+    assert "its reference work/lost.wav is missing" in response.content.decode()
+    assert not Session.objects.filter(experiment=built.experiment).exists()
