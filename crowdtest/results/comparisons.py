@@ -178,3 +178,41 @@ def group_rankings(
             )
         )
     return rankings
+
+
+def comparison_points(*, experiment: Experiment) -> dict[str, object]:
+    """What the Results tab plots for a comparison test: each pair's DMOS or CMOS with
+    its 95% CI, and each group's versions best first with their strengths' 95% CIs and
+    P(top is best). Empty lists for an ACR test or before any valid vote."""
+    if experiment.config.test_method == "acr":
+        return {"method": "acr", "pairs": [], "groups": []}
+    pairs = [
+        {
+            "name": f"{r.processed.track.original_name} vs {r.reference.track.original_name}",
+            "mean": r.summary.mos,
+            "ci": r.summary.ci95_t,
+            "n": r.summary.n,
+        }
+        for r in pair_results(experiment=experiment)
+    ]
+    groups = [
+        {
+            "work": g.work_id,
+            "p_top_best": g.p_top_best,
+            "judgements": g.judgements,
+            "versions": [
+                {
+                    "rank": v.rank,
+                    "name": v.stimulus.track.original_name,
+                    "strength": v.strength,
+                    "low": v.ci_low,
+                    "high": v.ci_high,
+                    "wins": v.wins,
+                    "comparisons": v.comparisons,
+                }
+                for v in g.versions
+            ],
+        }
+        for g in group_rankings(experiment=experiment)
+    ]
+    return {"method": experiment.config.test_method, "pairs": pairs, "groups": groups}

@@ -23,6 +23,7 @@ from crowdtest.rating.models import Assignment
 
 from . import dashboard as figures
 from . import exports, plots, selectors
+from .comparisons import comparison_points
 from .forms import OVERRIDE_CHOICES, OverrideForm
 from .services import ResultsError, results_refresh_start, verdict_override
 from .services.mos import REFRESH_JOB
@@ -49,6 +50,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "exports": [REGISTRY[name] for name in export_names()],
         "can_export": request.user.has_perm(EXPORT_PERMISSION),
         "mos_points": selectors.mos_points(experiment=experiment),
+        "comparison": comparison_points(experiment=experiment),
         "reliability": selectors.reliability_report(experiment=experiment),
     }
     return render(request, "results/dashboard.html", context)

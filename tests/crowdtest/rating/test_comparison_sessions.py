@@ -113,6 +113,11 @@ def test_pairwise_ranking_recovers_the_known_order(client: Client, django_user_m
     valid = Vote.objects.filter(experiment=built.experiment, valid=True, comparison__isnull=False)
     assert int(rows[0]["judgements"]) == valid.filter(phase="rating").count()
     assert all(float(r["ci95_low"]) <= float(r["strength"]) <= float(r["ci95_high"]) for r in rows)
+    # The Results tab plots and tables the same ranking.
+    client.force_login(django_user_model.objects.create_user(username="staff", is_staff=True))
+    page = client.get(reverse("results:dashboard", args=[built.experiment.slug])).content.decode()
+    assert 'id="comparison-chart"' in page and 'id="rankings"' in page
+    assert "comparison_plot.js" in page and truth[0] in page
 
 
 def test_ccr_mean_sign_follows_the_better_version(client: Client, django_user_model) -> None:
@@ -148,6 +153,9 @@ def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model) -> 
     assert {r["method"] for r in rows} == {"dcr"}
     assert dmos["work/v1.wav"] > dmos["work/v2.wav"] > dmos["work/v3.wav"]
     assert all(int(r["processed_first_votes"]) == 0 for r in rows)
+    client.force_login(django_user_model.objects.create_user(username="staff", is_staff=True))
+    page = client.get(reverse("results:dashboard", args=[built.experiment.slug])).content.decode()
+    assert 'id="pairs"' in page and "DMOS (P.808 Annex D)" in page
 
 
 @pytest.mark.parametrize(
