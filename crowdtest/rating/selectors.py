@@ -15,6 +15,7 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.design.clips import PAIR_GAP_S
 from crowdtest.design.models import Design, Session, SessionItem
 
 from . import statements
@@ -236,10 +237,19 @@ def session_minutes(*, experiment: Experiment) -> int:
     training = SessionItem.objects.filter(
         session__experiment=experiment, session__kind=Session.Kind.TRAINING
     ).count()
+    # A comparison test's clip plays two versions with a pause between.
+    clip_s = (
+        cfg.excerpt_seconds if cfg.test_method == "acr" else 2 * cfg.excerpt_seconds + PAIR_GAP_S
+    )
     if rating is None:  # not built yet: from the settings
-        rating = cfg.n_clusters * cfg.stimuli_per_cluster + cfg.traps_per_session
+        per_session = (
+            cfg.n_clusters * cfg.stimuli_per_cluster
+            if cfg.test_method == "acr"
+            else cfg.comparisons_per_session
+        )
+        rating = per_session + cfg.traps_per_session
         training = cfg.training_size
-    shortest = rating * cfg.excerpt_seconds
+    shortest = rating * clip_s
     timed = [
         seconds
         for start, end in Assignment.objects.crowd()
@@ -251,5 +261,5 @@ def session_minutes(*, experiment: Experiment) -> int:
     ]
     if len(timed) >= TIMED_SESSIONS_NEEDED:
         return max(1, math.ceil(statistics.median(timed) / 60))
-    seconds = (rating + training) * (cfg.excerpt_seconds + SECONDS_PER_CLIP) + SETUP_SECONDS
+    seconds = (rating + training) * (clip_s + SECONDS_PER_CLIP) + SETUP_SECONDS
     return max(1, math.ceil(seconds / 60))

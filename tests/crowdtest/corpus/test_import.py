@@ -91,6 +91,28 @@ def test_manifest_metadata_and_paths_outside_the_roots(
     assert "no such file" in messages["missing.wav"]
 
 
+def test_manifest_groups_versions_of_a_work_and_names_references(
+    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: object
+) -> None:
+    for seed, name in enumerate(("transfer.wav", "declicked.wav", "pressing-2.wav")):
+        write_track(name, folder=tmp_path / "lib", seed=seed)
+    manifest = tmp_path / "lib" / "manifest.csv"
+    manifest.write_text(
+        "path,title,work_id,reference\n"
+        "transfer.wav,Side A,lp-1,\n"
+        "declicked.wav,Side A (declicked),lp-1,transfer.wav\n"
+        "pressing-2.wav,Side A (second pressing),lp-1,\n"
+    )
+    settings.IMPORT_ROOTS = [tmp_path / "lib"]  # type: ignore[attr-defined]
+
+    tracks_import(experiment=experiment, source=str(manifest))
+
+    rows = dict(experiment.tracks.values_list("original_name", "work_id").order_by("original_name"))
+    assert rows == {"declicked.wav": "lp-1", "pressing-2.wav": "lp-1", "transfer.wav": "lp-1"}
+    assert experiment.tracks.get(original_name="declicked.wav").reference == "transfer.wav"
+    assert experiment.tracks.get(original_name="transfer.wav").reference == ""
+
+
 def test_a_folder_outside_the_roots_or_a_link_out_of_them_is_refused(
     experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: object
 ) -> None:
