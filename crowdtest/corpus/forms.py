@@ -96,3 +96,15 @@ class SettingsForm(forms.Form):
             if name not in self.errors:
                 self.add_error(name or None, message)
         return cleaned
+
+
+class VersionsForm(forms.Form):
+    """Versions of one work and the references of processed versions, as CSV lines."""
+
+    lines = forms.CharField(
+        label="Versions",
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "track,work_id,reference"}),
+        max_length=500_000,
+        help_text="One line per track: its name (or file name), its work id, and the track "
+        "it was processed from (blank for none).",
+    )

@@ -105,3 +105,12 @@ def experiment_recent_forget(*, experiment_id: int | None = None) -> None:
         _recent.clear()
     else:
         _recent.pop(experiment_id, None)
+
+
+def track_versions(*, experiment: Experiment, limit: int = 200) -> list[Track]:
+    """Tracks that are versions of a work or name a reference, by work then name."""
+    return list(
+        experiment.tracks.exclude(work_id="", reference="")
+        .order_by("work_id", "original_name")
+        .only("original_name", "work_id", "reference")[:limit]
+    )

@@ -8,6 +8,7 @@ urlpatterns = [
     path("<slug:slug>/", views.experiment_detail, name="experiment_detail"),
     path("<slug:slug>/settings/", views.experiment_settings, name="experiment_settings"),
     path("<slug:slug>/tracks/upload/", views.track_upload, name="track_upload"),
+    path("<slug:slug>/tracks/versions/", views.track_versions, name="track_versions"),
     path("<slug:slug>/stimuli/", views.stimulus_list, name="stimulus_list"),
     path("<slug:slug>/stimuli/prepare/", views.stimuli_prepare_view, name="stimuli_prepare"),
     path("<slug:slug>/stimuli/cluster/", views.stimuli_cluster_view, name="stimuli_cluster"),

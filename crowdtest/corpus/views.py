@@ -9,7 +9,7 @@ from crowdtest.access import staff_required
 from crowdtest.jobs.selectors import jobs_for_scope
 
 from . import selectors
-from .forms import ClusterForm, ExperimentCreateForm, SettingsForm, TrackUploadForm
+from .forms import ClusterForm, ExperimentCreateForm, SettingsForm, TrackUploadForm, VersionsForm
 from .models import Clustering, Experiment, Stimulus
 from .services import (
     CorpusError,
@@ -18,6 +18,7 @@ from .services import (
     experiment_update_settings,
     stimuli_cluster,
     stimuli_prepare,
+    tracks_set_versions,
     tracks_upload,
 )
 
@@ -47,8 +48,26 @@ def experiment_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "jobs": jobs_for_scope(scope=experiment.job_scope, limit=5),
         "upload_form": TrackUploadForm(),
         "cluster_form": ClusterForm(initial={"k": experiment.config.n_clusters}),
+        "versions_form": VersionsForm(),
+        "versions": selectors.track_versions(experiment=experiment),
     }
     return render(request, "corpus/experiment_detail.html", context)
+
+
+@staff_required
+@require_POST
+def track_versions(request: HttpRequest, slug: str) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, slug=slug)
+    form = VersionsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Give the versions as CSV lines: {form.errors.as_text()}")
+        return redirect("corpus:experiment_detail", slug=slug)
+    try:
+        changed = tracks_set_versions(experiment=experiment, text=form.cleaned_data["lines"])
+        messages.success(request, f"{changed} track(s) changed.")
+    except CorpusError as exc:
+        messages.error(request, str(exc))
+    return redirect("corpus:experiment_detail", slug=slug)
 
 
 @staff_required

@@ -13,6 +13,7 @@ from .preparation import (
     stimulus_prepare,
 )
 from .roles import stimuli_cast_for_design, stimuli_set_rated
+from .versions import tracks_set_versions
 
 __all__ = [
     "CorpusError",
@@ -28,5 +29,6 @@ __all__ = [
     "stimulus_fail",
     "stimulus_prepare",
     "tracks_import",
+    "tracks_set_versions",
     "tracks_upload",
 ]

@@ -1,0 +1,66 @@
+"""The Corpus tab sets which tracks are versions of one work and which track a processed
+version was made from; unknown names are refused with nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.services import CorpusError, tracks_set_versions
+from tests.factories import TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tracks(experiment: Experiment) -> list:
+    return [
+        TrackFactory(experiment=experiment, original_name=name)
+        for name in ("lp/transfer.wav", "lp/declicked.wav", "lp/pressing-2.wav")
+    ]
+
+
+def test_versions_and_references_are_set_by_name_or_file_name(
+    experiment: Experiment, tracks: list
+) -> None:
+    changed = tracks_set_versions(
+        experiment=experiment,
+        text="track,work_id,reference\n"
+        "lp/transfer.wav,side-a,\n"
+        "declicked.wav,side-a,lp/transfer.wav\n"
+        "pressing-2.wav,side-a\n",
+    )
+    assert changed == 3
+    rows = {t.original_name: (t.work_id, t.reference) for t in experiment.tracks.all()}
+    assert rows == {
+        "lp/transfer.wav": ("side-a", ""),
+        "lp/declicked.wav": ("side-a", "lp/transfer.wav"),
+        "lp/pressing-2.wav": ("side-a", ""),
+    }
+    assert tracks_set_versions(experiment=experiment, text="transfer.wav,side-a,") == 0
+
+
+def test_unknown_tracks_are_refused_and_nothing_changes(
+    experiment: Experiment, tracks: list
+) -> None:
+    with pytest.raises(CorpusError) as refused:
+        tracks_set_versions(
+            experiment=experiment,
+            text="lp/transfer.wav,side-a,\nghost.wav,side-a,\nlp/declicked.wav,side-a,lost.wav",
+        )
+    message = str(refused.value)
+    assert "line 2: no track named 'ghost.wav'" in message
+    assert "line 3: the reference 'lost.wav' is no track" in message
+    assert not experiment.tracks.exclude(work_id="").exists()
+
+
+def test_the_corpus_tab_form_sets_them_and_shows_errors(
+    client, staff_user, experiment: Experiment, tracks: list
+) -> None:
+    client.force_login(staff_user)
+    url = f"/experiments/{experiment.slug}/tracks/versions/"
+    page = client.post(url, {"lines": "nothing.wav,w,"}, follow=True).content.decode()
+    assert "no track named" in page
+    page = client.post(url, {"lines": "transfer.wav,w-1,\n"}, follow=True).content.decode()
+    assert "1 track(s) changed." in page and 'id="versions"' in page
+    assert experiment.tracks.get(original_name="lp/transfer.wav").work_id == "w-1"
