@@ -228,7 +228,7 @@ def _build(
     traps: list[Trap] = []
     warnings: list[str] = []
     if plan is not None:
-        traps = make_pair_traps(experiment, numbers, sources, prompts, made, step)
+        traps, warnings = make_pair_traps(experiment, numbers, sources, prompts, made, step)
         comparisons = make_comparison_clips(experiment, numbers, plan, made, step)
     elif sources:
         traps, warnings = make_traps(experiment, numbers, sources, prompts, made, step)

@@ -252,12 +252,14 @@ def make_pair_traps(
     prompts: dict[tuple[str, str], Prompt],
     made: list[str],
     step: Callable[[str], None],
-) -> list[Trap]:
+) -> tuple[list[Trap], list[str]]:
     """The traps of a comparison test, as long as its pairs: a source's music, a pause,
     then the same music interrupted by the message asking for one answer of the
-    method's scale, in each offered language."""
+    method's scale, in each offered language; and a warning when the messages do not fit
+    in an excerpt, so traps are longer than pairs."""
     method = experiment.config.test_method
     traps: list[Trap] = []
+    longest = numbers.excerpt_seconds
     for source in sources:
         music, rate = clips.read_audio(source.master)
         flat = music[:, 0] if music.shape[1] == 1 else music
@@ -269,6 +271,7 @@ def make_pair_traps(
             for answer in TRAP_ANSWERS[method]
         }
         seconds = clips.trap_seconds(list(messages.values()), rate, numbers.excerpt_seconds)
+        longest = max(longest, seconds)
         for (answer, language), message in messages.items():
             second = clips.make_trap(
                 flat, message, rate, seconds=seconds, target_lufs=numbers.target_lufs
@@ -292,4 +295,11 @@ def make_pair_traps(
                 )
             )
             step(f"trap {len(traps)}")
-    return traps
+    warnings = []
+    if longest > numbers.excerpt_seconds:
+        warnings.append(
+            f"The trap messages do not fit in {numbers.excerpt_seconds:g} s stimuli: traps "
+            f"last {longest - numbers.excerpt_seconds:g} s longer than a pair, so their length "
+            f"sets them apart. Use stimuli of at least {longest:g} s in a real test."
+        )
+    return traps, warnings
