@@ -57,7 +57,7 @@ def page_strings(method: str = "acr") -> dict[str, str]:
         "The connection is lost, so the recording can't load. It will be ready again when "
         "the connection is back."
     )
-    return {
+    strings = {
         "resync": _("Something went wrong; continuing from the saved state."),
         "cant_open": _("This test can't be opened"),
         "reload": _("Please reload the page."),
@@ -94,3 +94,6 @@ def page_strings(method: str = "acr") -> dict[str, str]:
         "answer_all": _("Please answer every question (the first with a number)."),
         **method_strings(method),
     }
+    if method != "acr":  # the practice round says how a pair plays, too
+        strings["practice_intro"] += " " + strings["rate_intro"]
+    return strings

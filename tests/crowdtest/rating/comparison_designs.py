@@ -26,6 +26,8 @@ class Versions:
     quality: dict[int, float] = field(default_factory=dict)  # stimulus id -> true quality
     references: dict[int, int] = field(default_factory=dict)  # processed -> reference
     sources: list[Stimulus] = field(default_factory=list)
+    audio: bytes = PLACEHOLDER
+    duration_s: float = 0.2
 
 
 def comparison_experiment(
@@ -36,6 +38,7 @@ def comparison_experiment(
     per_session: int = 8,
     settings: dict[str, Any] | None = None,
     duration_s: float = 0.2,
+    audio: bytes = PLACEHOLDER,
 ) -> Versions:
     """An experiment whose tracks are versions of one work (pairwise: one group of all;
     DCR and CCR: the first is the reference of every other), of known quality, and one
@@ -52,7 +55,7 @@ def comparison_experiment(
             **(settings or {}),
         }
     )
-    name = stored(PLACEHOLDER, experiment)
+    name = stored(audio, experiment)
     versions = []
     for i, _ in enumerate(qualities):
         reference = "" if method == "pairwise" or i == 0 else "work/v0.wav"
@@ -81,13 +84,16 @@ def comparison_experiment(
         quality={v.pk: q for v, q in zip(versions, qualities)},
         references={v.pk: versions[0].pk for v in versions[1:]} if method != "pairwise" else {},
         sources=[source],
+        audio=audio,
+        duration_s=duration_s,
     )
 
 
-def design_comparison(built: Versions, duration_s: float = 0.2) -> None:
+def design_comparison(built: Versions) -> None:
     """The comparison test designed on placeholder clips: one per order of a pair the
     plan plays, the method's traps, one digits clip."""
     experiment = built.experiment
+    audio, duration_s = built.audio, built.duration_s
     numbers = design_numbers(experiment=experiment)
     plan = comparison_plan(experiment=experiment, numbers=numbers)
     method = experiment.config.test_method
@@ -100,7 +106,7 @@ def design_comparison(built: Versions, duration_s: float = 0.2) -> None:
             first_id=first,
             second_id=second,
             reference_first=None if method == "pairwise" else reference_of.get(second) == first,
-            delivery=stored(PLACEHOLDER, experiment),
+            delivery=stored(audio, experiment),
             duration_s=duration_s,
         )
         for first, second in plan.orders
@@ -111,7 +117,7 @@ def design_comparison(built: Versions, duration_s: float = 0.2) -> None:
             source=source,
             answer=answer,
             language="en",
-            delivery=stored(PLACEHOLDER, experiment),
+            delivery=stored(audio, experiment),
             duration_s=duration_s,
         )
         for source in built.sources
@@ -123,7 +129,7 @@ def design_comparison(built: Versions, duration_s: float = 0.2) -> None:
             digits="427",
             channels="LRL",
             language="en",
-            delivery=stored(PLACEHOLDER, experiment),
+            delivery=stored(audio, experiment),
             duration_s=duration_s,
         )
     ]
@@ -133,7 +139,7 @@ def design_comparison(built: Versions, duration_s: float = 0.2) -> None:
         trap_source_ids=[s.pk for s in built.sources],
         traps=traps,
         digit_clips=digits,
-        volume_name=stored(PLACEHOLDER, experiment),
+        volume_name=stored(audio, experiment),
         comparison_plan=plan,
         comparisons=comparisons,
     )

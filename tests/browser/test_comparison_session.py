@@ -1,0 +1,76 @@
+"""A rater takes a CCR session in Debian's Chromium: the page shows P.808 Annex E's
+scale, the keys count from the bottom of it (7 is +3), a trap is answered as it asks, and
+the votes are saved as given with the order kept on the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crowdtest.rating.identity import link_token
+from crowdtest.rating.models import Assignment, AssignmentItem, Vote
+from tests.crowdtest.rating.comparison_designs import comparison_experiment, design_comparison
+from tests.crowdtest.rating.designs import real_clip
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
+    built = comparison_experiment(
+        "ccr",
+        qualities=(4.0, 3.0),
+        votes=2,
+        per_session=2,
+        settings={"training_size": 1},
+        duration_s=1.0,
+        audio=real_clip(1.0),
+    )
+    design_comparison(built)
+    experiment = built.experiment
+    page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-1')}")
+    assert "Much better" in page.text_content("#stage-consent")
+    page.click("#consent-button")
+    page.wait_for_selector("#setup-volume:visible")
+    page.click("#volume-play")
+    page.wait_for_selector("#volume-done:enabled")
+    page.click("#volume-done")
+    assignment = Assignment.objects.get()
+    page.click("#digits-play")
+    page.wait_for_selector("#digits-input:enabled")
+    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.click("#digits-submit")
+    page.wait_for_selector("#stage-questions:visible")
+    page.fill("#math-input", str(assignment.math_answer))
+    page.check("input[name=hearing][value=yes]")
+    page.check("input[name=headphones][value=yes]")
+    page.click("#questions-submit")
+
+    page.wait_for_selector("#clips-title:has-text('Practice round')")
+    assert "the second compared to the first" in page.text_content("#clips-intro")
+    page.click("#play-button")
+    page.wait_for_selector(".score[data-score='0']:enabled")
+    page.click(".score[data-score='0']")
+
+    page.wait_for_selector("#clips-title:has-text('Rate the recordings')")
+    items = list(
+        AssignmentItem.objects.filter(assignment=assignment, phase="rating").order_by("position")
+    )
+    assert sum(i.trap_id is not None for i in items) == 1
+    for number, item in enumerate(items, start=1):
+        page.wait_for_selector(f"#clip-number:has-text('{number}')")
+        page.click("#play-button")
+        if item.trap is not None:
+            answer = item.trap.answer
+            page.wait_for_selector(f".score[data-score='{answer}']:enabled")
+            page.click(f".score[data-score='{answer}']")
+        else:
+            page.wait_for_selector(".score[data-score='3']:enabled")
+            page.keyboard.press("7")  # the top of the scale: +3 much better
+
+    page.wait_for_selector("#stage-finished:visible")
+    votes = Vote.objects.filter(assignment=assignment, phase="rating")
+    # One pair, played twice in all (once in each order): one judgement per session.
+    pair_votes = [v for v in votes if v.comparison_id]
+    assert [v.score for v in pair_votes] == [3]
+    assert pair_votes[0].comparison.reference_first in (True, False)
