@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +62,7 @@ ACR_WORDS = {
 }
 # The answers of the comparison methods' scales, by the names on the rater's buttons
 # (P.808 Annex D Table D.1, Annex E Table E.1, and a paired preference).
-SCALE_WORDS = {
+SCALE_WORDS: dict[str, dict[int, Callable[[], str]]] = {
     "acr": ACR_WORDS,
     "dcr": {
         5: lambda: pgettext("dcr", "Degradation is inaudible"),

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.utils import translation
+
 from crowdtest.exports import export_file
 
-from .models import ACR_LABELS, SessionItem
+from .clips import SCALE_WORDS
+from .models import SessionItem
 
 SESSION_COLUMNS = (
     "session",
@@ -23,20 +26,33 @@ SESSION_COLUMNS = (
     "trap_source_stimulus_id",
     "expected_answer",
     "expected_label",
+    "comparison_id",
+    "second_stimulus_id",
+    "reference_first",
 )
 
 
 @export_file(
     "sessions.csv",
     "Every planned session (training and rating) item by item: stimulus, trap or gold clip, "
-    "and the answer a trap asks for or a gold clip's known score",
+    "and the answer a trap asks for or a gold clip's known score; a pair of versions "
+    "(DCR, CCR, pairwise) as its first and second version and whether the reference "
+    "plays first",
 )
 def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     items = (
         SessionItem.objects.filter(session__experiment=experiment)
-        .select_related("session", "stimulus__track", "trap")
+        .select_related("session", "stimulus__track", "trap", "comparison__first__track")
         .order_by("session__kind", "session__index", "position")
     )
+
+    # The labels in English, whatever language the request is in; a gold clip's known
+    # score is on the ACR scale.
+    with translation.override("en"):
+        labels, acr = (
+            {answer: word().lower() for answer, word in SCALE_WORDS[method].items()}
+            for method in (experiment.config.test_method, "acr")
+        )
 
     def row(item: SessionItem) -> Sequence[Any]:
         session = item.session
@@ -53,7 +69,27 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
                 trap.pk,
                 trap.source_id,
                 trap.answer,
-                ACR_LABELS[trap.answer],
+                (acr if trap.kind == "gold" else labels)[trap.answer],
+                None,
+                None,
+                None,
+            )
+        if item.comparison is not None:
+            pair = item.comparison
+            return (
+                *head,
+                "comparison",
+                pair.first_id,
+                pair.first.track_id,
+                pair.first.track.original_name,
+                pair.first.cluster,
+                None,
+                None,
+                None,
+                None,
+                pair.pk,
+                pair.second_id,
+                pair.reference_first,
             )
         stimulus = item.stimulus
         assert stimulus is not None
@@ -64,6 +100,9 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
             stimulus.track_id,
             stimulus.track.original_name,
             stimulus.cluster,
+            None,
+            None,
+            None,
             None,
             None,
             None,

@@ -30,6 +30,10 @@ VOTE_COLUMNS = (
     "plays",
     "assignment_status",
     "valid",
+    "comparison_id",
+    "first_stimulus_id",
+    "second_stimulus_id",
+    "reference_first",
 )
 
 
@@ -37,13 +41,15 @@ VOTE_COLUMNS = (
     "votes.csv",
     "Every score given, with its rater, session, stimulus, trap or gold clip, playback start, "
     "answer "
-    "time, seconds listened, seconds the page was hidden meanwhile, and screening verdict",
+    "time, seconds listened, seconds the page was hidden meanwhile, and screening verdict; "
+    "for a pair of versions (DCR, CCR, pairwise), the two versions in the order played and "
+    "whether the reference played first",
 )
 def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     votes = (
         Vote.objects.crowd()
         .filter(experiment=experiment)
-        .select_related("rater", "assignment__session", "item", "stimulus", "trap")
+        .select_related("rater", "assignment__session", "item", "stimulus", "trap", "comparison")
         .order_by("submitted_at", "pk")
     )
 
@@ -56,7 +62,9 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
             vote.assignment.session.index,
             vote.phase,
             vote.item.position,
-            vote.trap.kind if vote.trap is not None else "stimulus",
+            vote.trap.kind
+            if vote.trap is not None
+            else ("comparison" if vote.comparison is not None else "stimulus"),
             vote.stimulus_id,
             vote.stimulus.track_id if vote.stimulus is not None else None,
             vote.trap_id,
@@ -69,6 +77,10 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
             vote.item.plays,
             vote.assignment.status,
             vote.valid,
+            vote.comparison_id,
+            vote.comparison.first_id if vote.comparison is not None else None,
+            vote.comparison.second_id if vote.comparison is not None else None,
+            vote.comparison.reference_first if vote.comparison is not None else None,
         )
 
     return VOTE_COLUMNS, (row(v) for v in votes.iterator(chunk_size=2000))

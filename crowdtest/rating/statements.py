@@ -53,6 +53,7 @@ STEP_FIELDS = (
     "duration_s",
     "stimulus",
     "trap",
+    "comparison",
     "play_started_at",
     "plays",
     "audio_requested_at",

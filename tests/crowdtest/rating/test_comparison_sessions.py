@@ -140,6 +140,15 @@ def test_ccr_mean_sign_follows_the_better_version(client: Client, django_user_mo
         assert int(row["reference_first_votes"]) > 0 and int(row["processed_first_votes"]) > 0
     print(f"ccr: mean sign right on {right} of {len(rows)} pairs")
     assert right == len(rows)
+    # The staff exports name each pair's versions in the order played (and the traps'
+    # answers by the method's labels).
+    votes = download(client, built, "votes.csv", django_user_model)
+    pairs = [v for v in votes if v["item"] == "comparison"]
+    assert pairs and {v["reference_first"] for v in pairs} == {"0", "1"}
+    planned = download(client, built, "sessions.csv", django_user_model)
+    labels = {row["expected_label"] for row in planned if row["item"] == "trap"}
+    assert labels and labels <= {"much worse", "worse", "about the same", "better", "much better"}
+    assert any(row["item"] == "comparison" and row["second_stimulus_id"] for row in planned)
 
 
 def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model) -> None:
