@@ -18,3 +18,16 @@ def clustering_lock_reason(*, experiment: Experiment) -> str | None:
         if reason:
             return str(reason)
     return None
+
+
+# Sent with `experiment` before its test method changes. A receiver returns a reason when
+# sessions were built for the current method, or None.
+test_method_locked = Signal()
+
+
+def test_method_lock_reason(*, experiment: Experiment) -> str | None:
+    """Why the experiment's test method can't change, or None when it can."""
+    for _receiver, reason in test_method_locked.send(sender=Experiment, experiment=experiment):
+        if reason:
+            return str(reason)
+    return None

@@ -1,5 +1,5 @@
 """The design's answers to what the corpus asks (`crowdtest.corpus.signals`): clusters
-that sessions were built on stay as they are."""
+and the test method that sessions were built on stay as they are."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from crowdtest.corpus.models import Experiment
-from crowdtest.corpus.signals import clustering_locked
+from crowdtest.corpus.signals import clustering_locked, test_method_locked
 
 from .models import Session
 
@@ -17,4 +17,11 @@ from .models import Session
 def sessions_lock_the_clusters(sender: Any, experiment: Experiment, **kwargs: Any) -> str | None:
     if Session.objects.filter(experiment=experiment).exists():
         return "Sessions are already built on the current clusters"
+    return None
+
+
+@receiver(test_method_locked, dispatch_uid="design.sessions_lock_the_test_method")
+def sessions_lock_the_test_method(sender: Any, experiment: Experiment, **kwargs: Any) -> str | None:
+    if Session.objects.filter(experiment=experiment).exists():
+        return "Sessions are already built for the current test method"
     return None

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from ..config import ExperimentSettings, SettingsError
 from ..errors import CorpusError
 from ..models import Experiment, Stimulus
+from ..signals import test_method_lock_reason
 
 
 def experiment_create(
@@ -59,6 +60,13 @@ def experiment_update_settings(*, experiment: Experiment, changes: dict[str, Any
             "Stimuli have already been prepared with the current "
             f"{', '.join(sorted(changed & stimulus_keys))}; create a new experiment to change them."
         )
+    if "test_method" in changed:
+        locked = test_method_lock_reason(experiment=experiment)
+        if locked:
+            raise CorpusError(
+                f"{locked} ({current.test_method}); create a new experiment to run a "
+                f"{updated.test_method} test on these tracks."
+            )
     experiment.settings = updated.to_dict()
     experiment.save(update_fields=["settings"])
     return experiment

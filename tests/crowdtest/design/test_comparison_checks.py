@@ -137,3 +137,14 @@ def test_the_sessions_tab_shows_the_problems_and_a_build_is_refused_plainly(
     assert response.status_code == 200
     assert "its reference work/lost.wav is missing" in response.content.decode()
     assert not Session.objects.filter(experiment=built.experiment).exists()
+
+
+def test_the_test_method_is_frozen_once_sessions_are_built() -> None:
+    from crowdtest.corpus.services import CorpusError, experiment_update_settings
+
+    built = comparison_experiment("ccr", qualities=(4.0, 3.0))
+    experiment_update_settings(experiment=built.experiment, changes={"test_method": "dcr"})
+    design_comparison(built)
+    with pytest.raises(CorpusError, match=r"built for the current test method \(dcr\)"):
+        experiment_update_settings(experiment=built.experiment, changes={"test_method": "acr"})
+    assert built.experiment.config.test_method == "dcr"
