@@ -17,6 +17,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from crowdtest.exports import export_one
 from crowdtest.rating.models import AssignmentItem, Vote
 from crowdtest.results.models import SessionVerdict
 from crowdtest.results.services.mos import results_refresh
@@ -226,3 +227,52 @@ def test_no_answer_key_reaches_the_page_or_its_json(client: Client, method: str)
     # The rater's page shows the method's own scale.
     labels = {"dcr": "Degradation is inaudible", "ccr": "Much better", "pairwise": "The first"}
     assert labels[method] in page
+
+
+def test_validity_over_five_simulated_crowds(client: Client) -> None:
+    """Five crowds (seeds 0..4) of honest raters and two random raters who miss the traps
+    each: pairwise on 6 versions, CCR on 4 pairs, one a close call (0.3 points).
+    `pytest -s` prints each crowd's figures."""
+    taus, signs, caught, wrongly = [], [], [], []
+    for seed in range(5):
+        built = comparison_experiment("pairwise", votes=12, per_session=10, settings={"seed": seed})
+        design_comparison(built)
+        n = built.experiment.sessions.filter(kind="rating").count()
+        honest, cheats = crowd_take(client, built, honest=n - 2, random=2, seed=seed)
+        results_refresh(experiment=built.experiment)
+        rows = list(csv.DictReader(io.StringIO(export_one(built.experiment, "rankings.csv"))))
+        order = [r["filename"] for r in sorted(rows, key=lambda r: int(r["rank"]))]
+        taus.append(kendall_tau(order, [v.track.original_name for v in built.versions]))
+        caught.append(invalid_share(built, cheats))
+        wrongly.append(invalid_share(built, honest))
+        print(
+            f"pairwise seed {seed}: tau {taus[-1]:.3f}, P(top is best) {rows[0]['p_top_best']}"
+            f", {rows[0]['judgements']} valid judgements"
+        )
+        built = comparison_experiment(
+            "ccr",
+            qualities=(4.5, 3.0, 2.0, 3.5, 4.2),
+            votes=8,
+            per_session=6,
+            settings={"seed": seed},
+        )
+        design_comparison(built)
+        n = built.experiment.sessions.filter(kind="rating").count()
+        honest, cheats = crowd_take(client, built, honest=n - 2, random=2, seed=seed + 10)
+        results_refresh(experiment=built.experiment)
+        quality = {v.track.original_name: built.quality[v.pk] for v in built.versions}
+        rows = list(csv.DictReader(io.StringIO(export_one(built.experiment, "pairs.csv"))))
+        right = sum(
+            np.sign(float(r["mean"])) == np.sign(quality[r["processed"]] - quality[r["reference"]])
+            for r in rows
+        )
+        signs.append(right / len(rows))
+        caught.append(invalid_share(built, cheats))
+        wrongly.append(invalid_share(built, honest))
+        print(f"ccr seed {seed}: mean sign right on {right} of {len(rows)} pairs")
+    print(
+        f"mean tau {np.mean(taus):.3f}; CCR sign right {np.mean(signs):.0%}; random raters' "
+        f"sessions screened out {np.mean(caught):.0%}, honest ones {np.mean(wrongly):.0%}"
+    )
+    assert np.mean(taus) >= 0.8 and np.mean(signs) >= 0.75
+    assert min(caught) == 1.0 and max(wrongly) == 0.0
