@@ -109,7 +109,7 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         SessionItem.objects.filter(
             session__experiment=experiment, session__kind=Session.Kind.TRAINING
         )
-        .select_related("stimulus__track")
+        .select_related("stimulus__track", "comparison__first__track", "comparison__second__track")
         .order_by("position")
     )
     # Each trap once, as sessions list it: in the test's first language.

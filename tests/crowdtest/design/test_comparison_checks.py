@@ -148,3 +148,13 @@ def test_the_test_method_is_frozen_once_sessions_are_built() -> None:
     with pytest.raises(CorpusError, match=r"built for the current test method \(dcr\)"):
         experiment_update_settings(experiment=built.experiment, changes={"test_method": "acr"})
     assert built.experiment.config.test_method == "dcr"
+
+
+def test_the_sessions_tab_describes_a_built_comparison_test(client, staff_user) -> None:
+    built = comparison_experiment("pairwise", qualities=(4.0, 3.0, 2.0), votes=2)
+    design_comparison(built)
+    client.force_login(staff_user)
+    page = client.get(f"/experiments/{built.experiment.slug}/sessions/").content.decode()
+    assert "Test method: <strong>PAIRWISE</strong>" in page
+    assert "pair clips" in page and "then work/v" in page
+    assert 'id="comparison-problems"' not in page
