@@ -408,7 +408,8 @@ def _neediest(
     `adaptive_min_votes` (fewest votes first), then by how far their CI full width is
     from the target once the votes being collected right now (sessions in progress) are
     counted, `width * sqrt(n / (n + pending))`. Stimuli in `exclude`, those this rater
-    already had, and those that reached the target are not offered."""
+    already had, and those that reached the target or `adaptive_max_votes` are not
+    offered."""
     cfg = experiment.config
     target = cfg.target_ci_width
     assert target is not None
@@ -443,6 +444,8 @@ def _neediest(
     ranked: list[tuple[tuple[int, float], Stimulus]] = []
     for pk, (n, width) in precision_among(experiment=experiment, among=list(candidates)).items():
         coming = n + pending.get(pk, 0)
+        if cfg.adaptive_max_votes is not None and n >= cfg.adaptive_max_votes:
+            continue  # at the cap
         if n < min_votes or width is None:
             key = (0, float(coming))
         elif width <= target:

@@ -53,17 +53,22 @@ def _open_session(experiment: Experiment, *stimulus_ids: int, trap: bool = False
 
 
 @pytest.mark.parametrize(
-    ("target", "min_votes", "expected"),
+    ("target", "min_votes", "cap", "expected"),
     [
-        pytest.param(None, 10, set(), id="off"),
-        pytest.param(0.7, 10, {"agreed"}, id="narrow-enough"),
-        pytest.param(0.6, 10, set(), id="target-not-reached"),
-        pytest.param(0.7, 13, set(), id="too-few-votes"),
-        pytest.param(3.0, 12, {"agreed", "split"}, id="wide-target"),
+        pytest.param(None, 10, None, set(), id="off"),
+        pytest.param(0.7, 10, None, {"agreed"}, id="narrow-enough"),
+        pytest.param(0.6, 10, None, set(), id="target-not-reached"),
+        pytest.param(0.7, 13, None, set(), id="too-few-votes"),
+        pytest.param(3.0, 12, None, {"agreed", "split"}, id="wide-target"),
+        pytest.param(0.7, 10, 12, {"agreed", "split"}, id="at-the-cap"),
+        pytest.param(0.7, 10, 13, {"agreed"}, id="below-the-cap"),
+        pytest.param(None, 10, 12, set(), id="cap-without-target"),
     ],
 )
-def test_saturated_stimuli(experiment, voted, target, min_votes, expected) -> None:
-    set_config(experiment, target_ci_width=target, adaptive_min_votes=min_votes)
+def test_saturated_stimuli(experiment, voted, target, min_votes, cap, expected) -> None:
+    set_config(
+        experiment, target_ci_width=target, adaptive_min_votes=min_votes, adaptive_max_votes=cap
+    )
     assert saturated_stimulus_ids(experiment=experiment) == {voted[k] for k in expected}
 
 
