@@ -11,6 +11,7 @@ COPY the database does the work and numpy parses the text."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, router
+from django.db.models.functions import Cast
 
 
 def rows_insert(
@@ -111,8 +113,12 @@ def rows_sync(
     at = {name: i for i, name in enumerate(columns)}
     k, picks = at[key], [at[name] for name in compare]
     fresh = {row[k]: tuple(row[i] for i in picks) for row in rows}
-    stored = {row[0]: row[1:] for row in scope.order_by().values_list(key, *compare)}
-    same = {pk for pk, values in stored.items() if pk in fresh and _alike(values, fresh[pk])}
+    stored = _stored(model, scope, key, compare)
+    same = {
+        pk
+        for pk, values in stored.items()
+        if pk in fresh and (values == fresh[pk] or _alike(values, fresh[pk]))
+    }
     stale = [pk for pk in stored if pk not in same]
     # Rows nothing refers to, so each delete is one DELETE statement.
     if len(stale) == len(stored):
@@ -124,6 +130,31 @@ def rows_sync(
             deleted += scope.order_by().filter(**{f"{key}__in": chunk}).delete()[0]
     inserted = values_insert(model, columns, [row for row in rows if row[k] not in same])
     return deleted, inserted
+
+
+def _stored(
+    model: type[models.Model], scope: models.QuerySet[Any], key: str, compare: Sequence[str]
+) -> dict[Any, tuple[Any, ...]]:
+    """The stored rows of `scope`: key -> `compare` values. A JSON column is read as its
+    text and each distinct text decoded once (verdicts share a few lists of reasons)."""
+    json_columns = {
+        name for name in compare if isinstance(model._meta.get_field(name), models.JSONField)
+    }
+    if not json_columns:
+        return {row[0]: row[1:] for row in scope.order_by().values_list(key, *compare)}
+    texts = {f"{name}_as_text": Cast(name, models.TextField()) for name in json_columns}
+    fields = [f"{name}_as_text" if name in json_columns else name for name in compare]
+    decoded: dict[str | None, Any] = {None: None}
+    at = [i for i, name in enumerate(compare) if name in json_columns]
+    stored = {}
+    for pk, *values in scope.order_by().annotate(**texts).values_list(key, *fields):
+        for i in at:
+            text = values[i]
+            if text not in decoded:
+                decoded[text] = json.loads(text)
+            values[i] = decoded[text]
+        stored[pk] = tuple(values)
+    return stored
 
 
 def _alike(old: Sequence[Any], new: Sequence[Any]) -> bool:

@@ -288,6 +288,14 @@ class ExperimentSettings:
         "",
         "Valid votes a stimulus needs before adaptive collection may stop it.",
     )
+    adaptive_max_votes: int | None = setting(
+        None,
+        "Adaptive collection",
+        "Most votes",
+        "",
+        "Stop giving out a stimulus at this many valid votes even if its CI is still wider "
+        "than the target (raters who disagree on it need not be paid forever); blank: no cap.",
+    )
 
     def __post_init__(self) -> None:
         problems = self._type_problems()
@@ -423,6 +431,11 @@ class ExperimentSettings:
             problems.append("min_rater_pcc must be between -1 and 1 when set")
         if self.adaptive_min_votes < 2:
             problems.append("adaptive_min_votes must be at least 2 (a CI needs two votes)")
+        if (
+            self.adaptive_max_votes is not None
+            and self.adaptive_max_votes < self.adaptive_min_votes
+        ):
+            problems.append("adaptive_max_votes must be at least adaptive_min_votes when set")
         if not -70 <= self.target_lufs <= 0:
             problems.append("target_lufs must be between -70 and 0 LUFS")
         return problems

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +35,7 @@ from modeling.allocation import choose_session, math_question
 from .errors import REFUSED_MESSAGE, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater
-from .signals import saturated_among
+from .signals import precision_among, saturated_among
 
 MAX_ATTEMPTS = 20
 SPREAD = 16
@@ -298,8 +298,9 @@ def _create_assignment(
         math_answer=question.answer,
         language=language,
     )
-    rating_items, skipped = _without_saturated(
+    rating_items, skipped = _adapted(
         experiment,
+        rater,
         list(
             SessionItem.objects.filter(session_id=session_id)
             .select_related("stimulus", "trap", "comparison")
@@ -355,27 +356,110 @@ def _voiced_traps(experiment: Experiment, traps: list[Trap], language: str) -> d
     return {t.pk: found.get((t.source_id, t.answer), t) for t in spoken}
 
 
-def _without_saturated(
-    experiment: Experiment, items: list[SessionItem]
+def _adapted(
+    experiment: Experiment, rater: Rater, items: list[SessionItem]
 ) -> tuple[list[SessionItem], int]:
-    """Adaptive collection: the session's items less the stimuli whose CI already reached
-    the target (one small aggregation over this session's stimuli), and how many were left
-    out. At least half the session's stimuli, and never fewer than MIN_STIMULI_KEPT, stay:
-    a session of one or two votes would fail the variance rule, rejecting an honest rater.
-    It still starts with a stimulus to rate."""
+    """Adaptive collection: the session's items with each stimulus whose CI already
+    reached the target (one small aggregation over this session's stimuli) swapped for
+    the stimulus of the same cluster that needs votes most (`_neediest`), or left out
+    when its cluster has none to give; returns the items and how many were left out.
+    The session keeps its traps, gold clips, order and cluster make-up, and the rater
+    never gets a stimulus twice. At least half the session's stimuli, and never fewer
+    than MIN_STIMULI_KEPT, stay: a session of one or two votes would fail the variance
+    rule, rejecting an honest rater. It still starts with a stimulus to rate."""
     if experiment.config.target_ci_width is None:
         return items, 0
     stimuli = [item.stimulus_id for item in items if item.stimulus_id is not None]
-    may_skip = len(stimuli) - max(MIN_STIMULI_KEPT, math.ceil(len(stimuli) / 2))
-    if may_skip <= 0:
-        return items, 0
-    done = set(sorted(saturated_among(experiment=experiment, among=stimuli))[:may_skip])
-    kept = [item for item in items if item.stimulus_id not in done]
+    done = saturated_among(experiment=experiment, among=stimuli)
     if not done:
         return items, 0
-    first = next(i for i, item in enumerate(kept) if item.stimulus_id is not None)
-    kept.insert(0, kept.pop(first))
-    return kept, len(items) - len(kept)
+    saturated = [item for item in items if item.stimulus_id in done]
+    clusters = {item.stimulus.cluster for item in saturated if item.stimulus is not None}
+    spares = _neediest(experiment, rater, clusters, exclude=set(stimuli) | done)
+    swapped: dict[int, Stimulus] = {}
+    for item in saturated:
+        assert item.stimulus is not None
+        spare = spares.get(item.stimulus.cluster)
+        if spare:
+            swapped[item.pk] = spare.pop(0)
+    may_skip = len(stimuli) - max(MIN_STIMULI_KEPT, math.ceil(len(stimuli) / 2))
+    unswapped = [item.pk for item in saturated if item.pk not in swapped]
+    dropped = set(unswapped[: max(may_skip, 0)])
+    kept = []
+    for item in items:
+        if item.pk in dropped:
+            continue
+        if item.pk in swapped:
+            # An unsaved copy: the planned session keeps its own stimulus.
+            item = SessionItem(
+                session_id=item.session_id,
+                position=item.position,
+                stimulus=swapped[item.pk],
+            )
+        kept.append(item)
+    if dropped:
+        first = next(i for i, item in enumerate(kept) if item.stimulus_id is not None)
+        kept.insert(0, kept.pop(first))
+    return kept, len(dropped)
+
+
+def _neediest(
+    experiment: Experiment, rater: Rater, clusters: set[int | None], *, exclude: set[int]
+) -> dict[int | None, list[Stimulus]]:
+    """Per cluster, the rated stimuli that still need votes, neediest first: those below
+    `adaptive_min_votes` (fewest votes first), then by how far their CI full width is
+    from the target once the votes being collected right now (sessions in progress) are
+    counted, `width * sqrt(n / (n + pending))`. Stimuli in `exclude`, those this rater
+    already had, and those that reached the target or `adaptive_max_votes` are not
+    offered."""
+    cfg = experiment.config
+    target = cfg.target_ci_width
+    assert target is not None
+    had = AssignmentItem.objects.filter(
+        assignment__experiment=experiment, assignment__rater=rater, stimulus__isnull=False
+    ).values("stimulus_id")
+    candidates = {
+        s.pk: s
+        for s in Stimulus.objects.filter(
+            experiment=experiment,
+            role=Stimulus.Role.RATED,
+            status=Stimulus.Status.READY,
+            cluster__in=[c for c in clusters if c is not None],
+        )
+        .exclude(pk__in=exclude)
+        .exclude(pk__in=had)
+    }
+    if not candidates:
+        return {}
+    pending = dict(
+        AssignmentItem.objects.filter(
+            assignment__experiment=experiment,
+            assignment__status=Assignment.Status.ACTIVE,
+            phase=AssignmentItem.Phase.RATING,
+            stimulus_id__in=candidates,
+        )
+        .values("stimulus_id")
+        .annotate(n=Count("id"))
+        .values_list("stimulus_id", "n")
+    )
+    min_votes = max(cfg.adaptive_min_votes, 2)
+    ranked: list[tuple[tuple[int, float], Stimulus]] = []
+    for pk, (n, width) in precision_among(experiment=experiment, among=list(candidates)).items():
+        coming = n + pending.get(pk, 0)
+        if cfg.adaptive_max_votes is not None and n >= cfg.adaptive_max_votes:
+            continue  # at the cap
+        if n < min_votes or width is None:
+            key = (0, float(coming))
+        elif width <= target:
+            continue  # reached the target
+        else:
+            key = (1, -width * math.sqrt(n / coming) / target)
+        ranked.append((key, candidates[pk]))
+    ranked.sort(key=lambda pair: (pair[0], pair[1].pk))
+    by_cluster: dict[int | None, list[Stimulus]] = defaultdict(list)
+    for _key, stimulus in ranked:
+        by_cluster[stimulus.cluster].append(stimulus)
+    return by_cluster
 
 
 def _duration(item: SessionItem, default: float) -> float:

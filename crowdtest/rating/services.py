@@ -433,9 +433,10 @@ def votes_set_validity(*, assignment_id: int, valid: bool) -> None:
 
 def votes_follow_sessions(*, experiment: Experiment, verdicts: QuerySet[Any]) -> int:
     """Every vote of the experiment takes its session's verdict, given as `verdicts`, a
-    queryset with `assignment_id` and `valid` fields; sessions it leaves out are left
-    alone, and so is a vote a vote-level rule dropped (it has an exclusion). One
-    UPDATE ... FROM, writing only the votes whose validity changes (screening again
+    queryset with `assignment_id` and `valid` fields, and a vote that a vote-level rule
+    dropped (it has an exclusion) is invalid whatever its session's verdict; sessions
+    `verdicts` leaves out are left alone. One UPDATE ... FROM, its exclusions read once
+    (a hashed subplan), writing only the votes whose validity changes (screening again
     rewrites little); returns how many were written."""
     sql, params = verdicts.values_list("assignment_id", "valid").query.sql_with_params()
     quote = connection.ops.quote_name
@@ -443,14 +444,18 @@ def votes_follow_sessions(*, experiment: Experiment, verdicts: QuerySet[Any]) ->
     dropped = Vote._meta.get_field("exclusion").related_model
     assert dropped is not None and not isinstance(dropped, str)
     excluded = quote(dropped._meta.db_table)
+    # vote_id is NOT NULL, so NOT IN means "has no exclusion".
+    valid = (
+        f"(s.valid AND {table}.id NOT IN "  # noqa: S608
+        f"(SELECT x.vote_id FROM {excluded} x WHERE x.experiment_id = %s))"
+    )
     statement = (
-        f"UPDATE {table} SET valid = s.valid FROM ({sql}) AS s "  # noqa: S608
+        f"UPDATE {table} SET valid = {valid} FROM ({sql}) AS s "  # noqa: S608
         f"WHERE {table}.assignment_id = s.assignment_id AND {table}.experiment_id = %s "
-        f"AND {table}.valid IS DISTINCT FROM s.valid "
-        f"AND NOT EXISTS (SELECT 1 FROM {excluded} x WHERE x.vote_id = {table}.id)"
+        f"AND {table}.valid IS DISTINCT FROM {valid}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, experiment.pk])
+        cursor.execute(statement, [experiment.pk, *params, experiment.pk, experiment.pk])
         return int(cursor.rowcount)
 
 

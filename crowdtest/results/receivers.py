@@ -14,9 +14,9 @@ from django.dispatch import receiver
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.dispatch import enqueue
 from crowdtest.rating.models import Assignment
-from crowdtest.rating.signals import stimuli_saturated
+from crowdtest.rating.signals import stimuli_precision, stimuli_saturated
 
-from .selectors import saturated_stimulus_ids
+from .selectors import saturated_stimulus_ids, stimulus_vote_stats
 
 
 @receiver(post_save, sender=Assignment, dispatch_uid="results.assignment_finished")
@@ -39,3 +39,13 @@ def saturated_stimuli(
     sender: Any, experiment: Experiment, among: Collection[int], **kwargs: Any
 ) -> set[int]:
     return saturated_stimulus_ids(experiment=experiment, among=among)
+
+
+@receiver(stimuli_precision, dispatch_uid="results.stimuli_precision")
+def stimuli_precision_known(
+    sender: Any, experiment: Experiment, among: Collection[int], **kwargs: Any
+) -> dict[int, tuple[int, float | None]]:
+    return {
+        s.stimulus_id: (s.n, None if s.ci95_t is None else 2 * s.ci95_t)
+        for s in stimulus_vote_stats(experiment=experiment, stimulus_ids=among)
+    }

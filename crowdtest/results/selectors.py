@@ -112,17 +112,20 @@ def _finite(value: float) -> float | None:
 def saturated(stats: Iterable[StimulusStats], config: ExperimentSettings) -> set[int]:
     """The stimuli of `stats` that adaptive collection no longer gives out: at least
     `adaptive_min_votes` valid votes and a 95% CI FULL width (Student's t, the
-    conservative one at n of 10..20) of at most `target_ci_width`. Empty when the
-    experiment sets no target."""
-    target = config.target_ci_width
+    conservative one at n of 10..20) of at most `target_ci_width`, or `adaptive_max_votes`
+    valid votes whatever their CI. Empty when the experiment sets no target."""
+    target, cap = config.target_ci_width, config.adaptive_max_votes
     if target is None:
         return set()
     return {
         s.stimulus_id
         for s in stats
-        if s.n >= max(config.adaptive_min_votes, 2)
-        and s.ci95_t is not None
-        and 2 * s.ci95_t <= target
+        if (cap is not None and s.n >= cap)
+        or (
+            s.n >= max(config.adaptive_min_votes, 2)
+            and s.ci95_t is not None
+            and 2 * s.ci95_t <= target
+        )
     }
 
 

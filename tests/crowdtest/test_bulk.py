@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from crowdtest.bulk import int_columns, rows_insert, values_insert
+from crowdtest.bulk import int_columns, rows_insert, rows_sync, values_insert
 from crowdtest.rating.models import Vote
 from crowdtest.results.models import RaterVerdict, SessionVerdict
 from tests.factories import AssignmentFactory, RaterFactory, VoteFactory
@@ -85,3 +85,46 @@ def test_values_insert_fills_the_fields_left_out_with_their_defaults() -> None:
     assert (row.reasons, row.gold_answers, row.answers) == ([], 0, 11)
     with pytest.raises(ValueError, match="no field colour"):
         values_insert(RaterVerdict, ("colour",), [("red",)])
+
+
+def test_rows_sync_writes_only_the_rows_that_differ() -> None:
+    raters = [RaterFactory() for _ in range(4)]
+    experiment_id = raters[0].experiment_id
+    for rater in raters[1:]:
+        rater.experiment_id = experiment_id
+        rater.save(update_fields=["experiment"])
+    columns = ("rater_id", "experiment_id", "valid", "reasons", "pcc", "screened_at")
+    compare = ("valid", "reasons", "pcc")
+    scope = RaterVerdict.objects.filter(experiment_id=experiment_id)
+    first = timezone.now()
+    rows = [
+        (raters[0].pk, experiment_id, True, [], 0.1 + 0.2, first),
+        (raters[1].pk, experiment_id, False, ["low_rater_pcc"], 0.05, first),
+        (raters[2].pk, experiment_id, None, ["too_few_answers"], None, first),
+    ]
+
+    def sync(rows: list[tuple[object, ...]]) -> tuple[int, int]:
+        return rows_sync(
+            RaterVerdict, scope, key="rater_id", columns=columns, rows=rows, compare=compare
+        )
+
+    assert sync(rows) == (0, 3)
+    # The same rows again (a float summed in another order, the same JSON list): nothing written.
+    later = timezone.now()
+    again = [(r[0], r[1], r[2], list(r[3]), r[4], later) for r in rows]
+    again[0] = (*again[0][:4], 0.3, later)
+    assert sync(again) == (0, 0)
+    assert scope.get(rater=raters[0]).screened_at == first
+    # One verdict changes, one is gone, one is new: three rows written, one kept as it was.
+    changed = [
+        (raters[0].pk, experiment_id, True, [], 0.3, later),
+        (raters[1].pk, experiment_id, False, ["low_rater_pcc", "gold"], 0.05, later),
+        (raters[3].pk, experiment_id, True, [], 0.9, later),
+    ]
+    assert sync(changed) == (2, 2)
+    stored = {v.rater_id: (v.valid, v.reasons, v.pcc, v.screened_at) for v in scope}
+    assert stored == {
+        raters[0].pk: (True, [], 0.1 + 0.2, first),
+        raters[1].pk: (False, ["low_rater_pcc", "gold"], 0.05, later),
+        raters[3].pk: (True, [], 0.9, later),
+    }

@@ -1,9 +1,11 @@
 """Adaptive collection: stop buying votes for stimuli whose CI is already narrow enough.
 
 The decision is `selectors.saturated_stimulus_ids`. Two things act on it: the allocation
-leaves saturated stimuli out of a session as a rater starts it (votes saved, recorded on
-the assignment), and this service RETIRES every OPEN rating session whose every stimulus
-is saturated (never given out again: votes and money saved). Sessions being taken or
+swaps each saturated stimulus of a session, as a rater starts it, for the stimulus of its
+cluster that needs votes most, or leaves it out when its cluster has none left (votes
+saved, recorded on the assignment); and this service RETIRES every OPEN rating session
+whose every stimulus is saturated and whose clusters have nothing left to swap in (never
+given out again: votes and money saved). Sessions being taken or
 done are not touched.
 """
 
@@ -15,7 +17,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.models import Session, SessionItem
 from crowdtest.design.services.sessions import sessions_retire
 
@@ -37,7 +39,8 @@ class RetirementReport:
 
 
 def adaptive_retire(*, experiment: Experiment) -> RetirementReport:
-    """Retire the open rating sessions that only hold saturated stimuli."""
+    """Retire the open rating sessions that only hold saturated stimuli of clusters in
+    which every stimulus is saturated."""
     saturated = saturated_stimulus_ids(experiment=experiment)
     if not saturated:
         return RetirementReport(sessions=0, votes_saved=0, usd_saved=Decimal("0"))
@@ -49,7 +52,21 @@ def adaptive_retire(*, experiment: Experiment) -> RetirementReport:
         stimulus__isnull=False,
     ).values_list("session_id", "stimulus_id"):
         stimuli[session_id].append(stimulus_id)
-    candidates = [pk for pk, ids in stimuli.items() if saturated.issuperset(ids)]
+    # A saturated stimulus is swapped for one of its cluster that still needs votes as a
+    # rater starts the session: a session is of no more use only when none is left.
+    needy_clusters = set(
+        Stimulus.objects.filter(
+            experiment=experiment, role=Stimulus.Role.RATED, status=Stimulus.Status.READY
+        )
+        .exclude(pk__in=saturated)
+        .values_list("cluster", flat=True)
+    )
+    cluster = dict(Stimulus.objects.filter(pk__in=saturated).values_list("pk", "cluster"))
+    candidates = [
+        pk
+        for pk, ids in stimuli.items()
+        if saturated.issuperset(ids) and not needy_clusters & {cluster[i] for i in ids}
+    ]
     reward = Decimal(experiment.config.reward_usd)
     with transaction.atomic():
         # Lock what is still open; a session the allocation holds right now is skipped

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.db import transaction
-from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Abs, Coalesce
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crowdtest.bulk import int_columns, rows_sync
@@ -112,16 +112,19 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
             .filter(experiment=experiment, status=Assignment.Status.ACTIVE)
             .count()
         )
-        verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment))
+        items = _trap_items(finished)
+        verdicts = _verdicts(finished, rules, _ordinals(experiment=experiment), items)
         _verdicts_store(experiment=experiment, rules=rules, verdicts=verdicts)
         # Exclusions first, from the votes of the valid sessions, then every vote's
         # validity in one pass: a vote changes at most once, and not at all when nothing
         # changed since the last screening.
-        excluded, valid_votes = _exclude_votes(experiment=experiment, rules=rules)
+        valid_sessions = [row[0] for row in verdicts if row[VALID]]
+        excluded, valid_votes = _exclude_votes(
+            experiment=experiment, rules=rules, gold=items.gold(valid_sessions)
+        )
         votes_follow_sessions(
             experiment=experiment, verdicts=SessionVerdict.objects.filter(experiment=experiment)
         )
-        votes_invalidate_excluded(experiment=experiment)
     n_valid = sum(row[VALID] for row in verdicts)
     return ScreeningReport(
         sessions=len(verdicts),
@@ -164,7 +167,8 @@ def assignment_screen(*, assignment: Assignment) -> SessionVerdict:
     rules = screening_rules(experiment.config)
     with transaction.atomic():
         ordinals = _ordinals(experiment=experiment, rater_id=assignment.rater_id)
-        [row] = _verdicts(Assignment.objects.filter(pk=assignment.pk), rules, ordinals)
+        mine = Assignment.objects.filter(pk=assignment.pk)
+        [row] = _verdicts(mine, rules, ordinals, _trap_items(mine))
         verdict = SessionVerdict(**dict(zip(VERDICT_COLUMNS, row)))
         SessionVerdict.objects.filter(assignment=assignment).delete()
         verdict.save()
@@ -248,11 +252,14 @@ VALID = VERDICT_COLUMNS.index("valid")
 
 
 def _verdicts(
-    assignments: QuerySet[Assignment], rules: ScreeningRules, ordinals: dict[int, int]
+    assignments: QuerySet[Assignment],
+    rules: ScreeningRules,
+    ordinals: dict[int, int],
+    items: TrapItems,
 ) -> list[tuple[Any, ...]]:
-    """The verdicts on `assignments` as rows of `VERDICT_COLUMNS`, from three
-    aggregating reads whatever their number (one row per session each), screened all at
-    once by `screen_sessions`."""
+    """The verdicts on `assignments` as rows of `VERDICT_COLUMNS`, from two aggregating
+    reads whatever their number (one row per session each) and their trap and gold
+    clips' answers (`items`), screened all at once by `screen_sessions`."""
     votes = {
         row[0]: row[1:]
         for row in Vote.objects.filter(SESSION_VOTE, assignment__in=assignments)
@@ -265,29 +272,7 @@ def _verdicts(
         )
         .values_list("assignment_id", "n", "total", "squares", "hidden")
     }
-    trap, gold = Trap.Kind.TRAP, Trap.Kind.GOLD
-    checks = {
-        row[0]: row[1:]
-        for row in AssignmentItem.objects.filter(assignment__in=assignments, trap__isnull=False)
-        .values("assignment_id")
-        .annotate(
-            wrong=Sum(
-                Case(
-                    When(trap__kind=trap, vote__score=F("trap__answer"), then=Value(0)),
-                    When(trap__kind=trap, then=Value(1)),
-                    default=Value(0),
-                )
-            ),
-            worst=Max(
-                Case(
-                    When(trap__kind=gold, vote__score__isnull=True, then=Value(99)),
-                    When(trap__kind=gold, then=Abs(F("vote__score") - F("trap__answer"))),
-                    default=Value(0),
-                )
-            ),
-        )
-        .values_list("assignment_id", "wrong", "worst")
-    }
+    checks = items.checks()
     rows = list(
         assignments.order_by().values_list(
             "pk",
@@ -378,6 +363,77 @@ RATING_VOTE = {"phase": RATING, "stimulus__isnull": False}
 SESSION_VOTE = Q(phase=RATING) & (Q(stimulus__isnull=False) | Q(comparison__isnull=False))
 
 
+# An unanswered clip's score in the integer reads (scores are 1..5), and the worst gold
+# error it counts as.
+NO_ANSWER, UNANSWERED_GOLD = 0, 99
+
+
+@dataclass(frozen=True)
+class TrapItems:
+    """The trap and gold clips of a set of sessions with their answers, as parallel
+    arrays: the session, its rater, whether the clip is gold, its key and the answer
+    (`NO_ANSWER` where none was given). One read serves both the session checks and the
+    rater verdict's gold answers."""
+
+    assignments: npt.NDArray[np.int64]
+    raters: npt.NDArray[np.int64]
+    is_gold: npt.NDArray[np.bool_]
+    expected: npt.NDArray[np.int64]
+    given: npt.NDArray[np.int64]
+
+    def checks(self) -> dict[int, tuple[int, int]]:
+        """Per session: traps answered wrongly (unanswered is wrong), and the largest
+        distance of a gold answer from its known score (`UNANSWERED_GOLD` when a gold
+        clip was left unanswered; 0 without gold clips)."""
+        if not self.assignments.size:
+            return {}
+        wrong = (~self.is_gold & (self.given != self.expected)).astype(np.int64)
+        distance = np.where(
+            self.given == NO_ANSWER, UNANSWERED_GOLD, np.abs(self.given - self.expected)
+        )
+        worst = np.where(self.is_gold, distance, 0)
+        sessions, at = np.unique(self.assignments, return_inverse=True)
+        wrong_per = np.zeros(sessions.size, np.int64)
+        np.add.at(wrong_per, at, wrong)
+        worst_per = np.zeros(sessions.size, np.int64)
+        np.maximum.at(worst_per, at, worst)
+        return dict(zip(sessions.tolist(), zip(wrong_per.tolist(), worst_per.tolist())))
+
+    def gold(self, sessions: list[int]) -> GoldAnswers:
+        """The gold answers given in `sessions`."""
+        keep = self.is_gold & np.isin(self.assignments, np.asarray(sessions, np.int64))
+        return GoldAnswers(
+            raters=self.raters[keep],
+            expected=self.expected[keep].astype(float),
+            given=np.where(self.given[keep] == NO_ANSWER, np.nan, self.given[keep].astype(float)),
+        )
+
+
+def _trap_items(assignments: QuerySet[Assignment]) -> TrapItems:
+    """One read of the trap and gold clips of `assignments` and their answers."""
+    columns = int_columns(
+        AssignmentItem.objects.filter(assignment__in=assignments, trap__isnull=False)
+        .annotate(
+            gold=Case(When(trap__kind=Trap.Kind.GOLD, then=Value(1)), default=Value(0)),
+            given=Coalesce("vote__score", Value(NO_ANSWER)),
+        )
+        .order_by(),
+        "assignment_id",
+        "assignment__rater_id",
+        "gold",
+        "trap__answer",
+        "given",
+    )
+    assignment_ids, raters, gold, expected, given = columns
+    return TrapItems(
+        assignments=assignment_ids,
+        raters=raters,
+        is_gold=gold.astype(bool),
+        expected=expected,
+        given=given,
+    )
+
+
 @dataclass(frozen=True)
 class GoldAnswers:
     """Every gold clip answered in a valid session, as parallel arrays: the rater, the
@@ -388,26 +444,12 @@ class GoldAnswers:
     given: npt.NDArray[np.float64]
 
 
-def _gold_answers(*, experiment: Experiment, rater_id: int | None = None) -> GoldAnswers:
-    items = AssignmentItem.objects.filter(
-        assignment__experiment=experiment,
-        assignment__verdict__valid=True,
-        trap__kind=Trap.Kind.GOLD,
+def _rater_gold(*, experiment: Experiment, rater_id: int) -> GoldAnswers:
+    """The gold answers of a rater's valid sessions."""
+    items = _trap_items(
+        Assignment.objects.filter(experiment=experiment, rater_id=rater_id, verdict__valid=True)
     )
-    if rater_id is not None:
-        items = items.filter(assignment__rater_id=rater_id)
-    # Scores are 1..5: 0 stands for "no answer" in the integer read.
-    raters, expected, given = int_columns(
-        items.annotate(given=Coalesce("vote__score", Value(0))).order_by(),
-        "assignment__rater_id",
-        "trap__answer",
-        "given",
-    )
-    return GoldAnswers(
-        raters=raters,
-        expected=expected.astype(float),
-        given=np.where(given == 0, np.nan, given.astype(float)),
-    )
+    return items.gold(items.assignments.tolist())
 
 
 def _agreements(
@@ -478,7 +520,7 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
         .exclude(rater_id=rater_id)
         .values_list("rater_id", "stimulus_id", "score")
     )
-    gold = _gold_answers(experiment=experiment, rater_id=rater_id)
+    gold = _rater_gold(experiment=experiment, rater_id=rater_id)
     pairs = np.array([v[1:] for v in mine] + others, dtype=np.int64).reshape(-1, 3)
     agreement = _agreements((pairs[:, 0], pairs[:, 1], pairs[:, 2]), gold).get(rater_id)
     row = RaterVerdict(
@@ -513,10 +555,13 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
             _set_vote_validity(assignment_id=assignment_id, valid=True)
 
 
-def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[int, ValidVotes]:
+def _exclude_votes(
+    *, experiment: Experiment, rules: ScreeningRules, gold: GoldAnswers
+) -> tuple[int, ValidVotes]:
     """The verdict on every rater of a valid session, then the vote-level rules on the
     rating votes of valid sessions: every vote of a rater judged invalid, then outliers
-    among the rest. Each dropped vote is recorded with the rule that dropped it.
+    among the rest. Each dropped vote is recorded with the rule that dropped it. `gold`:
+    the gold answers of the valid sessions.
     Returns how many were dropped, and the rating votes left valid."""
     ids, raters, stimuli, scores = int_columns(
         Vote.objects.filter(
@@ -529,7 +574,6 @@ def _exclude_votes(*, experiment: Experiment, rules: ScreeningRules) -> tuple[in
     )
     rejected: list[int] = []
     if rules.min_rater_pcc is not None:
-        gold = _gold_answers(experiment=experiment)
         agreements = _agreements((raters, stimuli, scores), gold)
         judged = set(np.unique(raters).tolist()) | set(np.unique(gold.raters).tolist())
         now = timezone.now()

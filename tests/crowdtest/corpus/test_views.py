@@ -87,6 +87,7 @@ def test_settings_form_validates(staff_client: Any) -> None:
         "min_rater_pcc": "",
         "target_ci_width": "",
         "max_hidden_clips": "",
+        "adaptive_max_votes": "",
     }
     data = {k: v for k, v in data.items() if v is not False}
     assert staff_client.post(url, data).status_code == 302
@@ -165,6 +166,7 @@ def test_four_bad_values_are_all_shown_each_at_its_field(staff_client: Any) -> N
         ("session_timeout_minutes", "0", "session_timeout_minutes must be at least 1"),
         ("setup_repeat_minutes", "-10", "setup_repeat_minutes must not be negative"),
         ("adaptive_min_votes", "-4", "adaptive_min_votes must be at least 2"),
+        ("adaptive_max_votes", "5", "adaptive_max_votes must be at least adaptive_min_votes"),
     ],
 )
 def test_settings_that_would_break_the_test_are_refused(

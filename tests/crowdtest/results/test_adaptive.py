@@ -4,11 +4,12 @@ sessions holding only such stimuli are retired, and the savings are counted."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.urls import reverse
 
-from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.models import Session, SessionItem
 from crowdtest.results.dashboard import overview
 from crowdtest.results.models import RetiredSession
@@ -38,7 +39,9 @@ def voted(experiment: Experiment) -> dict[str, int]:
 def _open_session(experiment: Experiment, *stimulus_ids: int, trap: bool = False) -> Session:
     session = SessionFactory(experiment=experiment, status=Session.Status.OPEN)
     for position, stimulus_id in enumerate(stimulus_ids):
-        SessionItemFactory(session=session, position=position, stimulus_id=stimulus_id)
+        SessionItemFactory(
+            session=session, position=position, stimulus=Stimulus.objects.get(pk=stimulus_id)
+        )
     if trap:
         SessionItemFactory(
             session=session,
@@ -50,17 +53,22 @@ def _open_session(experiment: Experiment, *stimulus_ids: int, trap: bool = False
 
 
 @pytest.mark.parametrize(
-    ("target", "min_votes", "expected"),
+    ("target", "min_votes", "cap", "expected"),
     [
-        pytest.param(None, 10, set(), id="off"),
-        pytest.param(0.7, 10, {"agreed"}, id="narrow-enough"),
-        pytest.param(0.6, 10, set(), id="target-not-reached"),
-        pytest.param(0.7, 13, set(), id="too-few-votes"),
-        pytest.param(3.0, 12, {"agreed", "split"}, id="wide-target"),
+        pytest.param(None, 10, None, set(), id="off"),
+        pytest.param(0.7, 10, None, {"agreed"}, id="narrow-enough"),
+        pytest.param(0.6, 10, None, set(), id="target-not-reached"),
+        pytest.param(0.7, 13, None, set(), id="too-few-votes"),
+        pytest.param(3.0, 12, None, {"agreed", "split"}, id="wide-target"),
+        pytest.param(0.7, 10, 12, {"agreed", "split"}, id="at-the-cap"),
+        pytest.param(0.7, 10, 13, {"agreed"}, id="below-the-cap"),
+        pytest.param(None, 10, 12, set(), id="cap-without-target"),
     ],
 )
-def test_saturated_stimuli(experiment, voted, target, min_votes, expected) -> None:
-    set_config(experiment, target_ci_width=target, adaptive_min_votes=min_votes)
+def test_saturated_stimuli(experiment, voted, target, min_votes, cap, expected) -> None:
+    set_config(
+        experiment, target_ci_width=target, adaptive_min_votes=min_votes, adaptive_max_votes=cap
+    )
     assert saturated_stimulus_ids(experiment=experiment) == {voted[k] for k in expected}
 
 
@@ -110,21 +118,17 @@ def test_compute_mos_retires_and_the_dashboard_shows_the_savings(staff_client, e
     assert 'data-live="retired_usd_saved">1.00<' in page
 
 
-def test_a_saturated_stimulus_is_left_out_of_sessions_as_raters_start_them(db: None) -> None:
+def _start_all(experiment: Experiment, prefix: str) -> list[tuple[set[int], list[Any]]]:
+    """Start every rating session with a new rater: (the planned session's stimuli, the
+    rating items given) for each."""
     from crowdtest.rating.assigning import assignment_start
     from crowdtest.rating.identity import RaterIdentity
     from crowdtest.rating.models import AssignmentItem
-    from tests.crowdtest.rating.designs import make_design
 
-    built = make_design(settings={"target_ci_width": 0.7, "adaptive_min_votes": 10})
-    experiment = built.experiment
-    done = built.rated[0].pk
-    n_sessions = Session.objects.filter(experiment=experiment, kind="rating").count()
-    bulk_votes(experiment, [[(done, AGREED[i % 2])] for i in range(12)], valid=True)
-    assert saturated_stimulus_ids(experiment=experiment) == {done}
-    skipped = 0
-    for n in range(n_sessions):
-        identity = RaterIdentity(experiment.pk, "link", f"adaptive-{n}")
+    started = []
+    open_sessions = Session.objects.filter(experiment=experiment, kind="rating", status="open")
+    for n in range(open_sessions.count()):
+        identity = RaterIdentity(experiment.pk, "link", f"{prefix}-{n}")
         assignment = assignment_start(experiment=experiment, identity=identity)
         planned = set(
             SessionItem.objects.filter(
@@ -134,16 +138,88 @@ def test_a_saturated_stimulus_is_left_out_of_sessions_as_raters_start_them(db: N
         items = list(
             assignment.items.filter(phase=AssignmentItem.Phase.RATING).order_by("position")
         )
-        given = {i.stimulus_id for i in items if i.stimulus_id is not None}
-        assert given == planned - {done}
-        assert assignment.saturated_skipped == len(planned & {done})
-        assert items[0].stimulus_id is not None  # still starts with a clip to rate
         assert [i.position for i in items] == list(range(len(items)))
-        skipped += assignment.saturated_skipped
-    assert skipped == 3  # the design put it in 3 sessions
+        assert items[0].stimulus_id is not None  # still starts with a clip to rate
+        started.append((planned, items))
+    return started
+
+
+def test_a_saturated_stimulus_is_swapped_for_the_neediest_of_its_cluster(db: None) -> None:
+    from tests.crowdtest.rating.designs import make_design
+
+    built = make_design(settings={"target_ci_width": 0.7, "adaptive_min_votes": 10})
+    experiment = built.experiment
+    cluster = {s.pk: s.cluster for s in built.rated}
+    done = built.rated[0].pk
+    mates = [pk for pk, c in cluster.items() if c == cluster[done] and pk != done]
+    # One mate has enough votes but a wide CI; the others have none yet and come first.
+    wide = mates[0]
+    bulk_votes(
+        experiment,
+        [[(done, AGREED[i % 2]), (wide, SPLIT[i % 2])] for i in range(12)],
+        valid=True,
+    )
+    assert saturated_stimulus_ids(experiment=experiment) == {done}
+    swaps = []
+    for planned, items in _start_all(experiment, "swap"):
+        given = [i.stimulus_id for i in items if i.stimulus_id is not None]
+        assert len(given) == len(set(given)) == len(planned)  # nothing left out or repeated
+        assert sorted(cluster[pk] for pk in given) == sorted(cluster[pk] for pk in planned)
+        assert done not in given
+        if done in planned:
+            [swap] = set(given) - planned
+            assert cluster[swap] == cluster[done]
+            swaps.append(swap)
+        else:
+            assert set(given) == planned
+    assert len(swaps) == 3  # the design put it in 3 sessions
+    # Those with no votes are given first, the least given (in sessions being taken) first.
+    unvoted = set(mates) - {wide}
+    assert set(swaps) == unvoted
+    assert overview(experiment=experiment).skipped_votes_saved == 0
+
+
+def test_a_saturated_stimulus_is_left_out_when_its_cluster_has_none_to_give(db: None) -> None:
+    built = _design_with_a_saturated_cluster()
+    experiment, full = built
+    skipped = 0
+    for planned, items in _start_all(experiment, "left-out"):
+        given = {i.stimulus_id for i in items if i.stimulus_id is not None}
+        assert given <= planned
+        # Sessions of 6 stimuli keep at least 5: one saturated stimulus may be left out.
+        assert given == planned - full or (len(given) == 5 and len(planned & full) == 2)
+        skipped += len(planned) - len(given)
+    assert skipped > 0
     assert overview(experiment=experiment).skipped_votes_saved == 0  # none completed yet
     experiment.assignments.update(status="completed")
-    assert overview(experiment=experiment).skipped_votes_saved == 3
+    assert overview(experiment=experiment).skipped_votes_saved == skipped
+
+
+def _design_with_a_saturated_cluster() -> tuple[Experiment, set[int]]:
+    from tests.crowdtest.rating.designs import make_design
+
+    built = make_design(settings={"target_ci_width": 0.7, "adaptive_min_votes": 10})
+    first = built.rated[0].cluster
+    full = {s.pk for s in built.rated if s.cluster == first}
+    bulk_votes(
+        built.experiment, [[(pk, AGREED[i % 2]) for pk in full] for i in range(12)], valid=True
+    )
+    assert saturated_stimulus_ids(experiment=built.experiment) == full
+    return built.experiment, full
+
+
+def test_open_sessions_are_retired_only_when_nothing_can_be_swapped_in(db: None) -> None:
+    experiment, full = _design_with_a_saturated_cluster()
+    # Other clusters still need votes: sessions can take them in, none is retired.
+    assert adaptive_retire(experiment=experiment).sessions == 0
+    rest = set(
+        experiment.stimuli.filter(role="rated").exclude(pk__in=full).values_list("pk", flat=True)
+    )
+    bulk_votes(experiment, [[(pk, AGREED[i % 2]) for pk in rest] for i in range(12)], valid=True)
+    open_sessions = Session.objects.filter(
+        experiment=experiment, kind="rating", status=Session.Status.OPEN
+    ).count()
+    assert adaptive_retire(experiment=experiment).sessions == open_sessions > 0
 
 
 def test_a_session_is_never_cut_below_the_minimum_of_stimuli(db: None) -> None:
