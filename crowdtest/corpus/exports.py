@@ -132,7 +132,7 @@ def stimuli_csv(experiment: Experiment) -> tuple[Sequence[str], Iterator[Sequenc
             s.bitrate_kbps,
             s.features_version,
             s.cluster,
-            s.selected,
+            s.role == Stimulus.Role.RATED,
             s.role,
             "; ".join(s.warnings),
             t.error or s.error,

@@ -5,7 +5,6 @@ import secrets
 from django.conf import settings as django_settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import ExpressionWrapper, Q
 
 from .config import ExperimentSettings
 
@@ -146,13 +145,6 @@ class Stimulus(models.Model):
         default=Role.UNUSED,
         help_text="Its part in the test: rated (kept after equalising clusters), a trap "
         "source, a gold stimulus, a training stimulus, or not used",
-    )
-    # Derived from `role` by the database and never written: "kept after equalising" is
-    # the rated role, one fact in one field. Kept for the exports' `selected` column.
-    selected = models.GeneratedField(
-        expression=ExpressionWrapper(Q(role="rated"), output_field=models.BooleanField()),
-        output_field=models.BooleanField(),
-        db_persist=True,
     )
     prepared_at = models.DateTimeField(null=True, blank=True)
 

@@ -62,7 +62,7 @@ def experiment() -> Any:
 
 
 def names(experiment: Any) -> list[str]:
-    return [s.track.original_name for s in experiment.stimuli.filter(selected=True).order_by("pk")]
+    return [s.track.original_name for s in experiment.stimuli.filter(role="rated").order_by("pk")]
 
 
 def row(
