@@ -317,14 +317,21 @@ def outlier_votes(
     return np.where(spread > 0, z >= threshold, False)
 
 
+# Gold answers a rater needs before the rater-level gold rule judges them.
+MIN_GOLD_JUDGED = 3
+
+
 class RaterReason(StrEnum):
     """Why a rater's votes are left out (a verdict on the rater, over all their valid
     sessions). The value is the stable code stored with the verdict."""
 
     LOW_CORRELATION = "low_rater_pcc"
+    GOLD_WRONG = "rater_gold_wrong"
 
     @property
     def text(self) -> str:
+        if self is RaterReason.GOLD_WRONG:
+            return "Most gold answers off their known score, over all the rater's sessions"
         return "Votes do not follow the other raters' MOS and the gold clips' scores"
 
 
@@ -356,6 +363,7 @@ def rater_agreement(
     gold_expected: npt.ArrayLike = (),
     gold_given: npt.ArrayLike = (),
     min_others: int = 1,
+    reference: npt.ArrayLike | None = None,
 ) -> dict[Hashable, RaterAgreement]:
     """Pearson correlation of each rater's answers with a reference made without them:
     on a rated stimulus, the mean of the OTHER raters' votes (the P.808 toolkit's
@@ -368,9 +376,12 @@ def rater_agreement(
     correlation a range that an honest rater follows and a random one does not.
 
     A rater's repeated votes on one stimulus are averaged first; a stimulus is used only
-    when at least `min_others` other raters voted on it. Raters with votes but no usable
-    pair get NaN, as do raters whose answers or reference are constant. Vectorised: one
-    pass of `np.bincount` per sum, whatever the number of raters.
+    when at least `min_others` other raters voted on it. `reference` (one flag per vote,
+    all by default) says which votes make the others' means: a rater is judged on all
+    their answers, against the votes that count (those of valid sessions). Raters with
+    votes but no usable pair get NaN, as do raters whose answers or reference are
+    constant. Vectorised: one pass of `np.bincount` per sum, whatever the number of
+    raters.
     """
     values = np.asarray(scores, dtype=float)
     raters_in = np.asarray(rater_ids)
@@ -397,20 +408,26 @@ def rater_agreement(
         _, stimulus = np.unique(stimuli_in, return_inverse=True)
         stimulus = stimulus.ravel()
         n_stimuli = int(stimulus.max()) + 1
-        stimulus_sum = np.bincount(stimulus, weights=values, minlength=n_stimuli)
+        counts = np.ones(values.size) if reference is None else np.asarray(reference, dtype=float)
+        if counts.size != values.size:
+            raise ValueError("reference must have one flag per vote")
+        stimulus_sum = np.bincount(stimulus, weights=values * counts, minlength=n_stimuli)
         # One row per (rater, stimulus) pair; `voters` counts raters, not votes.
         pair_keys, pair = np.unique(rater * n_stimuli + stimulus, return_inverse=True)
         pair = pair.ravel()
         pair_sum = np.bincount(pair, weights=values)
         pair_count = np.bincount(pair)
+        pair_ref_sum = np.bincount(pair, weights=values * counts)
+        pair_ref_count = np.bincount(pair, weights=counts)
         pair_rater, pair_stimulus = np.divmod(pair_keys, n_stimuli)
-        voters = np.bincount(pair_stimulus, minlength=n_stimuli)
-        vote_count = np.bincount(stimulus, minlength=n_stimuli)
-        others = voters[pair_stimulus] - 1
+        in_reference = pair_ref_count > 0
+        voters = np.bincount(pair_stimulus, weights=in_reference, minlength=n_stimuli)
+        vote_count = np.bincount(stimulus, weights=counts, minlength=n_stimuli)
+        others = voters[pair_stimulus] - in_reference
         usable = others >= max(min_others, 1)
-        other_votes = (vote_count[pair_stimulus] - pair_count)[usable]
+        other_votes = (vote_count[pair_stimulus] - pair_ref_count)[usable]
         x_parts.append((pair_sum / pair_count)[usable])
-        y_parts.append((stimulus_sum[pair_stimulus] - pair_sum)[usable] / other_votes)
+        y_parts.append((stimulus_sum[pair_stimulus] - pair_ref_sum)[usable] / other_votes)
         who_parts.append(pair_rater[usable])
     x_parts.append(gold_g)
     y_parts.append(gold_e)
@@ -448,12 +465,21 @@ def _grouped_pearson(
 
 
 def rater_verdict(
-    agreement: RaterAgreement | None, rules: ScreeningRules | None = None
+    agreement: RaterAgreement | None, rules: ScreeningRules | None = None, *, gold_wrong: int = 0
 ) -> RaterVerdict:
     """The verdict on a rater from their agreement: pending (None) below
     `min_rater_answers` counted answers or with an undefined correlation (a constant
-    rater is the variance rule's business), invalid below `min_rater_pcc`."""
+    rater is the variance rule's business), invalid below `min_rater_pcc`.
+
+    With the gold rule on (`gold_wrong`), a rater who answered at least
+    `MIN_GOLD_JUDGED` gold clips and missed more than a third of them (`gold_wrong`:
+    answers off by more than `gold_tolerance`, over all their sessions) is invalid too: a
+    session whose gold answers were right by luck does not save a rater whose others
+    failed, and one slip in three gold answers does not lose an honest rater."""
     rules = rules or ScreeningRules()
+    answered = agreement.gold_answers if agreement is not None else 0
+    if rules.gold_wrong and answered >= MIN_GOLD_JUDGED and 3 * gold_wrong > answered:
+        return RaterVerdict(valid=False, reasons=(RaterReason.GOLD_WRONG,))
     if rules.min_rater_pcc is None:
         return RaterVerdict(valid=True, reasons=())
     if agreement is None or agreement.answers < rules.min_rater_answers or np.isnan(agreement.pcc):

@@ -47,12 +47,14 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
     )
 
     # The labels in English, whatever language the request is in; a gold clip's known
-    # score is on the ACR scale.
+    # score is on the ACR scale, a comparison test's gold pair's on the method's.
     with translation.override("en"):
         labels, acr = (
             {answer: word().lower() for answer, word in SCALE_WORDS[method].items()}
             for method in (experiment.config.test_method, "acr")
         )
+
+    comparison = experiment.config.test_method != "acr"
 
     def row(item: SessionItem) -> Sequence[Any]:
         session = item.session
@@ -69,7 +71,7 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
                 trap.pk,
                 trap.source_id,
                 trap.answer,
-                (acr if trap.kind == "gold" else labels)[trap.answer],
+                (acr if trap.kind == "gold" and not comparison else labels)[trap.answer],
                 None,
                 None,
                 None,

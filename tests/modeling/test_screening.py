@@ -378,3 +378,62 @@ def test_screening_sessions_at_once_gives_the_verdicts_one_by_one(rules: Screeni
     for a, v in zip(sessions[:50], variance[:50]):
         one = rating_variance(a.scores)
         assert (one is None and np.isnan(v)) or v == pytest.approx(one, abs=1e-12)
+
+
+def test_rater_agreement_judges_every_answer_against_the_reference_votes_only() -> None:
+    """A vote left out of the reference (a screened-out session's) still counts among its
+    rater's answers, and changes nobody else's reference."""
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(1.5, 4.5, 12)
+    raters, stimuli, scores = [], [], []
+    for rater in range(6):
+        for stimulus in range(12):
+            raters.append(rater)
+            stimuli.append(stimulus)
+            scores.append(float(np.clip(np.rint(truth[stimulus] + rng.normal(0, 0.6)), 1, 5)))
+    # Rater 9 answered at random in a session that was screened out.
+    raters += [9] * 12
+    stimuli += list(range(12))
+    scores += rng.integers(1, 6, 12).astype(float).tolist()
+    reference = [rater != 9 for rater in raters]
+    with_nine = rater_agreement(raters, stimuli, scores, reference=reference)
+    without = rater_agreement(raters[:-12], stimuli[:-12], scores[:-12])
+    for rater in range(6):
+        assert with_nine[rater].pcc == pytest.approx(without[rater].pcc)
+        assert with_nine[rater].answers == without[rater].answers == 12
+    # Rater 9 is judged on all 12 answers against the six honest raters' means.
+    assert with_nine[9].answers == 12
+    means = np.array(
+        [
+            np.mean([s for r, t, s in zip(raters, stimuli, scores) if t == k and r != 9])
+            for k in range(12)
+        ]
+    )
+    assert with_nine[9].pcc == pytest.approx(np.corrcoef(scores[-12:], means)[0, 1])
+    # All votes in the reference by default: rater 9's votes then shift the others' means.
+    assert rater_agreement(raters, stimuli, scores)[0].pcc != pytest.approx(without[0].pcc)
+    with pytest.raises(ValueError, match="one flag per vote"):
+        rater_agreement(raters, stimuli, scores, reference=reference[:-1])
+
+
+@pytest.mark.parametrize(
+    ("gold_rule", "answered", "wrong", "expected"),
+    [
+        pytest.param(True, 9, 4, False, id="more-than-a-third-missed"),
+        pytest.param(True, 9, 3, True, id="a-third-missed"),
+        pytest.param(True, 3, 1, True, id="one-slip-in-three"),
+        pytest.param(True, 2, 2, True, id="too-few-to-judge"),
+        pytest.param(False, 9, 9, True, id="gold-rule-off"),
+    ],
+)
+def test_a_rater_who_misses_the_gold_over_their_sessions_is_out(
+    gold_rule: bool, answered: int, wrong: int, expected: bool
+) -> None:
+    rules = ScreeningRules(gold_wrong=gold_rule, min_rater_pcc=0.3, min_rater_answers=10)
+    agreement = RaterAgreement(pcc=0.8, answers=20, gold_answers=answered)
+    verdict = rater_verdict(agreement, rules, gold_wrong=wrong)
+    assert verdict.valid is expected
+    assert verdict.reasons == (() if expected else (RaterReason.GOLD_WRONG,))
+    # Even while too few answers count for the correlation.
+    few = RaterAgreement(pcc=float("nan"), answers=4, gold_answers=answered)
+    assert (rater_verdict(few, rules, gold_wrong=wrong).valid is False) == (not expected)

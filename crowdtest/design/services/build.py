@@ -46,9 +46,11 @@ from .checks import (
     spare_training,
 )
 from .comparisons import (
+    GOLD_PAIRS,
     ComparisonPlan,
     comparison_plan,
     make_comparison_clips,
+    make_gold_pairs,
     make_pair_traps,
     trap_source_pool,
 )
@@ -151,6 +153,12 @@ def _summary(design: Design) -> str:
     )
 
 
+def _gold_per_source(experiment: Experiment) -> int:
+    """Gold clips made from each trap source: one, or a comparison test's gold pairs."""
+    method = experiment.config.test_method
+    return 1 if method == "acr" else len(GOLD_PAIRS[method])
+
+
 def _trap_count(experiment: Experiment) -> int:
     """Traps as sessions hold them: each (source, answer) once, whatever its languages."""
     first = experiment.config.language_codes[0]
@@ -170,7 +178,7 @@ def _build(
         job_id=job_id,
         total=len(missing)
         + n_traps
-        + (numbers.trap_sources if make_gold else len(gold))
+        + (numbers.trap_sources * _gold_per_source(experiment) if make_gold else len(gold))
         + len(training or ())
         + numbers.digits_pool * n_languages
         + 3,
@@ -233,7 +241,8 @@ def _build(
     elif sources:
         traps, warnings = make_traps(experiment, numbers, sources, prompts, made, step)
     if plan is not None:
-        pass  # a comparison test has no gold clips: its traps are its checks
+        if experiment.config.gold_made and numbers.gold_per_session > 0:
+            traps += make_gold_pairs(experiment, numbers, sources, made, step)
     elif make_gold:
         traps += make_bad_gold_clips(experiment, numbers, sources, made, step)
         if len(sources) < numbers.gold_per_session:

@@ -22,6 +22,7 @@ import numpy as np
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from modeling.allocation import insert_traps, trap_positions
+from modeling.audio.ruin import ruined
 from modeling.comparison import (
     TRAP_ANSWERS,
     ClipFacts,
@@ -303,3 +304,56 @@ def make_pair_traps(
             f"sets them apart. Use stimuli of at least {longest:g} s in a real test."
         )
     return traps, warnings
+
+
+# A gold pair: a trap source's music beside its ruined copy (`modeling.audio.ruin`, as
+# the ACR gold clips), whose answer is known: (the ruined copy plays first, the answer).
+# DCR: the second's degradation against the first, very annoying when the ruined copy
+# plays second, inaudible when it plays first; CCR: much worse or much better; pairwise:
+# the version that is not ruined.
+GOLD_PAIRS: dict[str, tuple[tuple[bool, int], ...]] = {
+    "dcr": ((False, 1), (True, 5)),
+    "ccr": ((False, -3), (True, 3)),
+    "pairwise": ((False, 1), (True, 2)),
+}
+
+
+def make_gold_pairs(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    sources: list[Stimulus],
+    made: list[str],
+    step: Callable[[str], None],
+) -> list[Trap]:
+    """The gold clips of a comparison test (Trap rows of kind gold): each trap source's
+    music and its ruined copy as one pair clip, in each order the method plays
+    (`GOLD_PAIRS`), under a key that says nothing. The rater verdict correlates a rater's
+    answers with their known answers, as the ACR gold clips do."""
+    method = experiment.config.test_method
+    golds: list[Trap] = []
+    for source in sources:
+        music, rate = clips.read_audio(source.master)
+        bad = ruined(music, rate, seed=[numbers.seed, source.pk], target_lufs=numbers.target_lufs)
+        for ruined_first, answer in GOLD_PAIRS[method]:
+            first, second = (bad, music) if ruined_first else (music, bad)
+            stored = clips.store_clip(
+                clips.make_pair(first, second, rate),
+                rate,
+                experiment_id=experiment.pk,
+                bitrate_kbps=numbers.bitrate_kbps,
+            )
+            made.append(stored.name)
+            golds.append(
+                Trap(
+                    experiment=experiment,
+                    kind=Trap.Kind.GOLD,
+                    language="",
+                    source=source,
+                    answer=answer,
+                    media_key=stored.media_key,
+                    delivery=stored.name,
+                    duration_s=stored.duration_s,
+                )
+            )
+            step(f"gold pair {len(golds)}")
+    return golds

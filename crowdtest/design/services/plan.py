@@ -96,7 +96,13 @@ def design_replace(
         ]
         if comparison_plan is not None:
             n_rating = _create_comparison_sessions(
-                experiment, numbers, comparison_plan, comparisons or [], trap_ids, rng
+                experiment,
+                numbers,
+                comparison_plan,
+                comparisons or [],
+                trap_ids,
+                [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
+                rng,
             )
         else:
             n_rating = len(plan)
@@ -190,11 +196,12 @@ def _create_comparison_sessions(
     plan: ComparisonPlan,
     comparisons: list[Comparison],
     trap_ids: list[int],
+    gold_ids: list[int],
     rng: np.random.Generator,
 ) -> int:
     """The comparison clips saved, the training session (up to `training_size` of them,
     distinct) and the rating sessions of `comparisons_per_session` judgements with traps
-    at random positions; returns the number of rating sessions."""
+    and gold pairs at random positions; returns the number of rating sessions."""
     saved = Comparison.objects.bulk_create(comparisons)
     clip_of = {(c.first_id, c.second_id): c.pk for c in saved}
     missing = [order for order in plan.orders if order not in clip_of]
@@ -204,6 +211,13 @@ def _create_comparison_sessions(
     n_sessions = max(1, -(-len(plan.judgements) // per_session))
     per_trap = numbers.traps_per_session if trap_ids else 0
     trap_sets = assign_traps(n_sessions, trap_ids, per_session=per_trap, seed=rng)
+    if gold_ids:
+        per_gold = min(numbers.gold_per_session, len(gold_ids))
+        gold_sets = assign_traps(n_sessions, gold_ids, per_session=per_gold, seed=rng)
+        trap_sets = [
+            [int(pk) for pk in rng.permutation(traps + gold)]
+            for traps, gold in zip(trap_sets, gold_sets)
+        ]
     sessions = plan_comparison_sessions(
         plan.judgements, per_session=per_session, trap_sets=trap_sets, rng=rng
     )

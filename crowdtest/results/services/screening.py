@@ -22,7 +22,7 @@ from django.utils import timezone
 from crowdtest.bulk import int_columns, rows_sync
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
-from crowdtest.design.models import Trap
+from crowdtest.design.models import Comparison, Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from crowdtest.rating.services import (
     votes_follow_sessions,
@@ -50,7 +50,12 @@ PENDING_PER_SESSION = 5
 
 def screening_rules(config: ExperimentSettings) -> ScreeningRules:
     """The experiment's settings as screening rules. A minimum variance of 0 switches
-    the variance rule off (with it on, a one-vote session would still fail it)."""
+    the variance rule off (with it on, a one-vote session would still fail it).
+
+    A comparison test screens its gold pairs whatever `screen_gold` says: music beside
+    its ruined copy leaves no doubt about the answer, which must be on the right side
+    within `gold_tolerance` (DCR, CCR), or the version that is not ruined (pairwise)."""
+    comparison = config.test_method != "acr"
     return ScreeningRules(
         math_wrong=config.screen_math,
         trap_wrong=config.screen_traps,
@@ -58,8 +63,8 @@ def screening_rules(config: ExperimentSettings) -> ScreeningRules:
         no_headphones=config.screen_headphones,
         min_variance=config.min_rating_variance if config.min_rating_variance > 0 else None,
         max_sessions_per_rater=config.max_sessions_per_rater,
-        gold_wrong=config.screen_gold,
-        gold_tolerance=config.gold_tolerance,
+        gold_wrong=config.screen_gold or comparison,
+        gold_tolerance=0 if config.test_method == "pairwise" else config.gold_tolerance,
         outlier_z=config.outlier_z,
         min_rater_pcc=config.min_rater_pcc,
         min_rater_answers=config.min_rater_answers,
@@ -120,7 +125,10 @@ def experiment_screen(*, experiment: Experiment) -> ScreeningReport:
         # changed since the last screening.
         valid_sessions = [row[0] for row in verdicts if row[VALID]]
         excluded, valid_votes = _exclude_votes(
-            experiment=experiment, rules=rules, gold=items.gold(valid_sessions)
+            experiment=experiment,
+            rules=rules,
+            gold=items.gold([row[0] for row in verdicts], pairwise=_pairwise(experiment)),
+            judged_gold=np.unique(items.gold(valid_sessions).raters).tolist(),
         )
         votes_follow_sessions(
             experiment=experiment, verdicts=SessionVerdict.objects.filter(experiment=experiment)
@@ -362,10 +370,77 @@ RATING_VOTE = {"phase": RATING, "stimulus__isnull": False}
 # versions (DCR, CCR and pairwise, as given: a rater who always gives one answer fails).
 SESSION_VOTE = Q(phase=RATING) & (Q(stimulus__isnull=False) | Q(comparison__isnull=False))
 
+# A pair of versions as the rater verdict's item: the two versions' ids, the smaller first,
+# packed into one negative key (stimulus ids stay positive).
+PAIR_KEY = 1 << 31
+_ACR, _DCR, _CCR, _PAIRWISE = 0, 1, 2, 3
 
-# An unanswered clip's score in the integer reads (scores are 1..5), and the worst gold
-# error it counts as.
-NO_ANSWER, UNANSWERED_GOLD = 0, 99
+
+@dataclass(frozen=True)
+class Answers:
+    """The rating answers a rater verdict judges, as parallel arrays: the vote, its rater,
+    the item answered and the answer on one direction. An ACR vote's item is its stimulus
+    and its answer the score. A comparison's item is its pair of versions whatever the
+    order they played in, and its answer points one way: a DCR score as given (the
+    reference always plays first); a CCR score turned to "the later-listed version against
+    the earlier" when the pair played the other way round (P.808 Annex E); a pairwise
+    preference +1 for the version with the smaller id, -1 for the other. `acr` marks the
+    ACR votes, which alone feed the outlier rule and the MOS; `counted` the votes of
+    valid sessions, the only ones that make the other raters' reference (a rater is
+    judged on the answers of every screened session of theirs)."""
+
+    ids: npt.NDArray[np.int64]
+    raters: npt.NDArray[np.int64]
+    items: npt.NDArray[np.int64]
+    values: npt.NDArray[np.int64]
+    acr: npt.NDArray[np.bool_]
+    counted: npt.NDArray[np.bool_]
+
+
+def _answers(votes: QuerySet[Vote]) -> Answers:
+    """One read of the rating votes of `votes` (on stimuli or pairs) as `Answers`."""
+    method = Comparison.Method
+    ids, raters, stimuli, firsts, seconds, scores, methods, counted = int_columns(
+        votes.filter(SESSION_VOTE)
+        .annotate(
+            stimulus_or_0=Coalesce("stimulus_id", Value(0)),
+            first_or_0=Coalesce("comparison__first_id", Value(0)),
+            second_or_0=Coalesce("comparison__second_id", Value(0)),
+            method_code=Case(
+                When(comparison__method=method.DCR, then=Value(_DCR)),
+                When(comparison__method=method.CCR, then=Value(_CCR)),
+                When(comparison__method=method.PAIRWISE, then=Value(_PAIRWISE)),
+                default=Value(_ACR),
+            ),
+            counted=Case(When(assignment__verdict__valid=True, then=Value(1)), default=Value(0)),
+        )
+        .order_by(),
+        "pk",
+        "rater_id",
+        "stimulus_or_0",
+        "first_or_0",
+        "second_or_0",
+        "score",
+        "method_code",
+        "counted",
+    )
+    acr = methods == _ACR
+    low, high = np.minimum(firsts, seconds), np.maximum(firsts, seconds)
+    values = scores.copy()
+    turned = (methods == _CCR) & (firsts != low)
+    values[turned] = -scores[turned]
+    pairwise = methods == _PAIRWISE
+    chosen = np.where(scores == 1, firsts, seconds)
+    values[pairwise] = np.where(chosen[pairwise] == low[pairwise], 1, -1)
+    items = np.where(acr, stimuli, -(low * PAIR_KEY + high))
+    return Answers(
+        ids=ids, raters=raters, items=items, values=values, acr=acr, counted=counted.astype(bool)
+    )
+
+
+# An unanswered clip's score in the integer reads (outside every method's scale: ACR and
+# DCR 1..5, CCR -3..+3, pairwise 1 or 2), and the worst gold error it counts as.
+NO_ANSWER, UNANSWERED_GOLD = -100, 99
 
 
 @dataclass(frozen=True)
@@ -399,14 +474,15 @@ class TrapItems:
         np.maximum.at(worst_per, at, worst)
         return dict(zip(sessions.tolist(), zip(wrong_per.tolist(), worst_per.tolist())))
 
-    def gold(self, sessions: list[int]) -> GoldAnswers:
-        """The gold answers given in `sessions`."""
+    def gold(self, sessions: list[int], *, pairwise: bool = False) -> GoldAnswers:
+        """The gold answers given in `sessions`. A pairwise test's answers (1: the first
+        version, 2: the second) become +1 and -1, as its preferences do in `Answers`."""
         keep = self.is_gold & np.isin(self.assignments, np.asarray(sessions, np.int64))
-        return GoldAnswers(
-            raters=self.raters[keep],
-            expected=self.expected[keep].astype(float),
-            given=np.where(self.given[keep] == NO_ANSWER, np.nan, self.given[keep].astype(float)),
-        )
+        expected = self.expected[keep].astype(float)
+        given = np.where(self.given[keep] == NO_ANSWER, np.nan, self.given[keep].astype(float))
+        if pairwise:
+            expected, given = 3 - 2 * expected, 3 - 2 * given
+        return GoldAnswers(raters=self.raters[keep], expected=expected, given=given)
 
 
 def _trap_items(assignments: QuerySet[Assignment]) -> TrapItems:
@@ -436,27 +512,40 @@ def _trap_items(assignments: QuerySet[Assignment]) -> TrapItems:
 
 @dataclass(frozen=True)
 class GoldAnswers:
-    """Every gold clip answered in a valid session, as parallel arrays: the rater, the
-    clip's known score and the answer (NaN where the clip was left unanswered)."""
+    """Every gold clip of a set of sessions, as parallel arrays: the rater, the clip's
+    known score and the answer (NaN where the clip was left unanswered)."""
 
     raters: npt.NDArray[np.int64]
     expected: npt.NDArray[np.float64]
     given: npt.NDArray[np.float64]
 
+    def wrong(self, tolerance: int) -> dict[int, int]:
+        """Per rater, the answered gold clips off by more than `tolerance`."""
+        answered = ~np.isnan(self.given)
+        off = answered & (np.abs(np.nan_to_num(self.given) - self.expected) > tolerance)
+        raters, counts = np.unique(self.raters[off], return_counts=True)
+        return dict(zip(raters.tolist(), counts.tolist()))
+
 
 def _rater_gold(*, experiment: Experiment, rater_id: int) -> GoldAnswers:
-    """The gold answers of a rater's valid sessions."""
+    """The gold answers of a rater's screened sessions."""
     items = _trap_items(
-        Assignment.objects.filter(experiment=experiment, rater_id=rater_id, verdict__valid=True)
+        Assignment.objects.filter(experiment=experiment, rater_id=rater_id, verdict__isnull=False)
     )
-    return items.gold(items.assignments.tolist())
+    return items.gold(items.assignments.tolist(), pairwise=_pairwise(experiment))
+
+
+def _pairwise(experiment: Experiment) -> bool:
+    return bool(experiment.config.test_method == "pairwise")
 
 
 def _agreements(
     votes: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
     gold: GoldAnswers,
+    reference: npt.NDArray[np.bool_] | None = None,
 ) -> dict[Any, RaterAgreement]:
-    """`rater_agreement` over (raters, stimuli, scores) arrays and gold answers."""
+    """`rater_agreement` over (raters, items, answers) arrays and gold answers; only the
+    votes `reference` flags (all by default) make the others' means."""
     raters, stimuli, scores = votes
     return rater_agreement(
         raters,
@@ -465,6 +554,7 @@ def _agreements(
         gold_raters=gold.raters,
         gold_expected=gold.expected,
         gold_given=gold.given,
+        reference=reference,
     )
 
 
@@ -487,10 +577,12 @@ def _rater_row(
     rules: ScreeningRules,
     now: Any,
     codes: dict[tuple[Any, ...], list[str]] | None = None,
+    gold_wrong: int = 0,
 ) -> tuple[Any, ...]:
-    """The verdict on a rater as a row of `RATER_COLUMNS`. Rows built with one `codes`
-    share one reasons list per combination (COPY then encodes it once)."""
-    verdict = rater_verdict(agreement, rules)
+    """The verdict on a rater as a row of `RATER_COLUMNS` (`gold_wrong`: their gold
+    answers off by more than the tolerance). Rows built with one `codes` share one
+    reasons list per combination (COPY then encodes it once)."""
+    verdict = rater_verdict(agreement, rules, gold_wrong=gold_wrong)
     codes = {} if codes is None else codes
     pcc = None if agreement is None or np.isnan(agreement.pcc) else agreement.pcc
     return (
@@ -508,25 +600,36 @@ def _rater_row(
 def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRules) -> None:
     """The verdict on one rater against the valid votes of the others now, and the
     rater's votes dropped or taken back to match it."""
-    mine = list(
+    mine = _answers(
         Vote.objects.filter(
-            experiment=experiment, rater_id=rater_id, assignment__verdict__valid=True, **RATING_VOTE
-        ).values_list("pk", "rater_id", "stimulus_id", "score")
-    )
-    others = list(
-        Vote.objects.filter(
-            experiment=experiment, valid=True, stimulus_id__in={v[2] for v in mine}, phase=RATING
+            experiment=experiment, rater_id=rater_id, assignment__verdict__isnull=False
         )
+    )
+    others = _answers(
+        Vote.objects.filter(experiment=experiment, valid=True)
+        .filter(Q(stimulus_id__in=mine.items[mine.acr].tolist()) | Q(comparison__isnull=False))
         .exclude(rater_id=rater_id)
-        .values_list("rater_id", "stimulus_id", "score")
     )
     gold = _rater_gold(experiment=experiment, rater_id=rater_id)
-    pairs = np.array([v[1:] for v in mine] + others, dtype=np.int64).reshape(-1, 3)
-    agreement = _agreements((pairs[:, 0], pairs[:, 1], pairs[:, 2]), gold).get(rater_id)
+    together = (
+        np.concatenate([mine.raters, others.raters]),
+        np.concatenate([mine.items, others.items]),
+        np.concatenate([mine.values, others.values]),
+    )
+    reference = np.concatenate([mine.counted, np.ones(len(others.ids), dtype=bool)])
+    agreement = _agreements(together, gold, reference).get(rater_id)
     row = RaterVerdict(
         **dict(
             zip(
-                RATER_COLUMNS, _rater_row(experiment.pk, rater_id, agreement, rules, timezone.now())
+                RATER_COLUMNS,
+                _rater_row(
+                    experiment.pk,
+                    rater_id,
+                    agreement,
+                    rules,
+                    timezone.now(),
+                    gold_wrong=gold.wrong(rules.gold_tolerance).get(rater_id, 0),
+                ),
             )
         )
     )
@@ -537,13 +640,13 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
     )
     if row.valid is False:
         already = set(
-            VoteExclusion.objects.filter(vote_id__in=[v[0] for v in mine]).values_list(
+            VoteExclusion.objects.filter(vote_id__in=mine.ids.tolist()).values_list(
                 "vote_id", flat=True
             )
         )
         VoteExclusion.objects.bulk_create(
             VoteExclusion(vote_id=pk, experiment=experiment, rule=VoteExclusion.Rule.RATER_PCC)
-            for pk, *_ in mine
+            for pk in mine.ids[mine.counted].tolist()
             if pk not in already
         )
         votes_invalidate_excluded(experiment=experiment)
@@ -556,30 +659,36 @@ def _rater_refresh(*, experiment: Experiment, rater_id: int, rules: ScreeningRul
 
 
 def _exclude_votes(
-    *, experiment: Experiment, rules: ScreeningRules, gold: GoldAnswers
+    *, experiment: Experiment, rules: ScreeningRules, gold: GoldAnswers, judged_gold: list[int]
 ) -> tuple[int, ValidVotes]:
-    """The verdict on every rater of a valid session, then the vote-level rules on the
-    rating votes of valid sessions: every vote of a rater judged invalid, then outliers
+    """The verdict on every rater of a valid session, judged on the answers of all their
+    screened sessions against the votes of the valid ones, then the vote-level rules on
+    the rating votes of valid sessions: every vote of a rater judged invalid, then outliers
     among the rest. Each dropped vote is recorded with the rule that dropped it. `gold`:
-    the gold answers of the valid sessions.
+    the gold answers of the screened sessions; `judged_gold`: the raters with a gold
+    answer in a valid session.
     Returns how many were dropped, and the rating votes left valid."""
-    ids, raters, stimuli, scores = int_columns(
-        Vote.objects.filter(
-            experiment=experiment, assignment__verdict__valid=True, **RATING_VOTE
-        ).order_by(),
-        "pk",
-        "rater_id",
-        "stimulus_id",
-        "score",
+    answers = _answers(
+        Vote.objects.filter(experiment=experiment, assignment__verdict__isnull=False)
     )
+    ids, raters, counted = answers.ids, answers.raters, answers.counted
     rejected: list[int] = []
     if rules.min_rater_pcc is not None:
-        agreements = _agreements((raters, stimuli, scores), gold)
-        judged = set(np.unique(raters).tolist()) | set(np.unique(gold.raters).tolist())
+        agreements = _agreements((raters, answers.items, answers.values), gold, counted)
+        judged = set(np.unique(raters[counted]).tolist()) | set(judged_gold)
+        missed = gold.wrong(rules.gold_tolerance)
         now = timezone.now()
         codes: dict[tuple[Any, ...], list[str]] = {}
         verdicts = [
-            _rater_row(experiment.pk, rater_id, agreements.get(rater_id), rules, now, codes)
+            _rater_row(
+                experiment.pk,
+                rater_id,
+                agreements.get(rater_id),
+                rules,
+                now,
+                codes,
+                gold_wrong=missed.get(rater_id, 0),
+            )
             for rater_id in sorted(judged)
         ]
         rows_sync(
@@ -593,13 +702,15 @@ def _exclude_votes(
         rejected = [row[0] for row in verdicts if row[2] is False]
     else:
         RaterVerdict.objects.filter(experiment=experiment).delete()
-    dropped = np.isin(raters, np.asarray(rejected, dtype=raters.dtype))
+    dropped = np.isin(raters, np.asarray(rejected, dtype=raters.dtype)) & counted
     rule_pcc, rule_outlier = VoteExclusion.Rule.RATER_PCC.value, VoteExclusion.Rule.OUTLIER.value
     # A rater's correlation is on their verdict, not repeated on each of their votes.
     exclusions: list[tuple[Any, ...]] = [
         (vote_id, experiment.pk, rule_pcc) for vote_id in ids[dropped].tolist()
     ]
-    keep = ~dropped
+    # The outlier rule and the MOS read the ACR votes alone.
+    keep = ~dropped & answers.acr & counted
+    stimuli, scores = answers.items, answers.values
     if rules.outlier_z is not None and keep.any():
         kept = np.flatnonzero(keep)
         outliers = kept[outlier_votes(stimuli[kept], scores[kept], rules.outlier_z)]

@@ -112,7 +112,7 @@ def test_pairwise_plans_far_fewer_judgements_than_every_pair() -> None:
     # spreads the judgements).
     seen = Counter(pk for pair, n in pairs.items() for pk in pair for _ in range(n))
     assert max(seen.values()) - min(seen.values()) <= 3
-    # No session holds the same pair twice, and each has its trap.
+    # No session holds the same pair twice, and each has its trap and gold pairs.
     for session in Session.objects.filter(experiment=built.experiment, kind="rating"):
         held = [
             frozenset((i.comparison.first_id, i.comparison.second_id))
@@ -120,7 +120,8 @@ def test_pairwise_plans_far_fewer_judgements_than_every_pair() -> None:
             if i.comparison_id
         ]
         assert len(held) == len(set(held))
-        assert session.items.filter(trap__isnull=False).count() == 1
+        assert session.items.filter(trap__kind="trap").count() == 1
+        assert session.items.filter(trap__kind="gold").count() == 2  # gold pairs
 
 
 def test_the_sessions_tab_shows_the_problems_and_a_build_is_refused_plainly(

@@ -12,7 +12,7 @@ from typing import Any
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.models import Comparison, DigitsClip, Trap
 from crowdtest.design.services import design_numbers, design_replace
-from crowdtest.design.services.comparisons import comparison_plan
+from crowdtest.design.services.comparisons import GOLD_PAIRS, comparison_plan
 from crowdtest.rating.models import AssignmentItem
 from modeling.comparison import TRAP_ANSWERS
 from tests.crowdtest.rating.designs import PLACEHOLDER, RaterClient, assignment_of, stored
@@ -41,8 +41,8 @@ def comparison_experiment(
     audio: bytes = PLACEHOLDER,
 ) -> Versions:
     """An experiment whose tracks are versions of one work (pairwise: one group of all;
-    DCR and CCR: the first is the reference of every other), of known quality, and one
-    trap source; nothing designed yet."""
+    DCR and CCR: the first is the reference of every other), of known quality, and its
+    `trap_sources` (one unless `settings` say otherwise); nothing designed yet."""
     experiment = ExperimentFactory(
         settings={
             "test_method": method,
@@ -71,19 +71,22 @@ def comparison_experiment(
                 master=name,
             )
         )
-    source = StimulusFactory(
-        track__experiment=experiment,
-        role=Stimulus.Role.UNUSED,
-        duration_s=duration_s,
-        delivery=name,
-        master=name,
-    )
+    sources = [
+        StimulusFactory(
+            track__experiment=experiment,
+            role=Stimulus.Role.UNUSED,
+            duration_s=duration_s,
+            delivery=name,
+            master=name,
+        )
+        for _ in range(experiment.config.trap_sources)
+    ]
     return Versions(
         experiment=experiment,
         versions=versions,
         quality={v.pk: q for v, q in zip(versions, qualities)},
         references={v.pk: versions[0].pk for v in versions[1:]} if method != "pairwise" else {},
-        sources=[source],
+        sources=sources,
         audio=audio,
         duration_s=duration_s,
     )
@@ -91,7 +94,7 @@ def comparison_experiment(
 
 def design_comparison(built: Versions) -> None:
     """The comparison test designed on placeholder clips: one per order of a pair the
-    plan plays, the method's traps, one digits clip."""
+    plan plays, the method's traps and gold pairs, one digits clip."""
     experiment = built.experiment
     audio, duration_s = built.audio, built.duration_s
     numbers = design_numbers(experiment=experiment)
@@ -123,6 +126,21 @@ def design_comparison(built: Versions) -> None:
         for source in built.sources
         for answer in TRAP_ANSWERS[method]
     ]
+    if experiment.config.gold_made and numbers.gold_per_session > 0:
+        # The gold pairs the build makes (music beside its ruined copy), as placeholders.
+        traps += [
+            Trap(
+                experiment=experiment,
+                kind=Trap.Kind.GOLD,
+                source=source,
+                answer=answer,
+                language="",
+                delivery=stored(audio, experiment),
+                duration_s=duration_s,
+            )
+            for source in built.sources
+            for _ruined_first, answer in GOLD_PAIRS[method]
+        ]
     digits = [
         DigitsClip(
             experiment=experiment,

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from crowdtest.exports import export_one
 from crowdtest.rating.models import AssignmentItem, Vote
-from crowdtest.results.models import SessionVerdict
+from crowdtest.results.models import RaterVerdict, SessionVerdict
 from crowdtest.results.services.mos import results_refresh
 from modeling.crowd import SimulatedRater
 from modeling.ranking import kendall_tau
@@ -42,6 +42,9 @@ def answer_of(built: Versions, rater: SimulatedRater, rng: np.random.Generator):
     def answer(item: AssignmentItem) -> int:
         if item.trap is not None:
             low, high = {"dcr": (1, 5), "ccr": (-3, 3), "pairwise": (1, 2)}[method]
+            if item.trap.kind == "gold" and rater.strategy is not None:
+                return int(rng.integers(low, high + 1))  # a gold pair is music: not heard
+            # A trap asks for its answer; a gold pair's ruined copy is plain to hear.
             return rater.answer_trap(item.trap.answer, rng, (low, high))
         comparison = item.comparison
         assert comparison is not None
@@ -276,3 +279,79 @@ def test_validity_over_five_simulated_crowds(client: Client) -> None:
     )
     assert np.mean(taus) >= 0.8 and np.mean(signs) >= 0.75
     assert min(caught) == 1.0 and max(wrongly) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("method", "qualities", "votes"),
+    [
+        ("dcr", (4.5, 3.0, 2.0, 3.5, 4.2, 1.5, 2.6), 36),
+        # A reference and six processed versions: six pairs, each played in both orders.
+        ("ccr", (4.5, 3.0, 2.0, 3.5, 4.2, 1.5, 2.6), 36),
+        # Six versions: fifteen pairs.
+        ("pairwise", (4.6, 3.9, 3.2, 2.5, 1.8, 1.2), 72),
+    ],
+)
+def test_random_raters_who_pass_the_traps_are_screened_out(
+    client: Client, method: str, qualities: tuple[float, ...], votes: int
+) -> None:
+    """Raters who answer every trap right but the pairs at random pass the trap rule. The
+    gold pairs (music beside its ruined copy, answered at random too) fail their
+    sessions, and the rater verdict correlates each rater's answers with the other raters'
+    on the same pairs (the CCR order undone, a preference as one direction) and with the
+    gold pairs' known answers; a rater who misses more than a third of the gold pairs over
+    all their sessions is out. `pytest -s` prints the figures."""
+    built = comparison_experiment(
+        method,
+        qualities=qualities,
+        votes=votes,
+        per_session=10,
+        settings={
+            "min_rater_pcc": 0.3,
+            "min_rater_answers": 10,
+            "max_sessions_per_rater": 3,
+            "trap_sources": 2,
+            "gold_per_session": 3,
+            "seed": 3,
+        },
+    )
+    design_comparison(built)
+    experiment = built.experiment
+    gold = experiment.traps.filter(kind="gold")
+    assert gold.count() == 2 * len(built.sources)  # music and its ruined copy, both orders
+    n = experiment.sessions.filter(kind="rating").count()
+    rng = np.random.default_rng(4)
+    # Each rater takes three sessions, so the rater verdict has answers to judge.
+    crowd = [SimulatedRater(spread=0.5)] * (n // 3 - 4) + [SimulatedRater(strategy="uniform")] * 4
+    for i, rater in enumerate(crowd):
+        external = f"{'cheat' if rater.strategy else 'honest'}-{i}"
+        rc = RaterClient(client, experiment, external_id=external)
+        for _ in range(3):
+            assert take_answering(rc, answer_of(built, rater, rng))["stage"] == "finished"
+    results_refresh(experiment=experiment)
+    judged = Vote.objects.filter(experiment=experiment, comparison__isnull=False, phase="rating")
+    counted = judged.filter(valid=True)
+    cheats = [f"cheat-{i}" for i, r in enumerate(crowd) if r.strategy]
+    honest = [f"honest-{i}" for i, r in enumerate(crowd) if not r.strategy]
+    left = counted.filter(rater__external_id__in=cheats).count()
+    sessions = SessionVerdict.objects.filter(experiment=experiment)
+    cheat_sessions = sessions.filter(assignment__rater__external_id__in=cheats)
+    verdicts = RaterVerdict.objects.filter(experiment=experiment)
+    honest_r = [v.pcc for v in verdicts.filter(rater__external_id__in=honest) if v.pcc is not None]
+    print(
+        f"\n{method}: {n} sessions; random raters' sessions screened out "
+        f"{cheat_sessions.filter(valid=False).count()} of {cheat_sessions.count()} (gold "
+        f"{sum('gold_wrong' in v.reasons for v in cheat_sessions)}), their judgements "
+        f"left {left} of {judged.filter(rater__external_id__in=cheats).count()}; honest "
+        f"sessions screened out "
+        f"{sessions.filter(assignment__rater__external_id__in=honest, valid=False).count()}, "
+        f"honest raters' lowest r {min(honest_r):.2f}"
+    )
+    assert not sessions.filter(assignment__rater__external_id__in=honest, valid=False).exists()
+    assert not verdicts.filter(rater__external_id__in=honest, valid=False).exists()
+    assert counted.filter(rater__external_id__in=honest).count() == (
+        judged.filter(rater__external_id__in=honest).count()
+    )
+    # A random rater whose gold answers were right by chance in enough sessions can stay
+    # (DCR accepts two of five answers to a gold pair): at most a tenth of their
+    # judgements is left in.
+    assert 10 * left <= judged.filter(rater__external_id__in=cheats).count()
