@@ -241,6 +241,10 @@ if TASKS_IN_PROCESS not in {"", "thread", "sync"}:
 # many seconds before its hard time limit and queues its continuation; it must exceed
 # the longest epoch, or the soft time limit interrupts the epoch instead.
 GPU_HANDOVER_MARGIN_S = int(os.environ.get("GPU_HANDOVER_MARGIN_S", str(20 * 60)))
+# Files per shard of an archive scoring: each shard is one gpu-queue task, so this many
+# files are what a killed worker leaves to another and what one worker takes at a time
+# (256 clips: a few minutes on a CPU worker, seconds on a GPU).
+SCORING_SHARD_FILES = int(os.environ.get("SCORING_SHARD_FILES", "256"))
 
 # --- Security (production) ------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -9,10 +9,11 @@ the task either way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from celery import Task
+from celery import Task, group
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
@@ -45,6 +46,23 @@ def enqueue(task: Task[Any, Any], **kwargs: Any) -> None:
     """Queue `task(**kwargs)` once the current transaction commits."""
     mode = "" if settings.CELERY_BROKER_URL else settings.TASKS_IN_PROCESS
     transaction.on_commit(lambda: _send(task, kwargs, mode))
+
+
+def enqueue_group(task: Task[Any, Any], calls: Sequence[dict[str, Any]]) -> None:
+    """Queue `task` once per keyword set in `calls` as one Celery group once the current
+    transaction commits: every worker on the task's queue takes its share. Without a
+    broker they run one after another in this process."""
+    mode = "" if settings.CELERY_BROKER_URL else settings.TASKS_IN_PROCESS
+    calls = [dict(kwargs) for kwargs in calls]
+
+    def send() -> None:
+        if mode:
+            for kwargs in calls:
+                _send(task, kwargs, mode)
+        elif calls:
+            group(task.s(**kwargs) for kwargs in calls).apply_async()
+
+    transaction.on_commit(send)
 
 
 def uses_workers() -> bool:

@@ -6,4 +6,5 @@ class TrainingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import exports  # noqa: F401  (registers models.csv)
+        # models.csv's export, and a deleted scoring's job failed
+        from . import exports, receivers  # noqa: F401

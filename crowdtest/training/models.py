@@ -196,6 +196,13 @@ class ScoringRun(models.Model):
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     device = models.CharField(max_length=10, default="auto")
+    engine = models.CharField(
+        max_length=20, default="auto", help_text="CPU inference engine, or auto (fastest exact)"
+    )
+    shard_size = models.PositiveIntegerField(
+        default=0, help_text="Files per shard task (0: one task scored it, before shards)"
+    )
+    n_shards = models.PositiveIntegerField(default=0)
     model_fold = models.PositiveSmallIntegerField(null=True, blank=True)
     n_files = models.PositiveIntegerField(default=0)
     n_scored = models.PositiveIntegerField(default=0)
@@ -215,3 +222,62 @@ class ScoringRun(models.Model):
 
     def __str__(self) -> str:
         return f"scoring #{self.pk} with run {self.run_id} ({self.status})"
+
+
+class ScoringShard(models.Model):
+    """A slice of a scoring's files, scored by one task on whichever worker takes it.
+    Its files are listed here (what the CSV calls each, where to read it), so a shard
+    delivered again, or a continuation, reads the same list whatever became of the
+    source; each file's result is a `ScoredFile` row, written as it is scored."""
+
+    Status = RunStatus
+
+    scoring = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveIntegerField()
+    start = models.PositiveIntegerField(help_text="Input position of its first file")
+    files = models.JSONField(
+        default=list, help_text="[name, kind, source, track id or null, error] per file"
+    )
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    restarts = models.PositiveSmallIntegerField(
+        default=0, help_text="Deliveries that found it running: its worker had died"
+    )
+    n_scored = models.PositiveIntegerField(default=0)
+    n_failed = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="Host and process last on it")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scoring_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["scoring", "index"], name="scoring_shard_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"shard {self.index} of scoring {self.scoring_id} ({self.status})"
+
+    @property
+    def count(self) -> int:
+        return len(self.files)
+
+
+class ScoredFile(models.Model):
+    """One file's result in a sharded scoring: its MOS, or why there is none. At most
+    one per input position, so no file is ever in the CSV twice."""
+
+    scoring = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(help_text="Its place in the input (and the CSV)")
+    mos = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    engine = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["scoring_id", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scoring", "position"], name="scored_file_unique_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"file {self.position} of scoring {self.scoring_id}"

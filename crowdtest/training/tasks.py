@@ -30,10 +30,35 @@ def train_fold_task(run_id: int, fold: int) -> str:
     reject_on_worker_lost=True,  # resumes from its checkpoint
 )
 def score_archive_task(scoring_id: int) -> str:
-    """Score an archive with a run's model into a CSV."""
-    from .services import scoring_run
+    """Plan an archive's scoring into shards and send them as one group."""
+    from .services import scoring_plan
 
-    return scoring_run(scoring_id=scoring_id)
+    return scoring_plan(scoring_id=scoring_id)
+
+
+@durable_task(
+    "crowdtest.training.tasks.score_shard",
+    time_limit=GPU_TIME_LIMIT,
+    soft_margin=SOFT_MARGIN,
+    reject_on_worker_lost=True,  # goes on from its stored files; bounded by MAX_RESTARTS
+)
+def score_shard_task(scoring_id: int, index: int) -> str:
+    """Score one shard of an archive, skipping the files already stored."""
+    from .services import shard_score
+
+    return shard_score(scoring_id=scoring_id, index=index)
+
+
+@durable_task(
+    "crowdtest.training.tasks.assemble_scoring",
+    time_limit=GPU_TIME_LIMIT,
+    reject_on_worker_lost=True,  # writes nothing until the CSV is whole
+)
+def assemble_scoring_task(scoring_id: int) -> str:
+    """Write a scoring's CSV, in input order, once every shard has finished."""
+    from .services import scoring_assemble
+
+    return scoring_assemble(scoring_id=scoring_id)
 
 
 @durable_task(

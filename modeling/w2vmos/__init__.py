@@ -10,6 +10,7 @@ that importing it does not load torch):
 - `kinds`    build, save and load a run's model by kind (`ModelConfig.name`)
 - `train`    training loop (every model kind) with early stopping, per-epoch checkpoints and resume
 - `crossval` the paper's stratified 3-fold protocol and its results JSON
+- `listing`  an archive's files from a manifest or a folder, listed as they are found
 - `pretrain` self-supervised wav2vec 2.0 pre-training on unlabeled music
 - `score`    batched archive scoring, and the one-file-at-a-time baseline
 - `runtime`  device/precision resolution, autocast, seeding, RNG states

@@ -35,6 +35,7 @@ from modeling import provenance
 from modeling.w2vmos.config import ModelConfig, PretrainConfig, read_json, write_json
 from modeling.w2vmos.data import SAMPLE_RATE, ClipDataset, audio_duration, collate_clips
 from modeling.w2vmos.errors import AudioReadError, W2VMOSError
+from modeling.w2vmos.listing import AUDIO_SUFFIXES
 from modeling.w2vmos.model import checkpoint_model_type
 from modeling.w2vmos.runtime import (
     autocast,
@@ -48,8 +49,6 @@ from modeling.w2vmos.runtime import (
     seed_everything,
     set_rng_state,
 )
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus"}
 
 
 @dataclass(frozen=True)

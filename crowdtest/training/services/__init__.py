@@ -20,12 +20,13 @@ from .scoring import (
     ScoreSource,
     archive_score,
     archive_sources,
+    iter_archive_sources,
     scoring_fold,
     scoring_folds,
-    scoring_run,
     scoring_run_here,
     scoring_start,
 )
+from .sharding import scoring_assemble, scoring_plan, shard_score
 
 __all__ = [
     "COMPARABLE",
@@ -40,16 +41,19 @@ __all__ = [
     "cnn_pretrain_start",
     "comparison_models",
     "fold_train",
+    "iter_archive_sources",
     "pretrain_run",
     "pretrain_start",
     "run_cancel",
     "run_resume",
     "run_start",
     "runs_compare",
+    "scoring_assemble",
     "scoring_fold",
     "scoring_folds",
-    "scoring_run",
+    "scoring_plan",
     "scoring_run_here",
     "scoring_start",
+    "shard_score",
     "stage_audio",
 ]

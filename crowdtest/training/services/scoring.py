@@ -3,46 +3,36 @@ manifest CSV or the experiment's own tracks, with a run's model, in a quality-me
 CSV that names the model run and the code version. A file that can't be read gets its
 error in the CSV and the rest goes on (`modeling.w2vmos.score`).
 
-Files are taken in chunks: each chunk is fetched (S3 tracks are downloaded to temporary
+From the web, a scoring is planned into shards that every gpu worker shares
+(`sharding`); a command scores in its own process. Files are taken in chunks: each
+chunk is fetched (S3 tracks are downloaded to temporary
 files, removed after the chunk), scored (`scorer`: batched on a GPU, through the fastest
 exact-enough engine on a CPU), and written; the CSV names the engine of every MOS."""
 
 from __future__ import annotations
 
 import csv
-import logging
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from django.core.files import File
-from django.db import OperationalError, transaction
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.sources import SourceError, allowed_roots, is_within, local_copy
 from crowdtest.exports import safe_cell
 from crowdtest.jobs.dispatch import enqueue
-from crowdtest.jobs.services import (
-    job_advance,
-    job_create,
-    job_fail,
-    job_mark_cancelled,
-    job_set_counts,
-    job_start,
-)
+from crowdtest.jobs.services import job_create
 from modeling.provenance import code_version
 from modeling.w2vmos.errors import W2VMOSError
 
 from ..errors import TrainingError
 from ..models import ModelFold, ModelRun, ScoringRun
-from .control import StopControl, task_deadline
 from .scorer import FileScore, RunScorer, run_scorer
-
-logger = logging.getLogger(__name__)
 
 JOB_KIND = "score_archive"
 CHUNK = 256
@@ -117,8 +107,15 @@ def scoring_fold_index(run: ModelRun) -> int | None:
 def archive_sources(*, source: str, experiment: Experiment | None = None) -> list[ScoreSource]:
     """The files of a folder (recursively), of a manifest CSV (`path` column), or, with
     no source, every track of the experiment as it was imported."""
-    from modeling.w2vmos.data import read_manifest
-    from modeling.w2vmos.pretrain import find_audio_files
+    return list(iter_archive_sources(source=source, experiment=experiment))
+
+
+def iter_archive_sources(
+    *, source: str, experiment: Experiment | None = None
+) -> Iterator[ScoreSource]:
+    """`archive_sources` one at a time, as the source yields them: a manifest row by
+    row, a folder one directory at a time, tracks a page of rows at a time."""
+    from modeling.w2vmos.listing import iter_manifest_paths, walk_audio_files
 
     if not source:
         if experiment is None:
@@ -126,15 +123,14 @@ def archive_sources(*, source: str, experiment: Experiment | None = None) -> lis
         tracks = experiment.tracks.order_by("pk").values_list(
             "pk", "source_kind", "source", "original_name", "error"
         )
-        return [
-            ScoreSource(str(src if kind != "upload" else name), kind, src, pk, error)
-            for pk, kind, src, name, error in tracks
-        ]
+        for pk, kind, src, name, error in tracks.iterator(chunk_size=2000):
+            yield ScoreSource(str(src if kind != "upload" else name), kind, src, pk, error)
+        return
     path = Path(source).expanduser()
+    paths = iter_manifest_paths(path) if path.suffix.lower() == ".csv" else walk_audio_files(path)
     try:
-        if path.suffix.lower() == ".csv":
-            return [ScoreSource(str(it.path), "path", str(it.path)) for it in read_manifest(path)]
-        return [ScoreSource(str(p), "path", str(p)) for p in find_audio_files(path)]
+        for file in paths:
+            yield ScoreSource(str(file), "path", str(file))
     except W2VMOSError as exc:
         raise TrainingError(str(exc)) from exc
 
@@ -294,10 +290,19 @@ def _record(
 
 
 def scoring_start(
-    *, run: ModelRun, source: str = "", device: str = "auto", created_by: Any = None
+    *,
+    run: ModelRun,
+    source: str = "",
+    device: str = "auto",
+    engine: str = "auto",
+    shard_size: int | None = None,
+    created_by: Any = None,
 ) -> ScoringRun:
     """Queue the scoring of the experiment's tracks (no source) or of a folder or
-    manifest inside the import roots, with the run's model, on the gpu queue."""
+    manifest inside the import roots, with the run's model: its plan on the gpu queue,
+    which sends the shards (`sharding`)."""
+    from modeling.w2vmos.engines import ENGINES
+
     from ..tasks import score_archive_task
 
     scoring_fold(run)
@@ -306,6 +311,11 @@ def scoring_start(
         raise TrainingError(f"{source} is outside the folders the app may read (IMPORT_ROOTS).")
     if device not in ("auto", "cpu", "cuda"):
         raise TrainingError(f"device must be auto, cpu or cuda, not {device!r}.")
+    if engine not in ("auto", "batched", *ENGINES):
+        raise TrainingError(f"engine must be auto, batched or one of {', '.join(ENGINES)}.")
+    size = settings.SCORING_SHARD_FILES if shard_size is None else shard_size
+    if size < 1:
+        raise TrainingError(f"A shard needs at least one file, not {size}.")
     with transaction.atomic():
         scope = run.experiment.job_scope if run.experiment else ""
         job = job_create(kind=JOB_KIND, scope=scope, created_by=created_by)
@@ -314,74 +324,10 @@ def scoring_start(
             source=source,
             job=job,
             device=device,
+            engine=engine,
+            shard_size=size,
             code_version=code_version(),
             created_by=created_by,
         )
         enqueue(score_archive_task, scoring_id=scoring.pk)
     return scoring
-
-
-def scoring_run(*, scoring_id: int) -> str:
-    """The scoring task's work. A scoring delivered again after its worker died starts
-    over (scoring is far cheaper than training); a finished one is left alone."""
-    with transaction.atomic():
-        scoring = ScoringRun.objects.select_for_update().select_related("run").get(pk=scoring_id)
-        if scoring.status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED):
-            return f"scoring {scoring.status}"
-        scoring.status = Status.RUNNING
-        scoring.save(update_fields=["status"])
-    run, job_id = scoring.run, scoring.job_id
-    control = StopControl(job_id=job_id, deadline=task_deadline())
-    try:
-        sources = archive_sources(source=scoring.source, experiment=run.experiment)
-        scoring.n_files, scoring.model_fold = len(sources), scoring_fold_index(run)
-        scoring.save(update_fields=["n_files", "model_fold"])
-        if job_id:
-            job_set_counts(job_id=job_id)
-            job_start(job_id=job_id, total=len(sources) + 1, message="loading the model")
-        reported = 0
-
-        def progress(done: int, total: int) -> None:
-            nonlocal reported
-            if job_id and done > reported:
-                job_advance(job_id=job_id, done=done - reported, message=f"{done}/{total} files")
-                reported = done
-
-        with tempfile.TemporaryFile("w+", newline="") as out:
-            counts = archive_score(
-                run=run,
-                sources=sources,
-                out=out,
-                device=scoring.device,
-                progress=progress,
-                should_stop=control,
-            )
-            if counts.cancelled:
-                _record(scoring, status=Status.CANCELLED, counts=counts)
-                if job_id:
-                    job_mark_cancelled(job_id=job_id)
-                return "cancelled"
-            out.seek(0)
-            scoring.output.save(f"run-{run.pk}-scoring-{scoring.pk}.csv", File(out), save=False)
-        scoring.save(update_fields=["output"])
-    except OperationalError:
-        raise
-    except (TrainingError, W2VMOSError, OSError) as exc:
-        _record(scoring, status=Status.FAILED, error=str(exc))
-        if job_id:
-            job_fail(job_id=job_id, error=str(exc))
-        return "failed"
-    except Exception as exc:  # a bug: the job must not wait forever
-        logger.exception("scoring %s failed", scoring_id)
-        _record(scoring, status=Status.FAILED, error=f"internal error: {exc}")
-        if job_id:
-            job_fail(job_id=job_id, error=f"internal error: {exc}")
-        return "failed"
-    _record(scoring, status=Status.SUCCEEDED, counts=counts)
-    if job_id:
-        job_advance(
-            job_id=job_id,
-            done=1,
-            message=f"{counts.scored} files scored, {counts.failed} with errors",
-        )
-    return "scored"

@@ -14,6 +14,7 @@ import soundfile as sf
 from django.core.files.base import ContentFile
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.training.models import ModelRun
 from modeling.synth import synth_track
 from tests.factories import ExperimentFactory, StimulusFactory, StimulusMOSFactory
 from tests.modeling.w2vmos.conftest import TINY_GROUP
@@ -83,3 +84,31 @@ def write_wavs(folder: Path, n: int, *, seconds: float = 1.0) -> list[Path]:
         sf.write(path, audio, SR)
         paths.append(path)
     return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_scoring_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved random-init w2vMOS (the tiny backbone and a fresh head), built from its
+    config: what a finished run's fold leaves to score with."""
+    import torch
+
+    from modeling.w2vmos.config import ModelConfig
+    from modeling.w2vmos.model import build_model, save_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(tiny_config=TINY_GROUP))
+    return save_model(model, tmp_path_factory.mktemp("tiny-w2vmos") / "model")
+
+
+def final_run_with_model(model_dir: Path) -> ModelRun:
+    """A finished final model whose one fold scores with `model_dir`."""
+    from tests.factories import ModelRunFactory
+
+    run = ModelRunFactory(kind="final", config={"train": {"max_seconds": 1.0}})
+    run.folds.create(index=0, status="succeeded", model_dir=str(model_dir), best_val_loss=0.3)
+    return run
+
+
+def write_manifest(path: Path, files: list[Path]) -> Path:
+    path.write_text("path\n" + "".join(f"{f}\n" for f in files))
+    return path
