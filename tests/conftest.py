@@ -126,18 +126,9 @@ def broker_url() -> str:
     return url
 
 
-@pytest.fixture
-def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any) -> Iterator[Any]:
-    """A real `celery worker` process on Redis, using the test database and media folder.
-    Yields a Celery client bound to the same broker."""
-    import subprocess
-    import sys
-    import time
-
-    from celery import Celery
+def _worker_env(broker_url: str) -> dict[str, str]:
     from django.conf import settings
 
-    root = Path(__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env.update(
         {
@@ -150,64 +141,73 @@ def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         }
     )
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "crowdtest",
-            "worker",
-            "-Q",
-            "default,audio,gpu",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    return env
+
+
+def _start_workers(
+    broker_url: str, tmp_path: Path, count: int, pool: list[str]
+) -> Iterator[tuple[Any, list[Any]]]:
+    """`count` real `celery worker` processes on every queue, each with its own log;
+    yields a Celery client on the same broker and the processes."""
+    import subprocess
+    import sys
+    import time
+
+    from celery import Celery
+
+    root = Path(__file__).resolve().parent.parent
+    env = _worker_env(broker_url)
+    logs = [tmp_path / f"worker{i}.log" for i in range(count)]
+    procs = []
+    for i, log in enumerate(logs):
+        with log.open("w") as out:
+            command = [sys.executable, "-m", "celery", "-A", "crowdtest", "worker"]
+            command += ["-Q", "default,audio,gpu", *pool, "--loglevel", "INFO"]
+            command += ["-n", f"test-{os.getpid()}-{i}@%h"]
+            procs.append(
+                subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+            )
     client = Celery("crowdtest-test-client", broker=broker_url, backend=broker_url)
     client.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json")
+
+    def logs_text() -> str:
+        return "\n".join(log.read_text() for log in logs)
+
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError((tmp_path / "worker.log").read_text())
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(logs_text())
             replies = client.control.ping(timeout=1.0)
-            if replies:
+            if len(replies) >= count:
                 break
         else:
-            raise RuntimeError(
-                "worker did not answer within 60 s:\n" + (tmp_path / "worker.log").read_text()
-            )
-        yield client
+            raise RuntimeError(f"{count} workers did not answer within 60 s:\n{logs_text()}")
+        yield client, procs
     finally:
         client.close()  # its broker connections must not outlive the test
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_process_caches() -> Iterator[None]:
-    """Each test starts with no process-local copy of an experiment and an empty cache: a
-    rolled-back test database may give the next test's rows the same ids."""
-    from django.core.cache import cache
+@pytest.fixture
+def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any) -> Iterator[Any]:
+    """A real `celery worker` process on Redis, using the test database and media folder.
+    Yields a Celery client bound to the same broker."""
+    for client, _ in _start_workers(broker_url, tmp_path, 1, ["--pool", "solo"]):
+        yield client
 
-    from crowdtest.corpus.selectors import experiment_recent_forget
 
-    experiment_recent_forget()
-    cache.clear()
-    yield
-    experiment_recent_forget()
-    cache.clear()
+@pytest.fixture
+def celery_worker_pair(
+    broker_url: str, transactional_db: None, tmp_path: Any
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Two real worker processes, each with one prefork pool process (which can be
+    killed on its own, as the out-of-memory killer would), on the test database."""
+    pool = ["--pool", "prefork", "--concurrency", "1"]
+    yield from _start_workers(broker_url, tmp_path, 2, pool)

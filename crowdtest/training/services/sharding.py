@@ -91,7 +91,7 @@ def scoring_plan(*, scoring_id: int) -> str:
 
     with transaction.atomic():
         scoring = (
-            ScoringRun.objects.select_for_update()
+            ScoringRun.objects.select_for_update(of=("self",))
             .select_related("run__experiment")
             .filter(pk=scoring_id)
             .first()
@@ -337,7 +337,7 @@ def scoring_assemble(*, scoring_id: int) -> str:
     once all shards have finished; the per-file rows are dropped once it is saved."""
     with transaction.atomic():
         scoring = (
-            ScoringRun.objects.select_for_update()
+            ScoringRun.objects.select_for_update(of=("self",))
             .select_related("run")
             .filter(pk=scoring_id)
             .first()
