@@ -33,6 +33,7 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -71,13 +72,17 @@ logger = logging.getLogger(__name__)
 
 Status = ScoringRun.Status
 FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
-#: Files scored between two writes of their results (and two checks for a stop).
-STORE_EVERY = 16
+#: Files fetched and scored together (S3 copies are removed after each chunk); a stop
+#: is checked between chunks.
+CHUNK_FILES = 16
+#: Seconds of scoring between two writes of results: what a killed worker can lose, and
+#: what keeps a fast worker from spending its time on commits.
+STORE_SECONDS = 2.0
 #: Deliveries of one shard that found it already running (its worker died) before its
 #: remaining files are given up as errors.
 MAX_RESTARTS = 3
 #: Shard rows written per INSERT while planning.
-PLAN_BATCH = 50
+PLAN_BATCH = 10
 
 
 # --- 1. The plan ------------------------------------------------------------------------
@@ -228,58 +233,68 @@ def _score_shard(scoring: ScoringRun, shard: ScoringShard) -> str:
         for i, f in enumerate(shard.files)
         if shard.start + i not in stored
     ]
+    results: list[tuple[int, FileScore]] = []
     if todo and shard.restarts >= MAX_RESTARTS:
         error = f"not scored: the worker scoring its shard died {shard.restarts} times"
-        if not _store(scoring.pk, [p for p, _ in todo], [FileScore(None, error)] * len(todo)):
-            return "scoring deleted"
-        todo = []
+        results, todo = [(p, FileScore(None, error)) for p, _ in todo], []
     control = StopControl(job_id=scoring.job_id, deadline=task_deadline())
-    for start in range(0, len(todo), STORE_EVERY):
-        if control() or not _still_running(scoring.pk):
-            return _stopped(scoring, shard, control)
-        batch = todo[start : start + STORE_EVERY]
-        scores = sources_score(_scorer(scoring), [s for _, s in batch])
-        if not _store(scoring.pk, [p for p, _ in batch], scores):
-            return "scoring deleted"
-        _count(scoring, shard)
-    return _finish_shard(scoring, shard)
+    stored_at = time.monotonic()
+    for start in range(0, len(todo), CHUNK_FILES):
+        if control():
+            return _flush(scoring, shard, results) or _stopped(scoring, shard, control)
+        chunk = todo[start : start + CHUNK_FILES]
+        scores = sources_score(_scorer(scoring), [s for _, s in chunk])
+        results += zip((p for p, _ in chunk), scores)
+        if time.monotonic() - stored_at >= STORE_SECONDS:
+            if ended := _flush(scoring, shard, results):
+                return ended
+            results, stored_at = [], time.monotonic()
+    return _flush(scoring, shard, results, last=True) or "shard scored"
 
 
-def _still_running(scoring_id: int) -> bool:
-    """False once another shard failed or cancelled the scoring, or it was deleted."""
-    return ScoringRun.objects.filter(pk=scoring_id, status=Status.RUNNING).exists()
-
-
-def _store(scoring_id: int, positions: Sequence[int], scores: Sequence[FileScore]) -> bool:
-    """Each file's result, unless another delivery stored it first; False when the
-    scoring (or its model run) has been deleted meanwhile."""
+def _flush(
+    scoring: ScoringRun,
+    shard: ScoringShard,
+    results: Sequence[tuple[int, FileScore]],
+    *,
+    last: bool = False,
+) -> str | None:
+    """In one transaction: the files' rows (unless another delivery stored them first),
+    the shard's counts from its rows, the job's as their sum over shards (set outright,
+    so a shard delivered again never counts a file twice) and, for the `last` write, the
+    shard finished and, when it is the last shard, the assembly queued. None while the
+    scoring goes on, else why this shard stops."""
     rows = [
         ScoredFile(
-            scoring_id=scoring_id,
+            scoring_id=scoring.pk,
             position=position,
             mos=score.mos,
             error=score.error if score.mos is None else "",
             engine=score.engine,
         )
-        for position, score in zip(positions, scores)
+        for position, score in results
     ]
     try:
         with transaction.atomic():
+            locked = ScoringRun.objects.select_for_update().filter(pk=scoring.pk).first()
+            if locked is None:
+                return "scoring deleted"
+            if locked.status != Status.RUNNING:
+                return f"stopped: the scoring is {locked.status}"
             ScoredFile.objects.bulk_create(rows, ignore_conflicts=True)
-            # Foreign keys are checked at commit, which a test's savepoint defers.
-            if not ScoringRun.objects.filter(pk=scoring_id).exists():
-                transaction.set_rollback(True)
-                return False
-    except IntegrityError:  # deleted after that check, before the commit
-        if not ScoringRun.objects.filter(pk=scoring_id).exists():
-            return False
+            _count(scoring, shard)
+            if last:
+                ScoringShard.objects.filter(pk=shard.pk).update(status=Status.SUCCEEDED)
+                if not locked.shards.exclude(status=Status.SUCCEEDED).exists():
+                    enqueue(_assemble_task(), scoring_id=scoring.pk)
+    except IntegrityError:  # its scoring was deleted while this was written
+        if not ScoringRun.objects.filter(pk=scoring.pk).exists():
+            return "scoring deleted"
         raise
-    return True
+    return None
 
 
 def _count(scoring: ScoringRun, shard: ScoringShard) -> None:
-    """The shard's counts from its stored rows, and the job's as their sum over shards
-    (set outright, so a shard delivered again never counts a file twice)."""
     counts = ScoredFile.objects.filter(
         scoring_id=scoring.pk, position__gte=shard.start, position__lt=shard.start + shard.count
     ).aggregate(scored=Count("pk", filter=Q(mos__isnull=False)), failed=Count("pk"))
@@ -300,7 +315,7 @@ def _stopped(scoring: ScoringRun, shard: ScoringShard, control: StopControl) -> 
     if control.cancelled:
         _cancel(scoring.pk)
         return "cancelled"
-    if control.out_of_time and _still_running(scoring.pk):
+    if control.out_of_time:
         from ..tasks import score_shard_task
 
         # Queued again, not running: the continuation is no restart after a death.
@@ -308,19 +323,6 @@ def _stopped(scoring: ScoringRun, shard: ScoringShard, control: StopControl) -> 
         enqueue(score_shard_task, **_shard_call(scoring.pk, shard.index))
         return "continues in a new task"
     return "stopped: the scoring is no longer running"
-
-
-def _finish_shard(scoring: ScoringRun, shard: ScoringShard) -> str:
-    _count(scoring, shard)
-    with transaction.atomic():
-        locked = ScoringRun.objects.select_for_update().filter(pk=scoring.pk).first()
-        if locked is None:
-            return "scoring deleted"
-        ScoringShard.objects.filter(pk=shard.pk).update(status=Status.SUCCEEDED)
-        last = not locked.shards.exclude(status=Status.SUCCEEDED).exists()
-        if last and locked.status == Status.RUNNING:
-            enqueue(_assemble_task(), scoring_id=scoring.pk)
-    return "shard scored"
 
 
 def _assemble_task() -> Any:

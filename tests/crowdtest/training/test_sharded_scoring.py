@@ -138,24 +138,24 @@ def test_a_shard_delivered_again_after_its_worker_died_scores_only_what_was_left
     sent: list[tuple[str, dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sharding, "STORE_EVERY", 2)
+    monkeypatch.setattr(sharding, "CHUNK_FILES", 2)
+    monkeypatch.setattr(sharding, "STORE_SECONDS", 0.0)  # stored after every chunk
     scoring = planned(run, write_manifest(tmp_path / "m.csv", archive), sent, shard_size=5)
     assert [kwargs["index"] for _, kwargs in sent] == [0, 1]
     scored: list[str] = []
     real_score = sharding.sources_score
 
     def counting(scorer: Any, chunk: Any, **kwargs: Any) -> Any:
+        if kill_on_chunk and len(scored) == 2 * kill_on_chunk[0]:
+            kill_on_chunk.clear()
+            raise WorkerKilled  # after its first two files were stored
         scored.extend(s.name for s in chunk)
         return real_score(scorer, chunk, **kwargs)
 
-    def killed(*args: Any, **kwargs: Any) -> None:
-        raise WorkerKilled
-
+    kill_on_chunk = [1]
     monkeypatch.setattr(sharding, "sources_score", counting)
-    with monkeypatch.context() as m:
-        m.setattr(sharding, "_count", killed)  # dies right after its first two files
-        with pytest.raises(WorkerKilled):
-            shard_score(**sent[0][1])
+    with pytest.raises(WorkerKilled):
+        shard_score(**sent[0][1])
     shard = ScoringShard.objects.get(scoring=scoring, index=0)
     assert shard.status == "running" and ScoredFile.objects.filter(scoring=scoring).count() == 2
     assert deliver(sent) == ["shard scored", "shard scored", "assembled"]
@@ -226,7 +226,7 @@ def test_a_shard_storing_after_its_scoring_was_deleted_stops_quietly(
     sent: list[tuple[str, dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Deleted between scoring a batch and storing it: the insert finds no scoring."""
+    """Deleted between scoring files and storing them: the write finds no scoring."""
     scoring = planned(run, write_manifest(tmp_path / "m.csv", archive), sent, shard_size=8)
     real_score = sharding.sources_score
 
