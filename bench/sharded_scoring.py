@@ -11,7 +11,8 @@ CSV, on PostgreSQL and Redis.
 
 For each archive size (`--files`, default 10,000, 50,000 and 100,000), each step runs in
 a fresh process so its peak RSS is its own:
-- plan: seconds, and the planner's peak RSS above its RSS before planning;
+- plan: seconds (listing the manifest, writing the shard rows, sending the group to
+  Redis), and the planner's peak RSS above its RSS before planning;
 - shards: every shard in one process, one after another: seconds per shard (with the
   stub and no work, all of it is overhead) and per file;
 - assembly: seconds, and peak RSS above the starting RSS.
@@ -118,14 +119,8 @@ def child(options: argparse.Namespace) -> None:
     from crowdtest.training.services import sharding
 
     _stub_model(0.0)
-    sent: list[Any] = []
-
-    def build_group(task: Any, calls: Any) -> None:
-        from celery import group
-
-        sent.append(group(task.s(**kwargs) for kwargs in calls))  # built, not sent
-
-    setattr(sharding, "enqueue_group", build_group)  # noqa: B010
+    # The plan sends its shards to Redis (no worker takes them; the queue is emptied
+    # before the end-to-end runs); the last shard's assembly is run here by hand.
     setattr(sharding, "enqueue", lambda task, **kwargs: None)  # noqa: B010
     base = _rss_mb()
     scoring_id = options.scoring
@@ -219,9 +214,24 @@ def _wait(scoring: Any, timeout: float) -> None:
     raise SystemExit(f"scoring {scoring.pk} still {scoring.status} after {timeout} s")
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of the whole machine so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def _through_workers(
     options: argparse.Namespace, env: dict[str, str], folder: Path, n_workers: int
-) -> float:
+) -> tuple[float, float, float]:
+    """Seconds from sending the plan to the finished CSV, the workers' CPU seconds
+    meanwhile, and the machine's busy fraction meanwhile (all processes, ours and
+    others')."""
     import redis
     from celery import Celery
 
@@ -235,13 +245,17 @@ def _through_workers(
             if any(p.poll() is not None for p in procs):
                 raise SystemExit("a worker died: see " + str(folder))
         scoring = _scoring(_manifest(folder, options.throughput_files), options.shard_size)
+        cpu_before = sum(_process_cpu_s(p.pid) for p in procs)
+        busy_before, all_before = _cpu_ticks()
         started = time.perf_counter()
         client.send_task(PLAN, kwargs={"scoring_id": scoring.pk}, queue="gpu")
         _wait(scoring, timeout=3600)
         seconds = time.perf_counter() - started
+        cpu = sum(_process_cpu_s(p.pid) for p in procs) - cpu_before
+        busy_after, all_after = _cpu_ticks()
         if scoring.status != "succeeded" or scoring.n_scored != options.throughput_files:
             raise SystemExit(f"scoring {scoring.pk}: {scoring.status} {scoring.error}")
-        return seconds
+        return seconds, cpu, (busy_after - busy_before) / max(1, all_after - all_before)
     finally:
         client.close()
         for p in procs:
@@ -307,13 +321,18 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
     if options.throughput_files:
-        one = _through_workers(options, env, folder, 1)
-        two = _through_workers(options, env, folder, 2)
         n = options.throughput_files
+        runs = {k: _through_workers(options, env, folder, k) for k in (1, 2)}
+        for k, (seconds, cpu, busy) in runs.items():
+            print(
+                f"end to end, {n:,} files, {options.work_ms} ms stub work per file, {k} "
+                f"worker{'s' if k > 1 else ''}: {seconds:.1f} s, {n / seconds:,.0f} files/s; "
+                f"workers' CPU {cpu:.1f} s ({1000 * cpu / n:.2f} ms per file), "
+                f"{cpu / seconds:.2f} cores; machine busy {100 * busy:.0f} %",
+                flush=True,
+            )
         print(
-            f"end to end, {n:,} files, {options.work_ms} ms stub work per file: 1 worker "
-            f"{one:.1f} s ({n / one:,.0f} files/s), 2 workers {two:.1f} s ({n / two:,.0f} "
-            f"files/s): {one / two:.2f}x; load average now "
+            f"2 workers / 1: {runs[1][0] / runs[2][0]:.2f}x; load average now "
             f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
             flush=True,
         )

@@ -48,10 +48,15 @@ def enqueue(task: Task[Any, Any], **kwargs: Any) -> None:
     transaction.on_commit(lambda: _send(task, kwargs, mode))
 
 
+#: Signatures built and sent at once by `enqueue_group`: a sender's memory stays flat
+#: however many tasks a group has.
+GROUP_SLICE = 20
+
+
 def enqueue_group(task: Task[Any, Any], calls: Sequence[dict[str, Any]]) -> None:
-    """Queue `task` once per keyword set in `calls` as one Celery group once the current
-    transaction commits: every worker on the task's queue takes its share. Without a
-    broker they run one after another in this process."""
+    """Queue `task` once per keyword set in `calls` as a Celery group (sent in slices of
+    `GROUP_SLICE`) once the current transaction commits: every worker on the task's
+    queue takes its share. Without a broker they run one after another in this process."""
     mode = "" if settings.CELERY_BROKER_URL else settings.TASKS_IN_PROCESS
     calls = [dict(kwargs) for kwargs in calls]
 
@@ -59,8 +64,10 @@ def enqueue_group(task: Task[Any, Any], calls: Sequence[dict[str, Any]]) -> None
         if mode:
             for kwargs in calls:
                 _send(task, kwargs, mode)
-        elif calls:
-            group(task.s(**kwargs) for kwargs in calls).apply_async()
+            return
+        for start in range(0, len(calls), GROUP_SLICE):
+            part = calls[start : start + GROUP_SLICE]
+            group(task.s(**kwargs) for kwargs in part).apply_async()
 
     transaction.on_commit(send)
 
