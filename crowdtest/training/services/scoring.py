@@ -130,7 +130,7 @@ def iter_archive_sources(
     paths = iter_manifest_paths(path) if path.suffix.lower() == ".csv" else walk_audio_files(path)
     try:
         for file in paths:
-            yield ScoreSource(str(file), "path", str(file))
+            yield ScoreSource(file, "path", file)
     except W2VMOSError as exc:
         raise TrainingError(str(exc)) from exc
 

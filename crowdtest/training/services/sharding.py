@@ -8,7 +8,7 @@ CPU machine as well as a GPU one):
    each written as a `ScoringShard` row holding its file list; the shards are then sent
    as one Celery group. The planner holds one shard's files at a time.
 2. a shard (`score_shard`): scores its files and stores each result as a `ScoredFile`
-   row, a few files at a time. One row per input position (a unique constraint), so a
+   row, every `STORE_SECONDS` of scoring. One row per input position (a unique constraint), so a
    shard delivered again, or two deliveries at once, skip what is stored and nothing is
    scored into the CSV twice. Progress is the sum of the shards' counts on the scoring's
    job. A shard whose worker was killed is delivered again (acks late, requeued on a
@@ -38,6 +38,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files import File
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q, Sum
@@ -213,6 +214,12 @@ def shard_score(*, scoring_id: int, index: int) -> str:
         return _score_shard(scoring, shard)
     except OperationalError:
         raise
+    except SoftTimeLimitExceeded:  # a chunk outlasted the hand-over margin
+        from ..tasks import score_shard_task
+
+        ScoringShard.objects.filter(pk=shard.pk).update(status=Status.QUEUED)
+        enqueue(score_shard_task, **_shard_call(scoring_id, index))
+        return "continues in a new task"
     except (TrainingError, W2VMOSError, OSError) as exc:
         _fail(scoring_id, str(exc))
         return "failed"

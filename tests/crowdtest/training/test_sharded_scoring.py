@@ -270,3 +270,25 @@ def test_a_plan_delivered_again_sends_only_the_unfinished_shards(
     assert scoring_plan(scoring_id=scoring.pk) == "shards sent again"
     assert [kwargs["index"] for _, kwargs in sent] == [1, 2]
     assert ScoringShard.objects.filter(scoring=scoring).count() == 3
+
+
+def test_a_shard_near_its_time_limit_hands_over_to_a_continuation(
+    run: ModelRun,
+    archive: list[Path],
+    tmp_path: Path,
+    sent: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sharding, "CHUNK_FILES", 2)
+    scoring = planned(run, write_manifest(tmp_path / "m.csv", archive), sent, shard_size=8)
+    first = sent.pop(0)
+    with monkeypatch.context() as m:
+        m.setattr(sharding, "task_deadline", lambda: 0.0)  # the deadline has passed
+        assert shard_score(**first[1]) == "continues in a new task"
+    assert sent == [first]  # its continuation
+    shard = ScoringShard.objects.get(scoring=scoring, index=0)
+    assert shard.status == "queued"
+    assert deliver(sent) == ["shard scored", "assembled"]
+    shard.refresh_from_db()
+    assert shard.restarts == 0  # a hand-over is no death
+    assert [r["path"] for r in rows_of(scoring)] == [str(p) for p in archive]

@@ -20,7 +20,7 @@ def test_a_folder_is_walked_in_sorted_path_order(tmp_path: Path) -> None:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
-    walked = list(walk_audio_files(tmp_path))
+    walked = [Path(p) for p in walk_audio_files(tmp_path)]
     assert walked == find_audio_files(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in walked] == [
         "A.WAV",
@@ -37,8 +37,9 @@ def test_a_manifest_is_read_row_by_row_with_relative_paths_from_its_folder(
 ) -> None:
     manifest = tmp_path / "m.csv"
     manifest.write_text("path,mos\nx/one.wav,3\n/abs/two.flac,\n")
-    assert list(iter_manifest_paths(manifest)) == [i.path for i in read_manifest(manifest)]
-    assert next(iter_manifest_paths(manifest)) == tmp_path / "x" / "one.wav"
+    listed = [Path(p) for p in iter_manifest_paths(manifest)]
+    assert listed == [i.path for i in read_manifest(manifest)]
+    assert next(iter_manifest_paths(manifest)) == str(tmp_path / "x" / "one.wav")
 
 
 @pytest.mark.parametrize(
