@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ModelFold, ModelRun, ScoringRun
+from .models import ModelFold, ModelRun, ScoringRun, ScoringShard
 
 
 class ModelFoldInline(admin.TabularInline[ModelFold, ModelRun]):
@@ -21,8 +21,19 @@ class ModelRunAdmin(admin.ModelAdmin[ModelRun]):
     inlines = [ModelFoldInline]
 
 
+class ScoringShardInline(admin.TabularInline[ScoringShard, ScoringRun]):
+    """Which worker process took each shard, and how often one died on it."""
+
+    model = ScoringShard
+    extra = 0
+    can_delete = False
+    fields = ("index", "start", "status", "n_scored", "n_failed", "restarts", "worker")
+    readonly_fields = fields
+
+
 @admin.register(ScoringRun)
 class ScoringRunAdmin(admin.ModelAdmin[ScoringRun]):
-    list_display = ("id", "run", "source", "status", "n_files", "n_scored", "n_failed")
+    list_display = ("id", "run", "source", "status", "n_files", "n_shards", "n_scored", "n_failed")
     list_filter = ("status",)
     readonly_fields = [f.name for f in ScoringRun._meta.fields]
+    inlines = [ScoringShardInline]

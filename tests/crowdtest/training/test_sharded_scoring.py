@@ -292,3 +292,21 @@ def test_a_shard_near_its_time_limit_hands_over_to_a_continuation(
     shard.refresh_from_db()
     assert shard.restarts == 0  # a hand-over is no death
     assert [r["path"] for r in rows_of(scoring)] == [str(p) for p in archive]
+
+
+def test_the_admin_shows_each_shard_with_its_worker(
+    run: ModelRun,
+    archive: list[Path],
+    tmp_path: Path,
+    admin_client: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from django.urls import reverse
+
+    scoring = start(
+        run, write_manifest(tmp_path / "m.csv", archive), django_capture_on_commit_callbacks,
+        shard_size=4,
+    )  # fmt: skip
+    page = admin_client.get(reverse("admin:training_scoringrun_change", args=[scoring.pk]))
+    assert page.status_code == 200
+    assert page.text.count(" pid ") == 2  # the process that scored each of the 2 shards
