@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -336,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
             flush=True,
         )
+    shutil.rmtree(folder)  # manifests, CSVs and worker logs (kept when a step fails)
 
 
 if __name__ == "__main__":
