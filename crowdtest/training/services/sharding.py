@@ -164,7 +164,8 @@ def _write_shards(scoring: ScoringRun) -> tuple[int, int]:
         if len(pending) == PLAN_BATCH:
             ScoringShard.objects.bulk_create(pending)
             pending = []
-    ScoringShard.objects.bulk_create(pending)
+    if pending:
+        ScoringShard.objects.bulk_create(pending)
     return n_files, n_shards
 
 

@@ -310,3 +310,34 @@ def test_the_admin_shows_each_shard_with_its_worker(
     page = admin_client.get(reverse("admin:training_scoringrun_change", args=[scoring.pk]))
     assert page.status_code == 200
     assert page.text.count(" pid ") == 2  # the process that scored each of the 2 shards
+
+
+def test_the_plan_writes_shards_as_the_source_is_listed(
+    run: ModelRun, monkeypatch: pytest.MonkeyPatch, sent: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """The planner never holds the whole list: each INSERT of shard rows happens when
+    only its own files have been read from the source."""
+    from crowdtest.training.services.scoring import ScoreSource
+
+    consumed = 0
+
+    def listing(**kwargs: Any) -> Any:
+        nonlocal consumed
+        for i in range(47):
+            consumed += 1
+            yield ScoreSource(f"/lp/{i}.wav", "path", f"/lp/{i}.wav")
+
+    seen: list[int] = []
+    real_insert = ScoringShard.objects.bulk_create
+
+    def insert(rows: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(consumed)
+        return real_insert(rows, *args, **kwargs)
+
+    monkeypatch.setattr(sharding, "iter_archive_sources", listing)
+    monkeypatch.setattr(sharding, "PLAN_BATCH", 2)
+    monkeypatch.setattr(ScoringShard.objects, "bulk_create", insert)
+    scoring = ScoringRun.objects.create(run=run, source="/lp", shard_size=5)
+    assert scoring_plan(scoring_id=scoring.pk) == "47 files in 10 shards"
+    assert seen == [10, 20, 30, 40, 47]
+    assert len(sent) == 10
