@@ -181,13 +181,18 @@ def _onnx_scorer(path: Path, threads: int) -> ClipScorer:
     return score
 
 
-def _onnx_paths(model: QualityModel, workdir: Path) -> tuple[Path, Path]:
-    """Where a model's graphs go: keyed by its weights, so another model never reuses them."""
+def weights_key(model: QualityModel) -> str:
+    """A key of the model's weights (every value of every tensor)."""
     digest = hashlib.sha256()
     for name, p in model.state_dict().items():
         digest.update(name.encode())
         digest.update(p.detach().cpu().contiguous().numpy().tobytes())
-    key = digest.hexdigest()[:16]
+    return digest.hexdigest()[:16]
+
+
+def _onnx_paths(model: QualityModel, workdir: Path) -> tuple[Path, Path]:
+    """Where a model's graphs go: keyed by its weights, so another model never reuses them."""
+    key = weights_key(model)
     return workdir / f"{key}.fp32.onnx", workdir / f"{key}.int8.onnx"
 
 
@@ -357,9 +362,43 @@ def _read_cache(path: Path) -> dict[str, dict[str, Any]]:
     return data if isinstance(data, dict) else {}
 
 
+def engine_agrees(
+    model: QualityModel,
+    name: str,
+    clips: Sequence[NDArray[np.float32]],
+    *,
+    cache: Path | None = None,
+    threads: int | None = None,
+    workdir: Path | None = None,
+) -> bool:
+    """Whether engine `name` scores `clips` with THIS model's weights within
+    MAX_MEAN_ABS_DIFF of fp32. An engine is chosen once per machine and architecture, but
+    how far int8 strays depends on the weights: each model (each fold of a run) is checked
+    before an approximate engine scores with it, once per machine, weights and engine
+    (the answer is kept in `cache`). The reference always agrees."""
+    if name == REFERENCE:
+        return True
+    threads = threads or torch.get_num_threads()
+    key = f"{machine_key(model, threads)}:{weights_key(model)}:{name}"
+    known = _read_cache(cache).get(key) if cache else None
+    if known is not None:
+        return bool(known.get("agrees"))
+    reference, _ = time_engine(build_engine(model, REFERENCE, threads=threads), clips)
+    scores, _ = time_engine(build_engine(model, name, threads=threads, workdir=workdir), clips)
+    mean_abs = agreement(reference, scores).mean_abs
+    agrees = mean_abs <= MAX_MEAN_ABS_DIFF
+    if cache:
+        _write_entry(cache, key, {"agrees": agrees, "mean_abs": mean_abs})
+    return agrees
+
+
 def _write_cache(path: Path, key: str, choice: EngineChoice) -> None:
+    _write_entry(path, key, choice.to_json())
+
+
+def _write_entry(path: Path, key: str, entry: dict[str, Any]) -> None:
     data = _read_cache(path)
-    data[key] = choice.to_json()
+    data[key] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -1,8 +1,9 @@
 """A run's model loaded to score files here: on a GPU, length-sorted batches under
 autocast; on a CPU, one clip per pass through the inference engine this machine measured
 fastest among those that agree with fp32 (`modeling.w2vmos.engines`), chosen once per
-machine and model architecture and cached beside the run folders. Each file's result
-names the engine that scored it."""
+machine and model architecture and cached beside the run folders, and used only when it
+agrees with fp32 with every one of the run's models too (checked once per model's
+weights). Each file's result names the engine that scored it."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class RunScorer:
         return resolve_device(self.device).type == "cpu" and self.engine != "batched"
 
     def _prepare_engines(self, probe: Sequence[Path]) -> None:
-        from modeling.w2vmos.engines import REFERENCE, build_engine, choose_engine
+        from modeling.w2vmos.engines import REFERENCE, build_engine, choose_engine, engine_agrees
         from modeling.w2vmos.score import decode_clips
 
         name = self.engine
@@ -85,6 +86,19 @@ class RunScorer:
                 log=self.log,
             )
             name = choice.engine
+            # Chosen on the first model; every model must agree with fp32 through it.
+            for model in self.models:
+                if not engine_agrees(
+                    model,
+                    name,
+                    clips,
+                    cache=engines_folder() / "agreements.json",
+                    workdir=engines_folder(),
+                ):
+                    if self.log:
+                        self.log(f"{name} strays from fp32 with one of the models: fp32 it is")
+                    name = REFERENCE
+                    break
         self._engines = [build_engine(m, name, workdir=engines_folder()) for m in self.models]
         self._chosen = True
 

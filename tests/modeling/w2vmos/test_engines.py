@@ -17,7 +17,9 @@ from modeling.w2vmos.engines import (
     agreement,
     build_engine,
     choose_engine,
+    engine_agrees,
     pick_engine,
+    weights_key,
 )
 from modeling.w2vmos.errors import W2VMOSError
 from modeling.w2vmos.model import W2VMOS, build_model
@@ -111,3 +113,27 @@ def test_cpu_scoring_names_its_engine_and_reports_unreadable_files(
     for got, want in zip(results, reference):
         if want.mos is not None:
             assert got.mos == pytest.approx(want.mos, abs=1e-4)
+
+
+def test_an_engine_is_checked_against_fp32_with_each_models_weights(
+    model: W2VMOS, tmp_path: Path
+) -> None:
+    """The choice is per architecture, but int8's error depends on the weights: a fold
+    model whose output amplifies it is refused the engine the first fold chose."""
+    cache = tmp_path / "agreements.json"
+    samples = clips(2)
+    loud = build_model(ModelConfig(tiny_config=TINY_GROUP)).eval()
+    loud.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        loud.head.weight.mul_(2000.0)  # same architecture, int8's rounding blown up
+    assert weights_key(loud) != weights_key(model)
+    assert engine_agrees(model, "torch-int8", samples, cache=cache)
+    assert not engine_agrees(loud, "torch-int8", samples, cache=cache)
+    assert engine_agrees(loud, "torch-fp32", samples, cache=cache)  # the reference
+    # Checked once per machine, weights and engine: the stored answer is taken.
+    stored = json.loads(cache.read_text())
+    assert sorted(entry["agrees"] for entry in stored.values()) == [False, True]
+    for entry in stored.values():
+        entry["agrees"] = not entry["agrees"]
+    cache.write_text(json.dumps(stored))
+    assert engine_agrees(loud, "torch-int8", samples, cache=cache)
