@@ -1,6 +1,7 @@
 """A rater takes a CCR session in Debian's Chromium: the page shows P.808 Annex E's
-scale, the keys count from the bottom of it (7 is +3), a trap is answered as it asks, and
-the votes are saved as given with the order kept on the server."""
+scale, the keys count from the bottom of it (7 is +3), a trap is answered as it asks and a
+gold pair as its ruined copy makes plain, and the votes are saved as given with the order
+kept on the server."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
     items = list(
         AssignmentItem.objects.filter(assignment=assignment, phase="rating").order_by("position")
     )
-    assert sum(i.trap_id is not None for i in items) == 1
+    # One trap and two gold pairs (the trap source's music beside its ruined copy).
+    assert sorted(i.trap.kind for i in items if i.trap is not None) == ["gold", "gold", "trap"]
     for number, item in enumerate(items, start=1):
         page.wait_for_selector(f"#clip-number:has-text('{number}')")
         page.click("#play-button")
