@@ -19,5 +19,11 @@ class CorpusConfig(AppConfig):
         def forget(sender: Any, instance: Experiment, **kwargs: Any) -> None:
             experiment_recent_forget(experiment_id=instance.pk)
 
-        post_save.connect(forget, sender=Experiment, dispatch_uid="corpus.experiment_saved")
-        post_delete.connect(forget, sender=Experiment, dispatch_uid="corpus.experiment_deleted")
+        # weak=False: `forget` is local to this method, and a weak reference to it would
+        # die with the call, leaving the copy to expire on its own.
+        post_save.connect(
+            forget, sender=Experiment, weak=False, dispatch_uid="corpus.experiment_saved"
+        )
+        post_delete.connect(
+            forget, sender=Experiment, weak=False, dispatch_uid="corpus.experiment_deleted"
+        )
