@@ -12,15 +12,7 @@ from crowdtest.rating.models import Assignment, AssignmentItem
 def answer_to_the_end(page: Any, assignment: Assignment, score: int = 4) -> None:
     """On the digits step: the digits, the questions, one practice clip, every rating clip
     (`score`, or a trap's own answer), until the finish screen shows."""
-    page.click("#digits-play")
-    page.wait_for_selector("#digits-input:enabled")
-    page.fill("#digits-input", assignment.digits_clip.digits)
-    page.click("#digits-submit")
-    page.wait_for_selector("#stage-questions:visible")
-    page.fill("#math-input", str(assignment.math_answer))
-    page.check("input[name=hearing][value=yes]")
-    page.check("input[name=headphones][value=yes]")
-    page.click("#questions-submit")
+    answer_setup(page, assignment)
     page.wait_for_selector("#clips-title:has-text('Practice round')")
     page.click("#play-button")
     page.wait_for_selector(".score[data-score='3']:enabled")
@@ -34,3 +26,16 @@ def answer_to_the_end(page: Any, assignment: Assignment, score: int = 4) -> None
         page.wait_for_selector(f".score[data-score='{answer}']:enabled")
         page.click(f".score[data-score='{answer}']")
     page.wait_for_selector("#stage-finished:visible")
+
+
+def answer_setup(page: Any, assignment: Assignment) -> None:
+    """On the digits step: the digits, then the questions, answered as an honest rater."""
+    page.click("#digits-play")
+    page.wait_for_selector("#digits-input:enabled")
+    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.click("#digits-submit")
+    page.wait_for_selector("#stage-questions:visible")
+    page.fill("#math-input", str(assignment.math_answer))
+    page.check("input[name=hearing][value=yes]")
+    page.check("input[name=headphones][value=yes]")
+    page.click("#questions-submit")

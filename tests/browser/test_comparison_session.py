@@ -14,6 +14,8 @@ from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from tests.crowdtest.rating.comparison_designs import comparison_experiment, design_comparison
 from tests.crowdtest.rating.designs import real_clip
 
+from .session import answer_setup
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -37,15 +39,7 @@ def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
     page.wait_for_selector("#volume-done:enabled")
     page.click("#volume-done")
     assignment = Assignment.objects.get()
-    page.click("#digits-play")
-    page.wait_for_selector("#digits-input:enabled")
-    page.fill("#digits-input", assignment.digits_clip.digits)
-    page.click("#digits-submit")
-    page.wait_for_selector("#stage-questions:visible")
-    page.fill("#math-input", str(assignment.math_answer))
-    page.check("input[name=hearing][value=yes]")
-    page.check("input[name=headphones][value=yes]")
-    page.click("#questions-submit")
+    answer_setup(page, assignment)
 
     page.wait_for_selector("#clips-title:has-text('Practice round')")
     assert "the second compared to the first" in page.text_content("#clips-intro")

@@ -35,6 +35,7 @@ from modeling.ranking import next_pair
 from .. import clips
 from ..models import Comparison, Prompt, Trap
 from .checks import DesignError, DesignNumbers
+from .traps import stored_gold
 
 COMPARISON_STREAM = 5
 # A session entry: ("comparison", (first stimulus id, second)) or ("trap", trap id).
@@ -336,24 +337,7 @@ def make_gold_pairs(
         bad = ruined(music, rate, seed=[numbers.seed, source.pk], target_lufs=numbers.target_lufs)
         for ruined_first, answer in GOLD_PAIRS[method]:
             first, second = (bad, music) if ruined_first else (music, bad)
-            stored = clips.store_clip(
-                clips.make_pair(first, second, rate),
-                rate,
-                experiment_id=experiment.pk,
-                bitrate_kbps=numbers.bitrate_kbps,
-            )
-            made.append(stored.name)
-            golds.append(
-                Trap(
-                    experiment=experiment,
-                    kind=Trap.Kind.GOLD,
-                    language="",
-                    source=source,
-                    answer=answer,
-                    media_key=stored.media_key,
-                    delivery=stored.name,
-                    duration_s=stored.duration_s,
-                )
-            )
+            pair = clips.make_pair(first, second, rate)
+            golds.append(stored_gold(experiment, numbers, pair, rate, source, answer, made))
             step(f"gold pair {len(golds)}")
     return golds

@@ -63,27 +63,39 @@ def _gold_clips(
     clips_made: list[Trap] = []
     for source, score in marks:
         audio, rate = clips.read_audio(source.master)
-        stored = clips.store_clip(
-            sound(audio, rate, source),
-            rate,
-            experiment_id=experiment.pk,
-            bitrate_kbps=numbers.bitrate_kbps,
-        )
-        made.append(stored.name)
         clips_made.append(
-            Trap(
-                experiment=experiment,
-                kind=Trap.Kind.GOLD,
-                language="",
-                source=source,
-                answer=score,
-                media_key=stored.media_key,
-                delivery=stored.name,
-                duration_s=stored.duration_s,
-            )
+            stored_gold(experiment, numbers, sound(audio, rate, source), rate, source, score, made)
         )
         step(f"gold clip {len(clips_made)} of {len(marks)}")
     return clips_made
+
+
+def stored_gold(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    audio: np.ndarray,
+    rate: int,
+    source: Stimulus,
+    answer: int,
+    made: list[str],
+) -> Trap:
+    """A gold clip made from `source` whose known answer is `answer`: `audio` encoded and
+    stored like a rated stimulus under a key that says nothing (its name added to `made`),
+    as an unsaved Trap of kind gold."""
+    stored = clips.store_clip(
+        audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+    )
+    made.append(stored.name)
+    return Trap(
+        experiment=experiment,
+        kind=Trap.Kind.GOLD,
+        language="",
+        source=source,
+        answer=answer,
+        media_key=stored.media_key,
+        delivery=stored.name,
+        duration_s=stored.duration_s,
+    )
 
 
 def make_traps(
