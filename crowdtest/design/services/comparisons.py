@@ -35,7 +35,7 @@ from modeling.ranking import next_pair
 from .. import clips
 from ..models import Comparison, Prompt, Trap
 from .checks import DesignError, DesignNumbers
-from .traps import stored_gold
+from .traps import stored_trap
 
 COMPARISON_STREAM = 5
 # A session entry: ("comparison", (first stimulus id, second)) or ("trap", trap id).
@@ -278,22 +278,10 @@ def make_pair_traps(
             second = clips.make_trap(
                 flat, message, rate, seconds=seconds, target_lufs=numbers.target_lufs
             )
-            stored = clips.store_clip(
-                clips.make_pair(music, second, rate),
-                rate,
-                experiment_id=experiment.pk,
-                bitrate_kbps=numbers.bitrate_kbps,
-            )
-            made.append(stored.name)
+            pair = clips.make_pair(music, second, rate)
             traps.append(
-                Trap(
-                    experiment=experiment,
-                    source=source,
-                    answer=answer,
-                    language=language,
-                    media_key=stored.media_key,
-                    delivery=stored.name,
-                    duration_s=stored.duration_s,
+                stored_trap(
+                    experiment, numbers, pair, rate, source, answer, made, language=language
                 )
             )
             step(f"trap {len(traps)}")
@@ -338,6 +326,10 @@ def make_gold_pairs(
         for ruined_first, answer in GOLD_PAIRS[method]:
             first, second = (bad, music) if ruined_first else (music, bad)
             pair = clips.make_pair(first, second, rate)
-            golds.append(stored_gold(experiment, numbers, pair, rate, source, answer, made))
+            golds.append(
+                stored_trap(
+                    experiment, numbers, pair, rate, source, answer, made, kind=Trap.Kind.GOLD
+                )
+            )
             step(f"gold pair {len(golds)}")
     return golds

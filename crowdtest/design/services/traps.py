@@ -64,13 +64,22 @@ def _gold_clips(
     for source, score in marks:
         audio, rate = clips.read_audio(source.master)
         clips_made.append(
-            stored_gold(experiment, numbers, sound(audio, rate, source), rate, source, score, made)
+            stored_trap(
+                experiment,
+                numbers,
+                sound(audio, rate, source),
+                rate,
+                source,
+                score,
+                made,
+                kind=Trap.Kind.GOLD,
+            )
         )
         step(f"gold clip {len(clips_made)} of {len(marks)}")
     return clips_made
 
 
-def stored_gold(
+def stored_trap(
     experiment: Experiment,
     numbers: DesignNumbers,
     audio: np.ndarray,
@@ -78,18 +87,21 @@ def stored_gold(
     source: Stimulus,
     answer: int,
     made: list[str],
+    *,
+    kind: str = Trap.Kind.TRAP,
+    language: str = "",
 ) -> Trap:
-    """A gold clip made from `source` whose known answer is `answer`: `audio` encoded and
-    stored like a rated stimulus under a key that says nothing (its name added to `made`),
-    as an unsaved Trap of kind gold."""
+    """A quality-control clip made from `source` whose answer is `answer` (a trap in
+    `language`, or a gold clip, which speaks none): `audio` encoded and stored like a rated
+    stimulus under a key that says nothing (its name added to `made`), as an unsaved Trap."""
     stored = clips.store_clip(
         audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
     )
     made.append(stored.name)
     return Trap(
         experiment=experiment,
-        kind=Trap.Kind.GOLD,
-        language="",
+        kind=kind,
+        language=language,
         source=source,
         answer=answer,
         media_key=stored.media_key,
@@ -129,19 +141,9 @@ def make_traps(
             audio = clips.make_trap(
                 music, message, rate, seconds=seconds, target_lufs=numbers.target_lufs
             )
-            stored = clips.store_clip(
-                audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
-            )
-            made.append(stored.name)
             traps.append(
-                Trap(
-                    experiment=experiment,
-                    source=source,
-                    answer=answer,
-                    language=language,
-                    media_key=stored.media_key,
-                    delivery=stored.name,
-                    duration_s=stored.duration_s,
+                stored_trap(
+                    experiment, numbers, audio, rate, source, answer, made, language=language
                 )
             )
             step(f"trap {len(traps)} of {total}")
