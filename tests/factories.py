@@ -3,46 +3,66 @@ placeholders; tests that need real audio synthesise it (modeling.synth)."""
 
 from __future__ import annotations
 
-import factory
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from django.core.files.base import ContentFile
+from django.db.models import Model
 from django.utils import timezone
+from factory.declarations import LazyAttribute, LazyFunction, SelfAttribute, Sequence, SubFactory
+from factory.django import DjangoModelFactory
 
 from crowdtest.corpus.models import Experiment, Stimulus, Track
 from crowdtest.design.models import Session, SessionItem, Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
+from crowdtest.results.models import StimulusMOS
+from crowdtest.training.models import ModelRun
+
+M = TypeVar("M", bound=Model)
 
 
-class ExperimentFactory(factory.django.DjangoModelFactory):
+class ModelFactory(DjangoModelFactory[M]):
+    """A factory of model M: calling it creates and returns an M, as `create()` does."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+        # The call goes through factory_boy's metaclass `__call__` and returns the model,
+        # but its typing (an untyped `__new__`) says it returns the factory.
+        def __new__(cls, **kwargs: Any) -> M: ...  # type: ignore[misc]
+
+
+class ExperimentFactory(ModelFactory[Experiment]):
     class Meta:
         model = Experiment
 
-    slug = factory.Sequence(lambda n: f"exp-{n}")
-    name = factory.Sequence(lambda n: f"Experiment {n}")
-    settings: dict = factory.LazyFunction(dict)
+    slug = Sequence(lambda n: f"exp-{n}")
+    name = Sequence(lambda n: f"Experiment {n}")
+    settings = LazyFunction(dict)
 
 
-class TrackFactory(factory.django.DjangoModelFactory):
+class TrackFactory(ModelFactory[Track]):
     class Meta:
         model = Track
 
-    experiment = factory.SubFactory(ExperimentFactory)
+    experiment = SubFactory(ExperimentFactory)
     source_kind = Track.SourceKind.PATH
-    source = factory.Sequence(lambda n: f"/archive/track_{n:04d}.wav")
-    original_name = factory.Sequence(lambda n: f"track_{n:04d}.wav")
-    checksum = factory.Sequence(lambda n: f"{n:064x}")
+    source = Sequence(lambda n: f"/archive/track_{n:04d}.wav")
+    original_name = Sequence(lambda n: f"track_{n:04d}.wav")
+    checksum = Sequence(lambda n: f"{n:064x}")
     duration_s = 180.0
     sample_rate = 44100
     channels = 2
 
 
-class StimulusFactory(factory.django.DjangoModelFactory):
+class StimulusFactory(ModelFactory[Stimulus]):
     """A ready stimulus with a small placeholder delivery file."""
 
     class Meta:
         model = Stimulus
 
-    track = factory.SubFactory(TrackFactory)
-    experiment = factory.SelfAttribute("track.experiment")
+    track = SubFactory(TrackFactory)
+    experiment = SelfAttribute("track.experiment")
     status = Stimulus.Status.READY
     duration_s = 10.0
     sample_rate = 44100
@@ -56,59 +76,57 @@ class StimulusFactory(factory.django.DjangoModelFactory):
     bitrate_kbps = 320
     cluster = 0
     role = Stimulus.Role.RATED
-    delivery = factory.LazyAttribute(
+    delivery = LazyAttribute(
         lambda o: ContentFile(b"\x00" * 64, name=f"{o.track.checksum[:16]}.m4a")
     )
-    prepared_at = factory.LazyFunction(timezone.now)
+    prepared_at = LazyFunction(timezone.now)
 
 
-class TrapFactory(factory.django.DjangoModelFactory):
+class TrapFactory(ModelFactory[Trap]):
     class Meta:
         model = Trap
 
-    source = factory.SubFactory(StimulusFactory, role=Stimulus.Role.TRAP_SOURCE)
-    experiment = factory.SelfAttribute("source.experiment")
+    source = SubFactory(StimulusFactory, role=Stimulus.Role.TRAP_SOURCE)
+    experiment = SelfAttribute("source.experiment")
     answer = 3
-    delivery = factory.LazyFunction(lambda: ContentFile(b"\x00" * 64, name="trap.m4a"))
+    delivery = LazyFunction(lambda: ContentFile(b"\x00" * 64, name="trap.m4a"))
     duration_s = 10.0
 
 
-class SessionFactory(factory.django.DjangoModelFactory):
+class SessionFactory(ModelFactory[Session]):
     class Meta:
         model = Session
 
-    experiment = factory.SubFactory(ExperimentFactory)
+    experiment = SubFactory(ExperimentFactory)
     kind = Session.Kind.RATING
-    index = factory.Sequence(lambda n: n)
+    index = Sequence(lambda n: n)
 
 
-class SessionItemFactory(factory.django.DjangoModelFactory):
+class SessionItemFactory(ModelFactory[SessionItem]):
     class Meta:
         model = SessionItem
 
-    session = factory.SubFactory(SessionFactory)
-    position = factory.Sequence(lambda n: n)
-    stimulus = factory.SubFactory(
-        StimulusFactory, track__experiment=factory.SelfAttribute("...session.experiment")
-    )
+    session = SubFactory(SessionFactory)
+    position = Sequence(lambda n: n)
+    stimulus = SubFactory(StimulusFactory, track__experiment=SelfAttribute("...session.experiment"))
 
 
-class RaterFactory(factory.django.DjangoModelFactory):
+class RaterFactory(ModelFactory[Rater]):
     class Meta:
         model = Rater
 
-    experiment = factory.SubFactory(ExperimentFactory)
+    experiment = SubFactory(ExperimentFactory)
     platform = Rater.Platform.LINK
-    external_id = factory.Sequence(lambda n: f"rater-{n}")
+    external_id = Sequence(lambda n: f"rater-{n}")
 
 
-class AssignmentFactory(factory.django.DjangoModelFactory):
+class AssignmentFactory(ModelFactory[Assignment]):
     class Meta:
         model = Assignment
 
-    rater = factory.SubFactory(RaterFactory)
-    experiment = factory.SelfAttribute("rater.experiment")
-    session = factory.SubFactory(SessionFactory, experiment=factory.SelfAttribute("..experiment"))
+    rater = SubFactory(RaterFactory)
+    experiment = SelfAttribute("rater.experiment")
+    session = SubFactory(SessionFactory, experiment=SelfAttribute("..experiment"))
     stage = Assignment.Stage.FINISHED
     status = Assignment.Status.COMPLETED
     math_question = "What is 2 plus 3?"
@@ -117,72 +135,72 @@ class AssignmentFactory(factory.django.DjangoModelFactory):
     hearing_normal = True
     headphones = True
     digits_correct = True
-    finished_at = factory.LazyFunction(timezone.now)
+    finished_at = LazyFunction(timezone.now)
 
 
-class AssignmentItemFactory(factory.django.DjangoModelFactory):
+class AssignmentItemFactory(ModelFactory[AssignmentItem]):
     class Meta:
         model = AssignmentItem
 
-    assignment = factory.SubFactory(AssignmentFactory)
+    assignment = SubFactory(AssignmentFactory)
     phase = AssignmentItem.Phase.RATING
-    position = factory.Sequence(lambda n: n)
-    stimulus = factory.SubFactory(
-        StimulusFactory, track__experiment=factory.SelfAttribute("...assignment.experiment")
+    position = Sequence(lambda n: n)
+    stimulus = SubFactory(
+        StimulusFactory, track__experiment=SelfAttribute("...assignment.experiment")
     )
     duration_s = 10.0
-    play_started_at = factory.LazyFunction(timezone.now)
+    play_started_at = LazyFunction(timezone.now)
     plays = 1
 
 
-class VoteFactory(factory.django.DjangoModelFactory):
+class VoteFactory(ModelFactory[Vote]):
     """A vote on a stimulus; pass `item` to vote on an existing assignment item."""
 
     class Meta:
         model = Vote
 
-    item = factory.SubFactory(AssignmentItemFactory)
-    experiment = factory.SelfAttribute("item.assignment.experiment")
-    assignment = factory.SelfAttribute("item.assignment")
-    rater = factory.SelfAttribute("item.assignment.rater")
-    phase = factory.SelfAttribute("item.phase")
-    stimulus = factory.SelfAttribute("item.stimulus")
-    trap = factory.SelfAttribute("item.trap")
+    item = SubFactory(AssignmentItemFactory)
+    experiment = SelfAttribute("item.assignment.experiment")
+    assignment = SelfAttribute("item.assignment")
+    rater = SelfAttribute("item.assignment.rater")
+    phase = SelfAttribute("item.phase")
+    stimulus = SelfAttribute("item.stimulus")
+    trap = SelfAttribute("item.trap")
     score = 4
-    play_started_at = factory.LazyFunction(timezone.now)
+    play_started_at = LazyFunction(timezone.now)
     listened_s = 10.2
 
 
-class StimulusMOSFactory(factory.django.DjangoModelFactory):
+class StimulusMOSFactory(ModelFactory[StimulusMOS]):
     """An imported MOS label of a stimulus (Vinylset-style: MOS, CI half-width, class)."""
 
     class Meta:
-        model = "results.StimulusMOS"
+        model = StimulusMOS
 
-    stimulus = factory.SubFactory(StimulusFactory)
-    experiment = factory.SelfAttribute("stimulus.experiment")
+    stimulus = SubFactory(StimulusFactory)
+    experiment = SelfAttribute("stimulus.experiment")
     source = "imported"
     mos = 3.0
     std = 0.8
     n = 15
     ci95_normal = 0.4
     mosgroup = ""
-    computed_at = factory.LazyFunction(timezone.now)
+    computed_at = LazyFunction(timezone.now)
 
 
-class ModelRunFactory(factory.django.DjangoModelFactory):
+class ModelRunFactory(ModelFactory[ModelRun]):
     """A finished w2vMOS cross-validation with a summary (no folds, no files)."""
 
     class Meta:
-        model = "training.ModelRun"
+        model = ModelRun
 
-    experiment = factory.SubFactory(ExperimentFactory)
+    experiment = SubFactory(ExperimentFactory)
     kind = "crossval"
     status = "succeeded"
-    config: dict = factory.LazyFunction(
+    config = LazyFunction(
         lambda: {"backbone": "facebook/wav2vec2-base", "random_labels": False, "cv": {"k": 3}}
     )
-    summary: dict = factory.LazyFunction(
+    summary = LazyFunction(
         lambda: {
             m: {"mean": v, "std": 0.05}
             for m, v in (("rmse", 0.3), ("pcc", 0.5), ("srcc", 0.45), ("pra", 0.88))
