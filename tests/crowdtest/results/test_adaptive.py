@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment, Stimulus
@@ -65,14 +66,23 @@ def _open_session(experiment: Experiment, *stimulus_ids: int, trap: bool = False
         pytest.param(None, 10, 12, set(), id="cap-without-target"),
     ],
 )
-def test_saturated_stimuli(experiment, voted, target, min_votes, cap, expected) -> None:
+def test_saturated_stimuli(
+    experiment: Experiment,
+    voted: dict[str, int],
+    target: float | None,
+    min_votes: int,
+    cap: int | None,
+    expected: set[str],
+) -> None:
     set_config(
         experiment, target_ci_width=target, adaptive_min_votes=min_votes, adaptive_max_votes=cap
     )
     assert saturated_stimulus_ids(experiment=experiment) == {voted[k] for k in expected}
 
 
-def test_open_sessions_of_saturated_stimuli_only_are_retired(experiment, voted) -> None:
+def test_open_sessions_of_saturated_stimuli_only_are_retired(
+    experiment: Experiment, voted: dict[str, int]
+) -> None:
     set_config(experiment, target_ci_width=0.7, adaptive_min_votes=10, reward_usd="0.50")
     done = _open_session(experiment, voted["agreed"], voted["agreed"], trap=True)
     mixed = _open_session(experiment, voted["agreed"], voted["split"])
@@ -96,7 +106,7 @@ def test_open_sessions_of_saturated_stimuli_only_are_retired(experiment, voted) 
     assert figures.sessions_retired == 1
 
 
-def test_without_a_target_nothing_is_retired(experiment, voted) -> None:
+def test_without_a_target_nothing_is_retired(experiment: Experiment, voted: dict[str, int]) -> None:
     _open_session(experiment, voted["agreed"])
     report = results_refresh(experiment=experiment)
     assert report.retirement is None
@@ -104,7 +114,9 @@ def test_without_a_target_nothing_is_retired(experiment, voted) -> None:
     assert not Session.objects.filter(status=Session.Status.RETIRED).exists()
 
 
-def test_compute_mos_retires_and_the_dashboard_shows_the_savings(staff_client, experiment) -> None:
+def test_compute_mos_retires_and_the_dashboard_shows_the_savings(
+    staff_client: Client, experiment: Experiment
+) -> None:
     set_config(experiment, target_ci_width=0.7, adaptive_min_votes=10, reward_usd="0.50")
     [agreed] = bulk_stimuli(experiment, 1)
     bulk_votes(experiment, [[(agreed.pk, 3), (agreed.pk, 4)] for _ in range(12)])
@@ -149,7 +161,10 @@ def test_a_saturated_stimulus_is_swapped_for_the_neediest_of_its_cluster(db: Non
 
     built = make_design(settings={"target_ci_width": 0.7, "adaptive_min_votes": 10})
     experiment = built.experiment
-    cluster = {s.pk: s.cluster for s in built.rated}
+    cluster: dict[int, int] = {}
+    for s in built.rated:
+        assert s.cluster is not None  # the design clustered every rated stimulus
+        cluster[s.pk] = s.cluster
     done = built.rated[0].pk
     mates = [pk for pk, c in cluster.items() if c == cluster[done] and pk != done]
     # One mate has enough votes but a wide CI; the others have none yet and come first.

@@ -88,8 +88,14 @@ def test_adaptive_collection_reaches_every_target_with_fewer_votes(
     # observed spread: the mean CI is what collection can't much improve (the optimum
     # allocation for the mean CI gains under 2% at Vinylset's spreads).
     even = adaptive / len(truth)
-    widths = [2 * stats[pk].ci95_t for pk in truth]
-    fixed_widths = [2 * stats[pk].ci95_t * math.sqrt(stats[pk].n / even) for pk in truth]
+
+    def ci95_t(pk: int) -> float:
+        ci = stats[pk].ci95_t
+        assert ci is not None  # every stimulus has several votes
+        return ci
+
+    widths = [2 * ci95_t(pk) for pk in truth]
+    fixed_widths = [2 * ci95_t(pk) * math.sqrt(stats[pk].n / even) for pk in truth]
     print(
         f"\nadaptive: {sessions} sessions, {bought.count()} votes bought, {adaptive} valid, "
         f"per stimulus "

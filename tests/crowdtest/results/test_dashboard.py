@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.rating.models import Vote
@@ -31,7 +33,7 @@ def _url(name: str, *args: Any) -> str:
     return reverse(f"results:{name}", args=["vinyl", *args])
 
 
-def test_staff_only(client, experiment, django_user_model) -> None:
+def test_staff_only(client: Client, experiment: Experiment, django_user_model: type[User]) -> None:
     for name in ("dashboard", "live", "plot_mos", "plot_progress", "mos_list", "session_list"):
         response = client.get(_url(name))
         assert response.status_code == 302 and "/login/" in response["Location"]
@@ -56,7 +58,7 @@ def test_cost_counts_sessions_and_bonuses_as_the_settings_say(experiment: Experi
     assert figures.cost_usd == Decimal("2.10")  # 4 x 0.50 + 1 x 0.10
 
 
-def test_the_dashboard_shows_the_test(staff_client, experiment) -> None:
+def test_the_dashboard_shows_the_test(staff_client: Client, experiment: Experiment) -> None:
     stimuli = make_stimuli(experiment, 3, cluster=1)
     SessionFactory(experiment=experiment)
     rater = RaterFactory(experiment=experiment, external_id="W-17")
@@ -78,7 +80,7 @@ def test_the_dashboard_shows_the_test(staff_client, experiment) -> None:
     assert _url("export_zip") not in page
 
 
-def test_the_live_endpoint_follows_new_votes(staff_client, experiment) -> None:
+def test_the_live_endpoint_follows_new_votes(staff_client: Client, experiment: Experiment) -> None:
     stimuli = make_stimuli(experiment, 2)
     take_session(rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=[2, 4])
     before = staff_client.get(_url("live")).json()
@@ -90,7 +92,7 @@ def test_the_live_endpoint_follows_new_votes(staff_client, experiment) -> None:
     assert after["cost_usd"] == "1.00" and after["last_vote_at"]
 
 
-def test_plots_are_pngs(staff_client, experiment) -> None:
+def test_plots_are_pngs(staff_client: Client, experiment: Experiment) -> None:
     for name in ("plot_mos", "plot_progress"):  # empty experiment: a note, still a PNG
         assert staff_client.get(_url(name)).content.startswith(PNG)
     stimuli = bulk_stimuli(experiment, 120)
@@ -106,14 +108,16 @@ def test_plots_are_pngs(staff_client, experiment) -> None:
     assert staff_client.get(_url("plot_mos") + "?format=gif").status_code == 400
     # The interactive plot's points are in the page: one per stimulus with its details.
     page = staff_client.get(_url("dashboard")).content.decode()
-    points = json.loads(
-        re.search(r'id="mos-points" type="application/json">(.*?)</script>', page).group(1)
-    )
+    found = re.search(r'id="mos-points" type="application/json">(.*?)</script>', page)
+    assert found is not None
+    points = json.loads(found.group(1))
     assert len(points) == 120
     assert set(points[0]) == {"stimulus", "name", "mos", "ci", "n", "cluster", "group", "audio"}
 
 
-def test_reliability_is_shown_and_exported_with_its_interval(staff_client, experiment) -> None:
+def test_reliability_is_shown_and_exported_with_its_interval(
+    staff_client: Client, experiment: Experiment
+) -> None:
     """A crowd that agrees (each stimulus's votes one step around its level) gets a high
     alpha and split-half figure, with a CI; the same figures go into export.json."""
     from crowdtest.exports import export_manifest
@@ -140,7 +144,7 @@ def test_reliability_is_shown_and_exported_with_its_interval(staff_client, exper
     assert export_manifest(experiment)["reliability"]["krippendorff_alpha_ordinal"]["value"] is None
 
 
-def test_progress_series_accumulates_votes_and_ci_width(experiment) -> None:
+def test_progress_series_accumulates_votes_and_ci_width(experiment: Experiment) -> None:
     [stimulus] = bulk_stimuli(experiment, 1)
     start = timezone.now() - timedelta(days=2)
     bulk_votes(experiment, [[(stimulus.pk, 2), (stimulus.pk, 4)]], start=start)
@@ -158,7 +162,9 @@ def test_progress_series_accumulates_votes_and_ci_width(experiment) -> None:
     assert series.ci_full_mean[1] == pytest.approx(2 * 1.96 * (5 / 3) ** 0.5 / 2)
 
 
-def test_admins_override_from_the_sessions_page(client, experiment, admin_user) -> None:
+def test_admins_override_from_the_sessions_page(
+    client: Client, experiment: Experiment, admin_user: User
+) -> None:
     stimuli = make_stimuli(experiment, 2)
     assignment = take_session(
         rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=[3, 3]
@@ -183,7 +189,7 @@ def test_admins_override_from_the_sessions_page(client, experiment, admin_user) 
 
 
 def test_staff_without_the_override_permission_cannot_override(
-    staff_client, experiment, staff_user
+    staff_client: Client, experiment: Experiment, staff_user: User
 ) -> None:
     stimuli = make_stimuli(experiment, 2)
     assignment = take_session(
@@ -200,7 +206,9 @@ def test_staff_without_the_override_permission_cannot_override(
 
 
 def test_refresh_runs_screening_and_mos_as_a_job(
-    staff_client, experiment, django_capture_on_commit_callbacks
+    staff_client: Client,
+    experiment: Experiment,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     stimuli = make_stimuli(experiment, 2)
     take_session(rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=[2, 5])
@@ -249,7 +257,11 @@ PAGE_QUERIES = {
     [pytest.param(1, 10, id="20-votes"), pytest.param(500, 1_000, id="10k-votes")],
 )
 def test_pages_make_a_fixed_number_of_queries(
-    staff_client, experiment, django_assert_num_queries, sessions, stimuli
+    staff_client: Client,
+    experiment: Experiment,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    sessions: int,
+    stimuli: int,
 ) -> None:
     _build(experiment, sessions=sessions, stimuli=stimuli)
     assert Vote.objects.count() == sessions * 20
@@ -259,7 +271,7 @@ def test_pages_make_a_fixed_number_of_queries(
 
 
 def test_the_live_raters_view_is_for_staff_and_leaves_previews_out(
-    staff_client, experiment
+    staff_client: Client, experiment: Experiment
 ) -> None:
     from django.test import Client
 
@@ -280,7 +292,7 @@ def test_the_live_raters_view_is_for_staff_and_leaves_previews_out(
 
 
 def test_the_rater_report_can_stop_at_the_first_raters(
-    experiment, django_assert_num_queries
+    experiment: Experiment, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     stimuli = make_stimuli(experiment, 3)
     raters = [RaterFactory(experiment=experiment) for _ in range(4)]

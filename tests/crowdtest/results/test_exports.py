@@ -7,12 +7,14 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment, Stimulus, Track
@@ -64,6 +66,7 @@ def test_importing_again_updates_and_creates_nothing_new(experiment: Experiment)
     assert Track.objects.filter(experiment=experiment).count() == 620
     assert StimulusMOS.objects.filter(experiment=experiment).count() == 620
     placeholder = Stimulus.objects.filter(experiment=experiment).first()
+    assert placeholder is not None
     assert placeholder.status == "failed" and placeholder.track.error == PLACEHOLDER_ERROR
 
 
@@ -81,7 +84,7 @@ def test_labels_go_onto_existing_tracks_by_name(experiment: Experiment) -> None:
     )
 
 
-def test_a_file_without_classes_gets_the_15_classes_of_its_labels(experiment) -> None:
+def test_a_file_without_classes_gets_the_15_classes_of_its_labels(experiment: Experiment) -> None:
     original = _csv(VINYLSET.read_text())
     lines = ["filename,label,c,mosgroup,CI,std"] + [
         f"{r['filename']},{r['label']},{r['c']},,{r['CI']},{r['std']}" for r in original
@@ -105,13 +108,15 @@ def test_a_file_without_classes_gets_the_15_classes_of_its_labels(experiment) ->
         ),
     ],
 )
-def test_a_bad_vinylset_file_is_refused_with_its_line(experiment, text, message) -> None:
+def test_a_bad_vinylset_file_is_refused_with_its_line(
+    experiment: Experiment, text: str, message: str
+) -> None:
     with pytest.raises(ResultsError, match=message.replace("(", r"\(").replace(")", r"\)")):
         vinylset_import(experiment=experiment, text=text)
     assert not Track.objects.exists()
 
 
-def test_the_import_command_reports_errors_plainly(experiment, tmp_path) -> None:
+def test_the_import_command_reports_errors_plainly(experiment: Experiment, tmp_path: Path) -> None:
     bad = tmp_path / "labels.csv"
     bad.write_text("filename,label\n")
     with pytest.raises(CommandError, match="Not a Vinylset CSV"):
@@ -148,7 +153,7 @@ def test_raters_and_sessions_csv_carry_verdicts_and_reasons(experiment: Experime
     assert sessions[1]["reasons"] == "math_wrong; low_variance"
 
 
-def test_export_experiment_writes_the_results_files(experiment, tmp_path) -> None:
+def test_export_experiment_writes_the_results_files(experiment: Experiment, tmp_path: Path) -> None:
     call_command("import_vinylset", "vinyl", str(VINYLSET))
     call_command("export_experiment", "vinyl", str(tmp_path))
     assert {"mos.csv", "raters.csv", "verdicts.csv", "sessions.csv", "export.json"} <= {
@@ -174,7 +179,11 @@ def exporter(django_user_model: Any) -> Any:
 
 @pytest.mark.parametrize("url", [_url, lambda: reverse("results:export_zip", args=["vinyl"])])
 def test_a_rater_or_staff_without_permission_cannot_download(
-    client, experiment, staff_user, django_user_model, url
+    client: Client,
+    experiment: Experiment,
+    staff_user: User,
+    django_user_model: type[User],
+    url: Callable[[], str],
 ) -> None:
     assert client.get(url()).status_code == 403  # a rater: no account at all
     client.force_login(django_user_model.objects.create_user(username="rater-with-account"))
@@ -184,7 +193,7 @@ def test_a_rater_or_staff_without_permission_cannot_download(
 
 
 def test_staff_with_the_permission_and_admins_can_download(
-    client, experiment, exporter, admin_user
+    client: Client, experiment: Experiment, exporter: User, admin_user: User
 ) -> None:
     vinylset_import(experiment=experiment, text=VINYLSET.read_text())
     for user in (exporter, admin_user):
@@ -200,7 +209,7 @@ def test_staff_with_the_permission_and_admins_can_download(
 
 
 def test_the_zip_holds_every_file_and_the_settings_and_code_version(
-    client, experiment, exporter
+    client: Client, experiment: Experiment, exporter: User
 ) -> None:
     client.force_login(exporter)
     response = client.get(reverse("results:export_zip", args=["vinyl"]))

@@ -183,7 +183,8 @@ def test_votes_rebuilt_from_vinylset_give_back_its_columns(experiment: Experimen
     # 21 sessions (the most votes a row has); each row's votes go, shuffled, to sessions
     # starting at a rotating offset, so that every session mixes scores like a rater's.
     rng = np.random.default_rng(0)
-    voted, columns = {}, [[] for _ in range(21)]
+    voted: dict[str, dict[str, str]] = {}
+    columns: list[list[tuple[int, int]]] = [[] for _ in range(21)]
     for k, (row, stimulus) in enumerate(zip(rows, stimuli)):
         std, ci = float(row["std"]), float(row["CI"])
         votes = _votes_for(float(row["label"]), std, int(votes_from_ci(ci, std)))

@@ -6,10 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
-from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.models import Experiment, Stimulus
+from crowdtest.design.models import Trap
 from crowdtest.rating.models import Assignment, Vote
 from crowdtest.results.models import RaterVerdict, SessionVerdict, VerdictOverride, VoteExclusion
 from crowdtest.results.services import (
@@ -39,7 +41,9 @@ def trap(experiment: Experiment) -> Any:
     return TrapFactory(source__track__experiment=experiment, answer=3)
 
 
-def test_a_clean_session_is_valid_and_its_votes_count(experiment, stimuli, trap) -> None:
+def test_a_clean_session_is_valid_and_its_votes_count(
+    experiment: Experiment, stimuli: list[Stimulus], trap: Trap
+) -> None:
     rater = RaterFactory(experiment=experiment)
     assignment = take_session(
         rater=rater, stimuli=stimuli, scores=VARIED, traps=[(trap, 3)], training=[(stimuli[0], 2)]
@@ -70,7 +74,13 @@ def test_a_clean_session_is_valid_and_its_votes_count(experiment, stimuli, trap)
     ],
 )
 def test_each_rule_excludes_the_session_and_its_votes(
-    experiment, stimuli, trap, answers, trap_given, scores, reason
+    experiment: Experiment,
+    stimuli: list[Stimulus],
+    trap: Trap,
+    answers: dict[str, Any],
+    trap_given: int | None,
+    scores: list[int],
+    reason: str,
 ) -> None:
     rater = RaterFactory(experiment=experiment)
     good = take_session(rater=rater, stimuli=stimuli, scores=VARIED, traps=[(trap, 3)])
@@ -90,7 +100,9 @@ def test_each_rule_excludes_the_session_and_its_votes(
     assert _votes_valid(good) == {True}
 
 
-def test_a_rule_switched_off_in_the_settings_is_not_applied(experiment, stimuli, trap) -> None:
+def test_a_rule_switched_off_in_the_settings_is_not_applied(
+    experiment: Experiment, stimuli: list[Stimulus], trap: Trap
+) -> None:
     set_config(experiment, screen_math=False, screen_headphones=False, min_rating_variance=0.0)
     assignment = take_session(
         rater=RaterFactory(experiment=experiment),
@@ -105,7 +117,9 @@ def test_a_rule_switched_off_in_the_settings_is_not_applied(experiment, stimuli,
     assert _votes_valid(assignment) == {True}
 
 
-def test_questions_not_asked_neither_pass_nor_fail(experiment, stimuli) -> None:
+def test_questions_not_asked_neither_pass_nor_fail(
+    experiment: Experiment, stimuli: list[Stimulus]
+) -> None:
     assignment = take_session(
         rater=RaterFactory(experiment=experiment),
         stimuli=stimuli,
@@ -120,7 +134,9 @@ def test_questions_not_asked_neither_pass_nor_fail(experiment, stimuli) -> None:
     assert SessionVerdict.objects.get(assignment=assignment).valid is True
 
 
-def test_sessions_beyond_the_cap_are_not_used_in_order_of_completion(experiment, stimuli) -> None:
+def test_sessions_beyond_the_cap_are_not_used_in_order_of_completion(
+    experiment: Experiment, stimuli: list[Stimulus]
+) -> None:
     set_config(experiment, max_sessions_per_rater=2)
     rater = RaterFactory(experiment=experiment)
     now = timezone.now()
@@ -142,7 +158,9 @@ def test_sessions_beyond_the_cap_are_not_used_in_order_of_completion(experiment,
     assert _votes_valid(late) == {False}
 
 
-def test_every_failing_rule_is_reported(experiment, stimuli, trap) -> None:
+def test_every_failing_rule_is_reported(
+    experiment: Experiment, stimuli: list[Stimulus], trap: Trap
+) -> None:
     assignment = take_session(
         rater=RaterFactory(experiment=experiment),
         stimuli=stimuli,
@@ -161,7 +179,7 @@ def test_every_failing_rule_is_reported(experiment, stimuli, trap) -> None:
 
 
 def test_screening_again_gives_the_same_verdicts_and_skips_sessions_in_progress(
-    experiment, stimuli
+    experiment: Experiment, stimuli: list[Stimulus]
 ) -> None:
     done = take_session(rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=VARIED)
     running = take_session(
@@ -181,13 +199,17 @@ def test_screening_again_gives_the_same_verdicts_and_skips_sessions_in_progress(
     assert _votes_valid(done) == {True}
 
 
-def test_the_screen_command_reports(experiment, stimuli, capsys) -> None:
+def test_the_screen_command_reports(
+    experiment: Experiment, stimuli: list[Stimulus], capsys: pytest.CaptureFixture[str]
+) -> None:
     take_session(rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=VARIED)
     call_command("screen", "vinyl")
     assert "1 sessions screened: 1 valid, 0 invalid" in capsys.readouterr().out
 
 
-def test_one_session_is_screened_as_it_ends(experiment, stimuli) -> None:
+def test_one_session_is_screened_as_it_ends(
+    experiment: Experiment, stimuli: list[Stimulus]
+) -> None:
     rater = RaterFactory(experiment=experiment)
     assignment = take_session(rater=rater, stimuli=stimuli, scores=[3, 3, 3, 3, 3])
     verdict = assignment_screen(assignment=assignment)
@@ -204,7 +226,7 @@ def test_one_session_is_screened_as_it_ends(experiment, stimuli) -> None:
 
 
 def test_an_override_wins_is_audited_and_survives_screening_again(
-    experiment, stimuli, admin_user
+    experiment: Experiment, stimuli: list[Stimulus], admin_user: User
 ) -> None:
     assignment = take_session(
         rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=[3, 3, 3, 3, 3]
@@ -229,7 +251,9 @@ def test_an_override_wins_is_audited_and_survives_screening_again(
     ]
 
 
-def test_an_override_needs_a_note_and_a_screened_session(experiment, stimuli, admin_user) -> None:
+def test_an_override_needs_a_note_and_a_screened_session(
+    experiment: Experiment, stimuli: list[Stimulus], admin_user: User
+) -> None:
     assignment = take_session(
         rater=RaterFactory(experiment=experiment), stimuli=stimuli, scores=VARIED
     )
@@ -243,7 +267,7 @@ def test_an_override_needs_a_note_and_a_screened_session(experiment, stimuli, ad
 # --- Vote-level rules (optional) -----------------------------------------------------
 
 
-def test_outlier_votes_are_dropped_with_their_reason(experiment) -> None:
+def test_outlier_votes_are_dropped_with_their_reason(experiment: Experiment) -> None:
     set_config(experiment, outlier_z=3.29, min_rating_variance=0.0)
     [stimulus, other] = make_stimuli(experiment, 2)
     # 14 raters agree on 4; one says 1: |z| = 3.61 with ddof=0 (P.808 toolkit).
@@ -271,7 +295,7 @@ def test_outlier_votes_are_dropped_with_their_reason(experiment) -> None:
     assert VoteExclusion.objects.count() == 1
 
 
-def test_raters_who_do_not_follow_the_mos_are_dropped(experiment) -> None:
+def test_raters_who_do_not_follow_the_mos_are_dropped(experiment: Experiment) -> None:
     set_config(experiment, min_rater_pcc=0.25, min_rater_answers=5, min_rating_variance=0.0)
     stimuli = make_stimuli(experiment, 5)
     for _ in range(4):
@@ -289,7 +313,7 @@ def test_raters_who_do_not_follow_the_mos_are_dropped(experiment) -> None:
 
 
 def test_gold_clips_are_screened_within_the_tolerance_and_apart_from_traps(
-    experiment, stimuli, trap
+    experiment: Experiment, stimuli: list[Stimulus], trap: Trap
 ) -> None:
     """A gold clip (known score 5) answered 4 is within ±1; answered 3 it fails the
     session, but only with `screen_gold` on. Its vote is not a trap answer."""
@@ -319,7 +343,9 @@ def test_gold_clips_are_screened_within_the_tolerance_and_apart_from_traps(
     assert SessionVerdict.objects.get(assignment=far).valid is True
 
 
-def test_the_page_visibility_rule_uses_what_the_page_measured(experiment, stimuli, trap) -> None:
+def test_the_page_visibility_rule_uses_what_the_page_measured(
+    experiment: Experiment, stimuli: list[Stimulus], trap: Trap
+) -> None:
     rater = RaterFactory(experiment=experiment)
     away = take_session(rater=rater, stimuli=stimuli, scores=VARIED, traps=[(trap, 3)])
     Vote.objects.filter(assignment=away, stimulus__in=stimuli[:2]).update(hidden_s=6.0)
