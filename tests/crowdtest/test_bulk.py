@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from django.utils import timezone
@@ -62,10 +64,16 @@ def test_rows_insert_writes_what_bulk_create_would() -> None:
 
 def test_values_insert_takes_plain_rows_with_json() -> None:
     assignment = AssignmentFactory()
-    columns = ("assignment_id", "experiment_id", "rules_valid", "reasons", "rules")
+    columns: tuple[str, ...] = ("assignment_id", "experiment_id", "rules_valid", "reasons", "rules")
     columns += ("ordinal", "rating_variance", "screened_at", "overridden", "valid")
     now = timezone.now()
-    row = (assignment.pk, assignment.experiment_id, False, ["math_wrong"], {"a": [1, 2]})
+    row: tuple[object, ...] = (
+        assignment.pk,
+        assignment.experiment_id,
+        False,
+        ["math_wrong"],
+        {"a": [1, 2]},
+    )
     row += (None, 0.5, now, False, False)
     assert values_insert(SessionVerdict, columns, [row]) == 1
     stored = SessionVerdict.objects.get(assignment=assignment)
@@ -103,7 +111,7 @@ def test_rows_sync_writes_only_the_rows_that_differ() -> None:
         (raters[2].pk, experiment_id, None, ["too_few_answers"], None, first),
     ]
 
-    def sync(rows: list[tuple[object, ...]]) -> tuple[int, int]:
+    def sync(rows: Sequence[tuple[object, ...]]) -> tuple[int, int]:
         return rows_sync(
             RaterVerdict, scope, key="rater_id", columns=columns, rows=rows, compare=compare
         )

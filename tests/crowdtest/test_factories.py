@@ -8,10 +8,12 @@ from tests.factories import TrapFactory, VoteFactory
 @pytest.mark.django_db
 def test_a_vote_hangs_together() -> None:
     vote = VoteFactory(score=2)
+    assert vote.stimulus is not None
     assert vote.experiment == vote.assignment.experiment == vote.rater.experiment
     assert vote.stimulus.experiment == vote.experiment
     assert vote.assignment.session.experiment == vote.experiment
-    assert vote.stimulus.delivery.name.endswith(".m4a")
+    name = vote.stimulus.delivery.name
+    assert name is not None and name.endswith(".m4a")
 
 
 @pytest.mark.django_db

@@ -14,7 +14,8 @@ def test_our_tasks_acknowledge_late_and_have_time_limits() -> None:
         if name in {"crowdtest.ping", "crowdtest.platforms.tasks.execute_payments"}:
             continue  # a ping; payments resume from their ledger instead of a redelivery
         assert task.acks_late, name
-        assert task.soft_time_limit < task.time_limit, name
+        soft, hard = task.soft_time_limit, task.time_limit
+        assert soft is not None and hard is not None and soft < hard, name
         # Only tasks that resume from a checkpoint are redelivered when their process dies.
         # Only the gpu tasks, which resume from checkpoints, come back after their process
         # was killed; a file that kills its process must not loop.

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "listen-carefully-42"
 
 
-def attempt(client: Client, password: str, *, path: str = "/login/", **extra: str) -> Any:
+def attempt(client: Client, password: str, *, path: str = "/login/", **extra: Any) -> Any:
     return client.post(path, {"username": "experimenter", "password": password}, **extra)
 
 
