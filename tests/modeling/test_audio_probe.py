@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,11 @@ def write_video_only(path: Path, noise: np.ndarray) -> None:
     ],
 )
 def test_unusable_files_raise_audio_error(
-    tmp_path: Path, noise: np.ndarray, name: str, make, message: str
+    tmp_path: Path,
+    noise: np.ndarray,
+    name: str,
+    make: Callable[[Path, np.ndarray], object],
+    message: str,
 ) -> None:
     path = tmp_path / name
     make(path, noise)

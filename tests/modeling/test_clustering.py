@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -64,7 +65,7 @@ def test_hdbscan_with_one_cloud_says_what_to_do() -> None:
         (np.zeros((20, 253)), {"k": 3}, "identical"),
     ],
 )
-def test_invalid_input(features: np.ndarray, kwargs: dict, message: str) -> None:
+def test_invalid_input(features: np.ndarray, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         cluster_features(features, **kwargs)
 

@@ -11,7 +11,9 @@ from modeling.audio.loudness import integrated_loudness, normalise, true_peak_db
 RATE = 48_000
 
 
-def sine(frequency: float, amplitude: float, seconds: float = 5.0, phase: float = 0.0):
+def sine(
+    frequency: float, amplitude: float, seconds: float = 5.0, phase: float = 0.0
+) -> np.ndarray:
     t = np.arange(int(seconds * RATE)) / RATE
     return (amplitude * np.sin(2 * np.pi * frequency * t + phase)).astype(np.float32)
 

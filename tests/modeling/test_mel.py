@@ -3,6 +3,8 @@ floor and range, where a tone lands, and the segments' frames."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,6 @@ def test_segments_are_15_frames_every_4() -> None:
         (lambda: MelSettings.from_dict({"bands": 48}), "unknown"),
     ],
 )
-def test_bad_input(call: object, message: str) -> None:
+def test_bad_input(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        call()  # type: ignore[operator]
+        call()

@@ -37,7 +37,8 @@ def music(seconds: float = 10.0, seed: int = 0) -> np.ndarray:
     t = np.arange(round(seconds * RATE)) / RATE
     chord = np.sin(2 * np.pi * np.outer(t, [220.0, 277.2, 329.6])).mean(axis=1)
     noise = np.random.default_rng(seed).standard_normal((t.size, 2))
-    return (0.3 * chord[:, None] + 0.02 * noise).astype(np.float32)
+    audio: np.ndarray = (0.3 * chord[:, None] + 0.02 * noise).astype(np.float32)
+    return audio
 
 
 def tone(seconds: float, frequency: float = 500.0) -> np.ndarray:

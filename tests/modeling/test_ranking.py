@@ -104,7 +104,7 @@ def test_the_ranking_recovers_the_known_order() -> None:
     pair: Kendall's tau against the known order, over 10 simulated crowds."""
     quality = known_quality()
     truth = list(range(len(quality)))
-    taus = {True: [], False: []}
+    taus: dict[bool, list[float]] = {True: [], False: []}
     tops = []
     for seed in range(10):
         for adaptive in (True, False):

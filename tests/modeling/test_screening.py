@@ -163,7 +163,7 @@ def test_gold_answers_are_accepted_within_the_tolerance(
 
 
 def test_reasons_have_stable_codes_and_text() -> None:
-    assert Reason.MATH_WRONG == "math_wrong"
+    assert Reason.MATH_WRONG.value == "math_wrong"
     assert Reason("low_variance") is Reason.LOW_VARIANCE
     assert Reason.MATH_WRONG.text == "Math answer was wrong"
     assert all(reason.text for reason in Reason)
@@ -292,7 +292,7 @@ def test_the_rater_verdict() -> None:
     assert rater_verdict(None, rules).valid is None
     off = ScreeningRules(min_rater_pcc=None)
     assert rater_verdict(RaterAgreement(-1.0, 50, 2), off).valid is True
-    assert RaterReason.LOW_CORRELATION == "low_rater_pcc" and RaterReason.LOW_CORRELATION.text
+    assert RaterReason.LOW_CORRELATION.value == "low_rater_pcc" and RaterReason.LOW_CORRELATION.text
 
 
 def test_outlier_votes_at_the_toolkits_threshold() -> None:

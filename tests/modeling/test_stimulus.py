@@ -21,7 +21,7 @@ SHORT = StimulusConfig(excerpt_seconds=2.0)  # the paper's 10 s where it matters
 
 
 def write_track(
-    folder: Path, name: str, *, seconds: float = 3, rate: int = RATE, channels: int = 2, **kw
+    folder: Path, name: str, *, seconds: float = 3, rate: int = RATE, channels: int = 2, **kw: float
 ) -> Path:
     audio = synth_track(seconds=seconds, sample_rate=rate, channels=channels, seed=5, faults=kw)
     path = folder / name

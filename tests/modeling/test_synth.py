@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ def test_bad_fault_settings_are_refused(faults: dict[str, float], message: str) 
         synth_track(seconds=1, sample_rate=8000, seed=0, faults=faults)
 
 
-def test_demo_corpus_files_manifest_and_spread(tmp_path) -> None:
+def test_demo_corpus_files_manifest_and_spread(tmp_path: Path) -> None:
     tracks = write_demo_corpus(tmp_path, n_tracks=10, seconds=1.0, sample_rate=8000, seed=3)
     assert len(tracks) == 10
     assert {track.path.suffix for track in tracks} == {".wav", ".flac"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import torch
@@ -26,7 +27,16 @@ from modeling.w2vmos.train import train_model
 
 ClipFactory = Callable[..., Path]
 NoisySet = Callable[[int], tuple[list[Path], list[float]]]
-TINY = {"seconds": 1.0, "segments_per_file": 6, "batch_size": 8, "device": "cpu"}
+
+
+class _Tiny(TypedDict):
+    seconds: float
+    segments_per_file: int
+    batch_size: int
+    device: str
+
+
+TINY: _Tiny = {"seconds": 1.0, "segments_per_file": 6, "batch_size": 8, "device": "cpu"}
 
 
 @pytest.fixture
@@ -63,7 +73,7 @@ def test_soft_assignment_and_target_by_hand() -> None:
 
 def test_autoencoder_learns_resumes_and_leaves_its_cnn(music: list[Path], tmp_path: Path) -> None:
     seen: list[CNNPretrainProgress] = []
-    config = CNNPretrainConfig(method="autoencoder", epochs=6, lr=3e-3, **TINY)  # type: ignore[arg-type]
+    config = CNNPretrainConfig(method="autoencoder", epochs=6, lr=3e-3, **TINY)
 
     def stop_in_epoch_three() -> bool:
         return len(seen) == 2
@@ -93,7 +103,7 @@ def test_autoencoder_learns_resumes_and_leaves_its_cnn(music: list[Path], tmp_pa
     with pytest.raises(W2VMOSError, match="holds another pre-training run"):
         pretrain_cnn(
             music,
-            config=CNNPretrainConfig(method="autoencoder", epochs=7, **TINY),  # type: ignore[arg-type]
+            config=CNNPretrainConfig(method="autoencoder", epochs=7, **TINY),
             out_dir=tmp_path / "ae",
         )
 
@@ -106,7 +116,7 @@ def test_dcec_clusters_after_the_autoencoder(music: list[Path], tmp_path: Path) 
         epochs=2,
         clusters=3,
         embed_dim=4,
-        **TINY,  # type: ignore[arg-type]
+        **TINY,
     )
     pretrain_cnn(music, config=config, out_dir=tmp_path / "dcec", progress=seen.append)
     assert [p.phase for p in seen] == ["reconstruction"] * 2 + ["clustering"] * 2
@@ -133,7 +143,7 @@ def test_dcec_mtl_fine_tunes_saves_and_loads(
 ) -> None:
     config = CNNPretrainConfig(
         method="dcec", ae_epochs=1, epochs=1, clusters=2, embed_dim=4, **TINY
-    )  # type: ignore[arg-type]
+    )
     pretrain_cnn(music, config=config, out_dir=tmp_path / "dcec")
     paths, labels = noisy_set(6)
     result = train_model(
@@ -157,7 +167,7 @@ def test_dcec_mtl_fine_tunes_saves_and_loads(
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 def test_degradation_classifier_learns_the_six_classes(music: list[Path], tmp_path: Path) -> None:
     seen: list[CNNPretrainProgress] = []
-    config = CNNPretrainConfig(method="degradation", epochs=3, val_share=0.2, **TINY)  # type: ignore[arg-type]
+    config = CNNPretrainConfig(method="degradation", epochs=3, val_share=0.2, **TINY)
     result = pretrain_cnn(music, config=config, out_dir=tmp_path / "degr", progress=seen.append)
     assert result.items == 36 and (tmp_path / "degr/degraded/degraded.csv").is_file()
     assert [p.phase for p in seen] == ["classification"] * 3
@@ -183,4 +193,4 @@ def test_one_file_is_refused(make_clip: ClipFactory, tmp_path: Path) -> None:
     with pytest.raises(W2VMOSError, match="at least two usable files"):
         pretrain_cnn(
             [make_clip("one.wav")], config=CNNPretrainConfig(**TINY), out_dir=tmp_path / "o"
-        )  # type: ignore[arg-type]
+        )

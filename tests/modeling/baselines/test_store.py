@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -152,7 +153,12 @@ def test_a_run_folder_from_before_the_baselines_still_matches_its_settings() -> 
     old_train = {
         k: v for k, v in train.to_dict().items() if k not in ("loss", "lr_plateau_patience")
     }
-    stored = {"model": old_model, "train": old_train, "data": {"n": 3}, "code_version": "x"}
+    stored: dict[str, Any] = {
+        "model": old_model,
+        "train": old_train,
+        "data": {"n": 3},
+        "code_version": "x",
+    }
     assert stored_identity(stored, identity) == identity
     stored["train"]["batch_size"] = 8
     assert stored_identity(stored, identity) != identity

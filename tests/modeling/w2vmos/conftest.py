@@ -45,7 +45,8 @@ def music(seconds: float, seed: int, sr: int = SR) -> np.ndarray:
         for h in range(1, 4):
             tone += np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi)) / h
     tone *= 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t)
-    return 0.2 * tone / np.abs(tone).max()
+    peak = float(np.abs(tone).max())
+    return 0.2 * tone / peak
 
 
 ClipFactory = Callable[..., Path]

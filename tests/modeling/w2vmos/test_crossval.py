@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -15,6 +16,14 @@ from modeling.w2vmos.data import ManifestItem
 from modeling.w2vmos.errors import W2VMOSError
 
 from .conftest import TINY_GROUP, ClipFactory, mos_for_noise
+
+
+class _Settings(TypedDict):
+    model_config: ModelConfig
+    train_config: TrainConfig
+    cv_config: CVConfig
+    run_dir: Path
+
 
 MODEL = ModelConfig(tiny_config=TINY_GROUP)
 TRAIN = TrainConfig(lr_backbone=1e-3, lr_head=1e-2, max_epochs=2, patience=5, max_seconds=None)
@@ -138,7 +147,7 @@ def test_bad_labels_are_refused_before_training(items: list[ManifestItem], tmp_p
 def test_folds_run_one_at_a_time_and_the_summary_comes_with_the_last(
     items: list[ManifestItem], tmp_path: Path
 ) -> None:
-    settings = {
+    settings: _Settings = {
         "model_config": MODEL,
         "train_config": TrainConfig(max_epochs=1, max_seconds=None),
         "cv_config": CVConfig(),

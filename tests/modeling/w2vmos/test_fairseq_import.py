@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from modeling.w2vmos.errors import W2VMOSError
-from modeling.w2vmos.fairseq_import import conv_layers, convert, hf_key, read_checkpoint
+from modeling.w2vmos.fairseq_import import (
+    ConvertedModel,
+    conv_layers,
+    convert,
+    hf_key,
+    read_checkpoint,
+)
 from tests.modeling.w2vmos.fairseq_shapes import (
     LAYER_NORM_FIRST,
     SETTINGS,
@@ -24,9 +30,10 @@ from tests.modeling.w2vmos.fairseq_shapes import (
 SAVERS = {"cfg": save_cfg_checkpoint, "args": save_args_checkpoint}
 
 
-def last_layer(converted: Any, wav: torch.Tensor) -> torch.Tensor:
+def last_layer(converted: ConvertedModel, wav: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return converted.backbone(wav).last_hidden_state
+        hidden: torch.Tensor = converted.backbone(wav).last_hidden_state
+    return hidden
 
 
 @pytest.mark.parametrize("layout", ["cfg", "args"])
