@@ -12,9 +12,17 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from celery import Celery
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from playwright.sync_api import Browser, Page
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -48,27 +56,27 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 @pytest.fixture
-def staff_user(django_user_model: Any) -> Any:
+def staff_user(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user(
         username="experimenter", password="listen-carefully-42", is_staff=True
     )
 
 
 @pytest.fixture
-def admin_user_account(django_user_model: Any) -> Any:
+def admin_user_account(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_superuser(
         username="admin", password="admin-pass-1234", email="admin@example.org"
     )
 
 
 @pytest.fixture
-def staff_client(client: Any, staff_user: Any) -> Any:
+def staff_client(client: Client, staff_user: User) -> Client:
     client.force_login(staff_user)
     return client
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
+def chromium() -> Iterator[Browser]:
     """Chromium for one test module. Not for the whole session: processes forked later
     (data loader workers) would inherit the Playwright driver's pipes and keep it from
     shutting down."""
@@ -84,7 +92,7 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
+def page(chromium: Browser) -> Iterator[Page]:
     context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -146,7 +154,7 @@ def _worker_env(broker_url: str) -> dict[str, str]:
 
 def _start_workers(
     broker_url: str, tmp_path: Path, count: int, pool: list[str]
-) -> Iterator[tuple[Any, list[Any]]]:
+) -> Iterator[tuple[Celery, list[subprocess.Popen[bytes]]]]:
     """`count` real `celery worker` processes on every queue, each with its own log;
     yields a Celery client on the same broker and the processes."""
     import subprocess
@@ -179,6 +187,7 @@ def _start_workers(
             if any(proc.poll() is not None for proc in procs):
                 raise RuntimeError(logs_text())
             replies = client.control.ping(timeout=1.0)
+            assert replies is not None  # a ping waits for its replies
             if len(replies) >= count:
                 break
         else:
@@ -196,7 +205,9 @@ def _start_workers(
 
 
 @pytest.fixture
-def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any) -> Iterator[Any]:
+def celery_worker_process(
+    broker_url: str, transactional_db: None, tmp_path: Path
+) -> Iterator[Celery]:
     """A real `celery worker` process on Redis, using the test database and media folder.
     Yields a Celery client bound to the same broker."""
     for client, _ in _start_workers(broker_url, tmp_path, 1, ["--pool", "solo"]):
@@ -205,8 +216,8 @@ def celery_worker_process(broker_url: str, transactional_db: None, tmp_path: Any
 
 @pytest.fixture
 def celery_worker_pair(
-    broker_url: str, transactional_db: None, tmp_path: Any
-) -> Iterator[tuple[Any, list[Any]]]:
+    broker_url: str, transactional_db: None, tmp_path: Path
+) -> Iterator[tuple[Celery, list[subprocess.Popen[bytes]]]]:
     """Two real worker processes, each with one prefork pool process (which can be
     killed on its own, as the out-of-memory killer would), on the test database."""
     pool = ["--pool", "prefork", "--concurrency", "1"]

@@ -8,12 +8,12 @@ import io
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
+from pytest_django import Settings
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.results.models import StimulusMOS
@@ -29,7 +29,7 @@ pytestmark = [
 
 
 def test_the_demo_runs_the_whole_pipeline_and_serves_it(
-    transactional_db: None, settings: Any, tmp_path: Path
+    transactional_db: None, settings: Settings, tmp_path: Path
 ) -> None:
     settings.IMPORT_ROOTS = [tmp_path.resolve()]
     out = io.StringIO()

@@ -25,7 +25,7 @@ from crowdtest.rating.identity import RaterIdentity, rater_token
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from deploy.nginx import free_port, nginx_binary, running_nginx
 from tests.conftest import database_url_for_subprocess, require_service
-from tests.crowdtest.rating.designs import make_design
+from tests.crowdtest.rating.designs import Built, make_design
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -112,7 +112,7 @@ def server(tmp_path: Path) -> Iterator[Deployed]:
 
 
 @pytest.fixture
-def built() -> Any:
+def built() -> Built:
     return make_design(votes=4, audio=b"\x00\x00\x00\x18ftypM4A " + b"\x00" * CLIP_BYTES)
 
 
@@ -148,7 +148,9 @@ class HttpRater:
         state = self.api("consent")
         self.fetch(state["setup"]["volume_url"])
         self.fetch(state["setup"]["digits_url"])
-        digits = self.assignment().digits_clip.digits
+        digits_clip = self.assignment().digits_clip
+        assert digits_clip is not None
+        digits = digits_clip.digits
         state = self.api("setup", {"clip": state["setup"]["clip"], "digits": digits})
         body = {"math": self.assignment().math_answer, "hearing_normal": True, "headphones": True}
         state = self.api("questions", body)
@@ -196,7 +198,7 @@ def slow_reader(url: str, stop: threading.Event, received: list[int]) -> None:
 
 
 def test_slow_readers_of_a_clip_do_not_delay_another_raters_answer(
-    server: Deployed, built: Any
+    server: Deployed, built: Built
 ) -> None:
     slow = HttpRater(server.base, built.experiment, "slow-phone")
     clip_url = server.base + slow.to_rating()["clips"][0]["url"]
@@ -229,11 +231,12 @@ def test_slow_readers_of_a_clip_do_not_delay_another_raters_answer(
     assert Vote.objects.filter(item__clip_key=clip["clip"]).count() == 1
 
 
-def test_half_sent_request_bodies_do_not_block_healthz(server: Deployed, built: Any) -> None:
+def test_half_sent_request_bodies_do_not_block_healthz(server: Deployed, built: Built) -> None:
     rater = HttpRater(server.base, built.experiment, "stalled")
     clip = rater.to_rating()["clips"][0]
     rater.listen(clip)
     token = rater.http.headers["X-Rater-Token"]
+    assert isinstance(token, str)
     head = (
         f"POST /api/rate HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
         f"Content-Type: application/json\r\nX-Rater-Token: {token}\r\n"
@@ -261,7 +264,7 @@ def test_half_sent_request_bodies_do_not_block_healthz(server: Deployed, built: 
     assert Vote.objects.filter(item__clip_key=clip["clip"]).count() == 1
 
 
-def test_a_rating_sent_twice_at_once_is_stored_once(server: Deployed, built: Any) -> None:
+def test_a_rating_sent_twice_at_once_is_stored_once(server: Deployed, built: Built) -> None:
     rater = HttpRater(server.base, built.experiment, "double-click")
     state = rater.to_rating()
     for clip in state["clips"]:
@@ -276,7 +279,7 @@ def test_a_rating_sent_twice_at_once_is_stored_once(server: Deployed, built: Any
     )
 
 
-def test_a_killed_worker_loses_no_answer(server: Deployed, built: Any) -> None:
+def test_a_killed_worker_loses_no_answer(server: Deployed, built: Built) -> None:
     rater = HttpRater(server.base, built.experiment, "before-and-after")
     state = rater.to_rating()
     first, second = state["clips"][0], state["clips"][1]

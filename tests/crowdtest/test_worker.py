@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
 
 import pytest
+from celery import Celery
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 
-def test_task_round_trip_through_redis_and_a_worker_process(celery_worker_process: Any) -> None:
+def test_task_round_trip_through_redis_and_a_worker_process(celery_worker_process: Celery) -> None:
     result = celery_worker_process.send_task(
         "crowdtest.ping", kwargs={"value": "vinyl"}, queue="default"
     )
@@ -21,7 +22,7 @@ def test_task_round_trip_through_redis_and_a_worker_process(celery_worker_proces
 
 
 def test_stimulus_prepared_by_a_worker_on_the_audio_queue(
-    celery_worker_process: Any, tmp_path: Any
+    celery_worker_process: Celery, tmp_path: Path
 ) -> None:
     """The real task, through Redis, in another process, writing to the test database."""
     from crowdtest.corpus.models import Stimulus

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from crowdtest.jobs import dispatch
 
@@ -25,7 +26,9 @@ class FakeTask:
 
 @pytest.mark.django_db
 def test_a_group_is_sent_in_slices_once_the_transaction_commits(
-    settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/9"
     sent: list[list[dict[str, Any]]] = []
@@ -48,7 +51,7 @@ def test_a_group_is_sent_in_slices_once_the_transaction_commits(
 
 @pytest.mark.django_db
 def test_without_a_broker_the_group_runs_here_in_order(
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     task = FakeTask()
     with django_capture_on_commit_callbacks(execute=True):

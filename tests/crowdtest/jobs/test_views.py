@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from crowdtest.jobs.models import Job
@@ -32,7 +32,7 @@ def login(client: Client, user_model: Any, name: str, *, staff: bool) -> Any:
 
 
 def test_an_account_without_staff_can_neither_read_nor_cancel_a_job(
-    client: Client, django_user_model: Any, sync_job: Job
+    client: Client, django_user_model: type[User], sync_job: Job
 ) -> None:
     login(client, django_user_model, "rater-account", staff=False)
     assert client.get(f"/jobs/{sync_job.pk}/").status_code == 403
@@ -53,7 +53,7 @@ def test_signed_out_visitors_are_sent_to_the_login(client: Client, sync_job: Job
 
 
 def test_staff_cancel_a_job_anyone_on_staff_may_start(
-    client: Client, django_user_model: Any, sync_job: Job
+    client: Client, django_user_model: type[User], sync_job: Job
 ) -> None:
     login(client, django_user_model, "experimenter", staff=True)
     page = client.get(f"/jobs/{sync_job.pk}/")
@@ -64,7 +64,7 @@ def test_staff_cancel_a_job_anyone_on_staff_may_start(
 
 
 def test_a_payment_job_is_cancelled_only_with_the_payment_permission(
-    client: Client, django_user_model: Any, pay_job: Job
+    client: Client, django_user_model: type[User], pay_job: Job
 ) -> None:
     user = login(client, django_user_model, "experimenter", staff=True)
     page = client.get(f"/jobs/{pay_job.pk}/")

@@ -10,11 +10,11 @@ import csv
 import math
 import random
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from crowdtest.design.models import Session
 from crowdtest.rating.models import AssignmentItem, Vote
@@ -37,7 +37,7 @@ def _vinylset(count: int, seed: int) -> list[tuple[float, float]]:
 
 
 def test_adaptive_collection_reaches_every_target_with_fewer_votes(
-    client: Client, django_capture_on_commit_callbacks: Any
+    client: Client, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     built = make_design(
         n_clusters=3,

@@ -9,7 +9,6 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -171,7 +170,7 @@ def _url(name: str = "mos.csv") -> str:
 
 
 @pytest.fixture
-def exporter(django_user_model: Any) -> Any:
+def exporter(django_user_model: type[User]) -> User:
     user = django_user_model.objects.create_user(username="exporter", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="export_experiment"))
     return user

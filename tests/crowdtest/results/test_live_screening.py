@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from crowdtest.rating.models import Vote
 from crowdtest.results.models import SessionVerdict
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_finishing_a_session_screens_it(
-    client: Client, django_capture_on_commit_callbacks: Any
+    client: Client, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     built = make_design()
     rc = RaterClient(client, built.experiment)

@@ -9,13 +9,13 @@ import csv
 import io
 import random
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from crowdtest.exports import export_one
 from crowdtest.rating.models import AssignmentItem, Rater, Vote
@@ -43,7 +43,7 @@ def take_sessions(rc: RaterClient, score: Score) -> int:
 
 
 def test_a_random_rater_who_passes_the_traps_is_caught_live_and_honest_ones_kept(
-    client: Client, django_capture_on_commit_callbacks: Any
+    client: Client, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
 ) -> None:
     built = make_design(
         n_clusters=3,

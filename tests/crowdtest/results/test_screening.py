@@ -32,12 +32,12 @@ def _votes_valid(assignment: Assignment) -> set[bool | None]:
 
 
 @pytest.fixture
-def stimuli(experiment: Experiment) -> list[Any]:
+def stimuli(experiment: Experiment) -> list[Stimulus]:
     return make_stimuli(experiment, 5)
 
 
 @pytest.fixture
-def trap(experiment: Experiment) -> Any:
+def trap(experiment: Experiment) -> Trap:
     return TrapFactory(source__track__experiment=experiment, answer=3)
 
 

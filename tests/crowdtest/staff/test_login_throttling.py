@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
+from pytest_django import Settings
 
 from crowdtest.access import client_ip
 
@@ -24,7 +26,7 @@ def logged_in(client: Client) -> bool:
 
 
 def test_fifty_wrong_passwords_then_the_right_one_does_not_log_in(
-    client: Client, staff_user: Any, settings: Any
+    client: Client, staff_user: User, settings: Settings
 ) -> None:
     for _ in range(50):
         attempt(client, "wrong-guess")
@@ -38,7 +40,7 @@ def test_fifty_wrong_passwords_then_the_right_one_does_not_log_in(
 
 
 def test_a_few_mistakes_are_forgiven_and_reset_by_the_right_password(
-    client: Client, staff_user: Any, settings: Any
+    client: Client, staff_user: User, settings: Settings
 ) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert attempt(client, "typo").status_code == 200  # the form again, with its error
@@ -51,7 +53,7 @@ def test_a_few_mistakes_are_forgiven_and_reset_by_the_right_password(
 
 
 def test_a_lockout_holds_one_address_not_the_account_everywhere(
-    client: Client, staff_user: Any, settings: Any
+    client: Client, staff_user: User, settings: Settings
 ) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
         attempt(client, "wrong", REMOTE_ADDR="203.0.113.9")
@@ -59,7 +61,7 @@ def test_a_lockout_holds_one_address_not_the_account_everywhere(
     assert attempt(client, PASSWORD, REMOTE_ADDR="198.51.100.4").status_code == 302
 
 
-def test_the_client_address_comes_from_the_trusted_proxy_only(settings: Any) -> None:
+def test_the_client_address_comes_from_the_trusted_proxy_only(settings: Settings) -> None:
     settings.TRUSTED_PROXY_IPS = ["127.0.0.1"]
     factory = RequestFactory()
     proxied = factory.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 5.6.7.8")

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.exports import export_one
@@ -32,7 +34,7 @@ FAST = ["--device", "cpu", "--max-epochs", "2", "--batch-size", "8"]
 
 @pytest.fixture(scope="module", params=["convmaxpool", "nisqa"])
 def trained(
-    request: pytest.FixtureRequest, django_db_setup: Any, django_db_blocker: Any
+    request: pytest.FixtureRequest, django_db_setup: Any, django_db_blocker: DjangoDbBlocker
 ) -> Iterator[tuple[Experiment, ModelRun, str]]:
     with django_db_blocker.unblock():
         experiment = labelled_experiment(18, slug=f"cv-{request.param}")
@@ -80,7 +82,7 @@ def test_a_baseline_goes_through_the_same_folds_and_metrics(
 
 
 def test_the_models_tab_shows_the_run_beside_the_papers_table(
-    trained: tuple[Experiment, ModelRun, str], staff_client: Any
+    trained: tuple[Experiment, ModelRun, str], staff_client: Client
 ) -> None:
     experiment, run, _ = trained
     page = staff_client.get(reverse("training:run_list", args=[experiment.slug]))

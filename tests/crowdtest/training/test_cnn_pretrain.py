@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.exports import export_one
@@ -30,7 +32,9 @@ FAST = ["--device", "cpu", "--max-epochs", "1", "--batch-size", "8"]
 
 @pytest.fixture(scope="module")
 def products(
-    tmp_path_factory: pytest.TempPathFactory, django_db_setup: Any, django_db_blocker: Any
+    tmp_path_factory: pytest.TempPathFactory,
+    django_db_setup: Any,
+    django_db_blocker: DjangoDbBlocker,
 ) -> Iterator[dict[str, tuple[Path, str]]]:
     """An autoencoder and a DCEC product made through the command."""
     root = tmp_path_factory.mktemp("cnn")
@@ -156,7 +160,7 @@ def test_a_wrong_product_is_refused_before_anything_is_queued(
 
 
 def test_the_command_and_the_form_refuse_a_missing_or_unfinished_product(
-    tmp_path: Path, staff_client: Any
+    tmp_path: Path, staff_client: Client
 ) -> None:
     experiment = labelled_experiment(6, slug="no-product")
     with pytest.raises(CommandError, match="is not a finished CNN pre-training"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
@@ -48,7 +48,7 @@ def _nothing_queued(experiment: Experiment) -> bool:
 
 
 def test_every_model_runs_over_the_same_folds(
-    dcec_product: Path, tiny_backbone: Path, staff_client: Any
+    dcec_product: Path, tiny_backbone: Path, staff_client: Client
 ) -> None:
     experiment = labelled_experiment(12, slug="compare")
     out = io.StringIO()

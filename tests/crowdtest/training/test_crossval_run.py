@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.http import StreamingHttpResponse
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.exports import export_one
@@ -30,7 +33,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def trained(
-    django_db_setup: Any, django_db_blocker: Any, tiny_backbone: Path
+    django_db_setup: Any, django_db_blocker: DjangoDbBlocker, tiny_backbone: Path
 ) -> Iterator[tuple[Experiment, ModelRun, str]]:
     with django_db_blocker.unblock():
         experiment = labelled_experiment(18, slug="cv-run")
@@ -82,7 +85,7 @@ def test_the_command_trains_every_fold_and_prints_the_papers_table(
 
 
 def test_run_pages_show_progress_folds_and_the_final_table(
-    trained: tuple[Experiment, ModelRun, str], staff_client: Any
+    trained: tuple[Experiment, ModelRun, str], staff_client: Client
 ) -> None:
     experiment, run, _ = trained
     listing = staff_client.get(reverse("training:run_list", args=[experiment.slug]))
@@ -97,7 +100,7 @@ def test_run_pages_show_progress_folds_and_the_final_table(
 
 @pytest.mark.parametrize("name", ["losses", "folds", "pra", "predictions"])
 def test_plots_are_pngs(
-    trained: tuple[Experiment, ModelRun, str], staff_client: Any, name: str
+    trained: tuple[Experiment, ModelRun, str], staff_client: Client, name: str
 ) -> None:
     experiment, run, _ = trained
     response = staff_client.get(reverse("training:run_plot", args=[experiment.slug, run.pk, name]))
@@ -106,7 +109,7 @@ def test_plots_are_pngs(
 
 
 def test_pages_plots_and_actions_are_for_staff_only(
-    trained: tuple[Experiment, ModelRun, str], client: Any, django_user_model: Any
+    trained: tuple[Experiment, ModelRun, str], client: Client, django_user_model: type[User]
 ) -> None:
     experiment, run, _ = trained
     urls = [
@@ -132,9 +135,10 @@ def test_pages_plots_and_actions_are_for_staff_only(
 
 
 def test_the_run_list_makes_the_same_queries_for_one_run_or_many(
-    staff_client: Any, django_db_blocker: Any
+    staff_client: Client, django_db_blocker: DjangoDbBlocker
 ) -> None:
     experiment = ModelRunFactory().experiment
+    assert experiment is not None
     url = reverse("training:run_list", args=[experiment.slug])
     staff_client.get(url)  # warm caches (session, user)
     from django.db import connection
@@ -178,10 +182,10 @@ def test_predict_quality_scores_a_folder_and_reports_the_corrupt_file(
 
 def test_scoring_from_the_page_writes_a_downloadable_csv(
     trained: tuple[Experiment, ModelRun, str],
-    staff_client: Any,
-    staff_user: Any,
+    staff_client: Client,
+    staff_user: User,
     tmp_path: Path,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     experiment, run, _ = trained
     archive = tmp_path / "lp"
@@ -197,7 +201,8 @@ def test_scoring_from_the_page_writes_a_downloadable_csv(
     assert staff_client.get(download_url).status_code == 403  # results need the permission
     staff_user.user_permissions.add(Permission.objects.get(codename="export_experiment"))
     download = staff_client.get(download_url)
-    text = b"".join(download.streaming_content).decode()
+    assert isinstance(download, StreamingHttpResponse)
+    text = download.getvalue().decode()  # its streamed content joined
     assert text.startswith("path,track_id,predicted_mos,error,engine,model_run,code_version")
     assert len(text.strip().splitlines()) == 3
     outside = staff_client.post(url, {"source": "/etc", "device": "cpu"}, follow=True)
@@ -216,8 +221,8 @@ def test_models_csv_holds_each_runs_metrics(trained: tuple[Experiment, ModelRun,
 
 def test_scoring_the_experiments_own_tracks_reports_each_unreadable_one(
     trained: tuple[Experiment, ModelRun, str],
-    staff_client: Any,
-    django_capture_on_commit_callbacks: Any,
+    staff_client: Client,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     """The factory's tracks point at files that do not exist: every row says why. A
     track's name as uploaded is neutralised where a spreadsheet would run it."""
@@ -246,7 +251,7 @@ def test_scoring_the_experiments_own_tracks_reports_each_unreadable_one(
 
 
 def test_admin_lists_runs_with_their_folds(
-    trained: tuple[Experiment, ModelRun, str], admin_client: Any
+    trained: tuple[Experiment, ModelRun, str], admin_client: Client
 ) -> None:
     _, run, _ = trained
     assert admin_client.get(reverse("admin:training_modelrun_changelist")).status_code == 200
@@ -256,13 +261,14 @@ def test_admin_lists_runs_with_their_folds(
 
 
 def test_a_run_page_makes_the_same_queries_for_any_number_of_folds_and_scorings(
-    staff_client: Any,
+    staff_client: Client,
 ) -> None:
     """A run's page reads its run, folds and scorings in a fixed number of queries, and
     its fold predictions (620 rows per fold on Vinylset) never one by one."""
     from django.db import connection
 
     run = ModelRunFactory()
+    assert run.experiment is not None
     url = reverse("training:run_detail", args=[run.experiment.slug, run.pk])
     staff_client.get(url)  # warm caches (session, user)
     with CaptureQueriesContext(connection) as bare:

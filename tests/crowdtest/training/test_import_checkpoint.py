@@ -12,6 +12,7 @@ import pytest
 import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pytest_django import Settings
 
 from crowdtest.training.models import ModelRun, ScoringRun
 from crowdtest.training.services import backbone_resolve
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def runs_root(settings: Any, tmp_path: Path) -> Path:
+def runs_root(settings: Settings, tmp_path: Path) -> Path:
     settings.MODEL_RUNS_ROOT = tmp_path / "model_runs"
     return Path(settings.MODEL_RUNS_ROOT)
 

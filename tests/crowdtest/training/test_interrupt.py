@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from celery.signals import task_postrun
 from django.db import connection
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from crowdtest.celery import GPU_TIME_LIMIT
 from crowdtest.corpus.models import Experiment
@@ -83,7 +84,7 @@ def test_cancel_stops_training_at_the_next_batch_and_resume_continues(
     make_experiment: Callable[..., Experiment],
     tiny_backbone: Path,
     epochs: tuple[Epochs, list[Callable[..., None]]],
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     seen, hooks = epochs
 
@@ -120,7 +121,7 @@ def test_a_fold_killed_mid_run_resumes_from_its_last_epoch_when_delivered_again(
     make_experiment: Callable[..., Experiment],
     tiny_backbone: Path,
     epochs: tuple[Epochs, list[Callable[..., None]]],
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     seen, hooks = epochs
 
@@ -164,11 +165,11 @@ def test_only_failed_or_cancelled_runs_resume(
 
 def test_a_task_near_its_time_limit_hands_over_to_a_continuation(
     request: pytest.FixtureRequest,
-    settings: Any,
+    settings: Settings,
     make_experiment: Callable[..., Experiment],
     tiny_backbone: Path,
     epochs: tuple[Epochs, list[Callable[..., None]]],
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     """The first task finds its deadline passed at its first batch (a hand-over margin
     longer than the time limit): it saves nothing, queues its continuation and returns;

@@ -9,11 +9,13 @@ import io
 import os
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 
 from crowdtest.celery import app
 from crowdtest.training.models import ScoringRun, ScoringShard
@@ -26,7 +28,7 @@ PLAN = "crowdtest.training.tasks.score_archive"
 
 
 def send_scoring(
-    client: Any, archive: list[Path], tmp_path: Path, model: Path, **kwargs: Any
+    client: Celery, archive: list[Path], tmp_path: Path, model: Path, **kwargs: Any
 ) -> ScoringRun:
     """A scoring started as the page starts it, its plan sent to the workers."""
     manifest = write_manifest(tmp_path / "manifest.csv", archive)
@@ -71,7 +73,9 @@ def pid_of(shard: ScoringShard) -> int:
 
 
 def test_two_workers_share_one_archive_into_one_csv(
-    celery_worker_pair: tuple[Any, list[Any]], tiny_scoring_model: Path, tmp_path: Path
+    celery_worker_pair: tuple[Celery, list[subprocess.Popen[bytes]]],
+    tiny_scoring_model: Path,
+    tmp_path: Path,
 ) -> None:
     client, _ = celery_worker_pair
     archive = write_wavs(tmp_path / "lp", 12, seconds=0.5)
@@ -95,7 +99,9 @@ def test_two_workers_share_one_archive_into_one_csv(
 
 
 def test_a_shard_whose_worker_process_is_killed_is_scored_again_elsewhere(
-    celery_worker_pair: tuple[Any, list[Any]], tiny_scoring_model: Path, tmp_path: Path
+    celery_worker_pair: tuple[Celery, list[subprocess.Popen[bytes]]],
+    tiny_scoring_model: Path,
+    tmp_path: Path,
 ) -> None:
     """The pool process is killed while it loads the model for its first shard (a worker
     process's first shard takes a second or two): the shard goes back to the queue."""

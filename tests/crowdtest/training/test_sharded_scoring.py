@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from crowdtest.jobs.models import Job
 from crowdtest.jobs.services import job_request_cancel
@@ -23,6 +24,7 @@ from crowdtest.training.services import (
     shard_score,
     sharding,
 )
+from crowdtest.training.services.scoring import sources_score
 
 from .conftest import final_run_with_model, write_manifest, write_wavs
 
@@ -118,6 +120,7 @@ def test_shards_score_the_archive_into_one_csv_in_input_order(
     assert len(scored) == 6 and {r["engine"] for r in scored} == {"torch-fp32"}
     assert list(scoring.shards.values_list("status", flat=True)) == ["succeeded"] * 3
     assert not ScoredFile.objects.filter(scoring_id=scoring.pk).exists()  # the CSV holds them
+    assert scoring.job_id is not None
     job = Job.objects.get(pk=scoring.job_id)
     assert (job.status, job.total, job.done + job.failed) == ("succeeded", 9, 9)
 
@@ -143,7 +146,7 @@ def test_a_shard_delivered_again_after_its_worker_died_scores_only_what_was_left
     scoring = planned(run, write_manifest(tmp_path / "m.csv", archive), sent, shard_size=5)
     assert [kwargs["index"] for _, kwargs in sent] == [0, 1]
     scored: list[str] = []
-    real_score = sharding.sources_score
+    real_score = sources_score
 
     def counting(scorer: Any, chunk: Any, **kwargs: Any) -> Any:
         if kill_on_chunk and len(scored) == 2 * kill_on_chunk[0]:
@@ -228,7 +231,7 @@ def test_a_shard_storing_after_its_scoring_was_deleted_stops_quietly(
 ) -> None:
     """Deleted between scoring files and storing them: the write finds no scoring."""
     scoring = planned(run, write_manifest(tmp_path / "m.csv", archive), sent, shard_size=8)
-    real_score = sharding.sources_score
+    real_score = sources_score
 
     def then_deleted(scorer: Any, chunk: Any, **kwargs: Any) -> Any:
         scores = real_score(scorer, chunk, **kwargs)
@@ -298,7 +301,7 @@ def test_the_admin_shows_each_shard_with_its_worker(
     run: ModelRun,
     archive: list[Path],
     tmp_path: Path,
-    admin_client: Any,
+    admin_client: Client,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     from django.urls import reverse

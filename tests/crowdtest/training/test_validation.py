@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
@@ -83,7 +84,9 @@ def test_stimuli_without_a_master_or_with_unreadable_audio_are_refused(
     make_experiment: MakeExperiment, tiny_backbone: Path
 ) -> None:
     experiment = make_experiment(8)
-    stimulus = StimulusMOS.objects.filter(experiment=experiment).first().stimulus  # type: ignore[union-attr]
+    label = StimulusMOS.objects.filter(experiment=experiment).first()
+    assert label is not None
+    stimulus = label.stimulus
     stimulus.master.save("broken.flac", ContentFile(b"this is not audio" * 10))
     with pytest.raises(TrainingError, match=f"Unreadable master audio: stimulus {stimulus.pk}"):
         start(experiment, tiny_backbone)
@@ -121,7 +124,7 @@ def test_a_worker_without_a_gpu_fails_the_job_at_task_start(
     make_experiment: MakeExperiment,
     tiny_backbone: Path,
     monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     """With workers, the web server can't know their hardware: the task checks it."""
     monkeypatch.setattr("crowdtest.training.services.runs.uses_workers", lambda: True)
@@ -146,6 +149,7 @@ def test_a_placeholder_stimulus_of_a_label_without_audio_is_named(
 ) -> None:
     experiment = make_experiment(8)
     placeholder = StimulusFactory(track__experiment=experiment, status="failed")
+    assert placeholder.prepared_at is not None
     StimulusMOS.objects.create(
         experiment=experiment,
         stimulus=placeholder,

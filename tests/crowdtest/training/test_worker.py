@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 
 from crowdtest.celery import app
 from crowdtest.training.models import ModelRun
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 
 def test_a_final_model_trains_on_a_gpu_queue_worker(
-    celery_worker_process: Any, tiny_backbone: Path, monkeypatch: pytest.MonkeyPatch
+    celery_worker_process: Celery, tiny_backbone: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[dict[str, Any]] = []
     monkeypatch.setattr(
