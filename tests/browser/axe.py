@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+
+from playwright.sync_api import Page
 
 from tests.conftest import require_service
 
@@ -25,7 +26,7 @@ def axe_source() -> str:
     return path.read_text()
 
 
-def serious_violations(page: Any, source: str) -> list[str]:
+def serious_violations(page: Page, source: str) -> list[str]:
     """Serious and critical WCAG 2.1 A/AA violations of the visible page, one line each."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=source)

@@ -4,12 +4,12 @@ ask for); for the browser tests that need a whole session on the way to what the
 
 from __future__ import annotations
 
-from typing import Any
+from playwright.sync_api import Page
 
 from crowdtest.rating.models import Assignment, AssignmentItem
 
 
-def answer_to_the_end(page: Any, assignment: Assignment, score: int = 4) -> None:
+def answer_to_the_end(page: Page, assignment: Assignment, score: int = 4) -> None:
     """On the digits step: the digits, the questions, one practice clip, every rating clip
     (`score`, or a trap's own answer), until the finish screen shows."""
     answer_setup(page, assignment)
@@ -28,11 +28,17 @@ def answer_to_the_end(page: Any, assignment: Assignment, score: int = 4) -> None
     page.wait_for_selector("#stage-finished:visible")
 
 
-def answer_setup(page: Any, assignment: Assignment) -> None:
+def digits_of(assignment: Assignment) -> str:
+    """The digits of the assignment's digits clip (a started assignment has one)."""
+    assert assignment.digits_clip is not None
+    return assignment.digits_clip.digits
+
+
+def answer_setup(page: Page, assignment: Assignment) -> None:
     """On the digits step: the digits, then the questions, answered as an honest rater."""
     page.click("#digits-play")
     page.wait_for_selector("#digits-input:enabled")
-    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.fill("#digits-input", digits_of(assignment))
     page.click("#digits-submit")
     page.wait_for_selector("#stage-questions:visible")
     page.fill("#math-input", str(assignment.math_answer))

@@ -5,9 +5,9 @@ kept on the server."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from playwright.sync_api import Page
+from pytest_django.live_server_helper import LiveServer
 
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
@@ -19,7 +19,7 @@ from .session import answer_setup
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
+def test_a_rater_takes_a_ccr_session(page: Page, live_server: LiveServer) -> None:
     built = comparison_experiment(
         "ccr",
         qualities=(4.0, 3.0),
@@ -32,7 +32,7 @@ def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
     design_comparison(built)
     experiment = built.experiment
     page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-1')}")
-    assert "Much better" in page.text_content("#stage-consent")
+    assert "Much better" in (page.text_content("#stage-consent") or "")
     page.click("#consent-button")
     page.wait_for_selector("#setup-volume:visible")
     page.click("#volume-play")
@@ -42,7 +42,7 @@ def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
     answer_setup(page, assignment)
 
     page.wait_for_selector("#clips-title:has-text('Practice round')")
-    assert "the second compared to the first" in page.text_content("#clips-intro")
+    assert "the second compared to the first" in (page.text_content("#clips-intro") or "")
     page.click("#play-button")
     page.wait_for_selector(".score[data-score='0']:enabled")
     page.click(".score[data-score='0']")
@@ -69,4 +69,6 @@ def test_a_rater_takes_a_ccr_session(page: Any, live_server: Any) -> None:
     # One pair, played twice in all (once in each order): one judgement per session.
     pair_votes = [v for v in votes if v.comparison_id]
     assert [v.score for v in pair_votes] == [3]
-    assert pair_votes[0].comparison.reference_first in (True, False)
+    comparison = pair_votes[0].comparison
+    assert comparison is not None
+    assert comparison.reference_first in (True, False)

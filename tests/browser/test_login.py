@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page
+from pytest_django.live_server_helper import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_staff_logs_in(page: Any, live_server: Any, staff_user: Any) -> None:
+def test_staff_logs_in(page: Page, live_server: LiveServer, staff_user: User) -> None:
     page.goto(f"{live_server.url}/")
     assert "/login/" in page.url
     page.fill("#id_username", "experimenter")
@@ -19,7 +20,7 @@ def test_staff_logs_in(page: Any, live_server: Any, staff_user: Any) -> None:
     assert "/login/" not in page.url
 
 
-def test_wrong_password_is_refused(page: Any, live_server: Any, staff_user: Any) -> None:
+def test_wrong_password_is_refused(page: Page, live_server: LiveServer, staff_user: User) -> None:
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "experimenter")
     page.fill("#id_password", "not-the-password")

@@ -9,7 +9,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
+from playwright.sync_api import Page, Route
+from pytest_django.live_server_helper import LiveServer
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms.models import Publication
 from crowdtest.rating.models import Assignment, Rater, Vote
 from tests.crowdtest.platforms.helpers import published
@@ -22,18 +25,18 @@ SANDBOX = "https://workersandbox.mturk.com"
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     built = browser_design()
     published(built.experiment, "3HITBROWSER")
     return built.experiment
 
 
-def take_url(live_server: Any, experiment: Any, **params: str) -> str:
+def take_url(live_server: LiveServer, experiment: Experiment, **params: str) -> str:
     return f"{live_server.url}/take/{experiment.slug}/?{urlencode(params)}"
 
 
 def test_preview_accept_finish_and_post_back_to_mturk(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     # Preview: the instructions, nothing to start, no rater made.
     page.goto(
@@ -41,13 +44,13 @@ def test_preview_accept_finish_and_post_back_to_mturk(
             live_server, experiment, assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId="3HITBROWSER"
         )
     )
-    assert "Accept the task to start the test" in page.text_content("body")
+    assert "Accept the task to start the test" in (page.text_content("body") or "")
     assert page.query_selector("#consent-button") is None
     assert not Rater.objects.exists() and not Assignment.objects.exists()
 
     posted: list[dict[str, Any]] = []
 
-    def external_submit(route: Any) -> None:
+    def external_submit(route: Route) -> None:
         request = route.request
         posted.append(
             {

@@ -4,9 +4,10 @@ afterwards no session was used up and nothing entered screening or the results."
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page
+from pytest_django.live_server_helper import LiveServer
 
 from crowdtest.design.models import Session
 from crowdtest.rating.models import Assignment, Vote
@@ -18,7 +19,9 @@ from .session import answer_to_the_end
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_whole_preview_records_nothing(page: Any, live_server: Any, staff_user: Any) -> None:
+def test_a_whole_preview_records_nothing(
+    page: Page, live_server: LiveServer, staff_user: User
+) -> None:
     experiment = browser_design().experiment
     sessions_before = list(Session.objects.order_by("pk").values_list("pk", "status"))
     page.goto(f"{live_server.url}/login/?next=/experiments/{experiment.slug}/results/")
@@ -32,7 +35,7 @@ def test_a_whole_preview_records_nothing(page: Any, live_server: Any, staff_user
     rater = opened.value
     rater.set_default_timeout(15_000)
     rater.wait_for_selector("#preview-banner")
-    assert "Nothing you do here is recorded" in rater.text_content("#preview-banner")
+    assert "Nothing you do here is recorded" in (rater.text_content("#preview-banner") or "")
     rater.click("#consent-button")
     rater.wait_for_selector("#setup-volume:visible")
     rater.click("#volume-play")

@@ -5,9 +5,11 @@ process, so the stub answers its requests)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page
+from pytest_django import Settings
+from pytest_django.live_server_helper import LiveServer
 
 from crowdtest.platforms.models import Publication
 from tests.crowdtest.platforms.conftest import prolific_api, sleeps  # noqa: F401
@@ -21,10 +23,10 @@ STUDY = "6740aa00f1d2c3b4a5968778"
 
 
 def test_publish_then_pause_and_add_places_on_prolific(
-    page: Any,
-    live_server: Any,
-    admin_user_account: Any,
-    settings: Any,
+    page: Page,
+    live_server: LiveServer,
+    admin_user_account: User,
+    settings: Settings,
     prolific_api: ProlificAPI,  # noqa: F811
 ) -> None:
     settings.PUBLIC_BASE_URL = "https://listen.example.org"
@@ -39,7 +41,7 @@ def test_publish_then_pause_and_add_places_on_prolific(
     page.fill("#publish-sessions", "2")
     page.click("#publish-form button[type=submit]")
     page.wait_for_selector("#publish-confirm-form")
-    assert "This publishes 2 sessions on prolific" in page.text_content("#publish-what")
+    assert "This publishes 2 sessions on prolific" in (page.text_content("#publish-what") or "")
     button = page.text_content("#publish-confirm-form button") or ""
     assert "Publish 2 sessions on prolific for at most $1.34" in button
     assert serious_violations(page, axe_source()) == []
@@ -50,13 +52,13 @@ def test_publish_then_pause_and_add_places_on_prolific(
     prolific_api.expect("POST", f"studies/{STUDY}/transition/", {"action": "PUBLISH"})
     page.click("#publish-confirm-form button")
     page.wait_for_selector("#publications td.control")
-    assert "Published 2 sessions on prolific" in page.text_content(".messages")
+    assert "Published 2 sessions on prolific" in (page.text_content(".messages") or "")
     publication = Publication.objects.get()
 
     control = f"#control-{publication.pk}"
     page.click(f"{control} a:has-text('Pause')")
     page.wait_for_selector("#control-form")
-    assert "pauses it on prolific" in page.text_content("#control-what")
+    assert "pauses it on prolific" in (page.text_content("#control-what") or "")
     prolific_api.expect("POST", f"studies/{STUDY}/transition/", {"action": "PAUSE"})
     page.click("#control-form button")
     page.wait_for_selector(f"{control} a:has-text('Resume')")
@@ -77,6 +79,6 @@ def test_publish_then_pause_and_add_places_on_prolific(
     )
     page.click("#control-form button")
     page.wait_for_selector(".messages")
-    assert "Added 3 sessions" in page.text_content(".messages")
+    assert "Added 3 sessions" in (page.text_content(".messages") or "")
     publication.refresh_from_db()
     assert (publication.status, publication.sessions) == ("published", 5)

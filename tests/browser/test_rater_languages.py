@@ -5,28 +5,31 @@ hear; a rater may switch back before starting."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.utils import translation
+from playwright.sync_api import Browser, Page
+from pytest_django.live_server_helper import LiveServer
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment, AssignmentItem
 from crowdtest.rating.page import page_strings
 from tests.crowdtest.rating.designs import browser_design
 
 from .axe import axe_source, serious_violations
+from .session import digits_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     return browser_design(languages=("en", "de")).experiment
 
 
 @pytest.fixture
-def german_page(chromium: Any) -> Iterator[Any]:
+def german_page(chromium: Browser) -> Iterator[Page]:
     context = chromium.new_context(locale="de-DE")
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -40,7 +43,7 @@ def german(key: str) -> str:
 
 
 def test_a_session_in_german_with_german_prompts(
-    german_page: Any, live_server: Any, experiment: Any
+    german_page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     page = german_page
     page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-de')}")
@@ -56,13 +59,14 @@ def test_a_session_in_german_with_german_prompts(
     page.wait_for_selector("#setup-volume:visible")
     assignment = Assignment.objects.get()
     assert assignment.language == "de"
+    assert assignment.digits_clip is not None
     assert assignment.digits_clip.language == "de"
     page.click("#volume-play")
     page.wait_for_selector("#volume-done:enabled")
     page.click("#volume-done")
     page.click("#digits-play")
     page.wait_for_selector("#digits-input:enabled")
-    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.fill("#digits-input", digits_of(assignment))
     page.click("#digits-submit")
     page.wait_for_selector("#stage-questions:visible")
     asked = page.text_content("#math-question") or ""
@@ -75,11 +79,11 @@ def test_a_session_in_german_with_german_prompts(
     assert page.text_content("#play-button") == german("play")
     traps = AssignmentItem.objects.filter(assignment=assignment, trap__isnull=False)
     assert traps.exists()
-    assert {item.trap.language for item in traps.select_related("trap")} == {"de"}
+    assert set(traps.values_list("trap__language", flat=True)) == {"de"}
 
 
 def test_the_rater_can_switch_to_another_offered_language(
-    german_page: Any, live_server: Any, experiment: Any
+    german_page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     page = german_page
     page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-en')}")

@@ -5,27 +5,30 @@ and a rater whose digits are wrong is stopped with a clear message."""
 from __future__ import annotations
 
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, Route
+from pytest_django.live_server_helper import LiveServer
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from tests.crowdtest.rating.designs import browser_design
 
 from .axe import axe_source, serious_violations
+from .session import digits_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     built = browser_design()
     return built.experiment
 
 
-def open_test(page: Any, live_server: Any, experiment: Any, who: str) -> None:
+def open_test(page: Page, live_server: LiveServer, experiment: Experiment, who: str) -> None:
     page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, who)}")
     page.click("#consent-button")
     page.wait_for_selector("#setup-volume:visible")
@@ -35,16 +38,18 @@ def open_test(page: Any, live_server: Any, experiment: Any, who: str) -> None:
     page.wait_for_selector("#setup-digits:visible")
 
 
-def listen_to_digits(page: Any) -> None:
+def listen_to_digits(page: Page) -> None:
     page.click("#digits-play")
     page.wait_for_selector("#digits-input:enabled")
 
 
-def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: Any) -> None:
+def test_a_rater_takes_a_whole_session(
+    page: Page, live_server: LiveServer, experiment: Experiment
+) -> None:
     open_test(page, live_server, experiment, "p-browser")
     assignment = Assignment.objects.get()
     listen_to_digits(page)
-    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.fill("#digits-input", digits_of(assignment))
     page.click("#digits-submit")
 
     page.wait_for_selector("#stage-questions:visible")
@@ -82,7 +87,7 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
         "[hidden]", "els => els.filter(e => getComputedStyle(e).display !== 'none').map(e => e.id)"
     )
     assert hidden_but_shown == []
-    assert "platform you came from" in page.text_content("#code-where")
+    assert "platform you came from" in (page.text_content("#code-where") or "")
     page.click("#copy-code")
     page.wait_for_selector("#copy-status:not(:empty)")
     assert assignment.status == "completed"
@@ -92,6 +97,7 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
     votes = Vote.objects.filter(assignment=assignment)
     assert votes.count() == 4
     trap_vote = votes.get(trap__isnull=False)
+    assert trap_vote.trap is not None
     assert trap_vote.score == trap_vote.trap.answer
     assert all(v.listened_s >= 0.7 for v in votes)
     assert page.text_content("#progress-text") == "6 / 6"
@@ -102,7 +108,7 @@ def test_a_rater_takes_a_whole_session(page: Any, live_server: Any, experiment: 
 
 
 def test_the_start_button_is_in_view_on_a_phone(
-    chromium: Any, live_server: Any, experiment: Any
+    chromium: Browser, live_server: LiveServer, experiment: Experiment
 ) -> None:
     context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
     phone = context.new_page()
@@ -119,7 +125,7 @@ def test_the_start_button_is_in_view_on_a_phone(
 
 
 def test_focus_follows_each_step_and_the_page_has_an_icon(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     icon = page.request.get(f"{live_server.url}/favicon.ico")
     assert icon.ok and "svg" in icon.headers["content-type"]
@@ -142,7 +148,9 @@ def test_focus_follows_each_step_and_the_page_has_an_icon(
     assert page.evaluate(focused) == "Check both ears"
 
 
-def test_a_rater_with_wrong_digits_is_stopped(page: Any, live_server: Any, experiment: Any) -> None:
+def test_a_rater_with_wrong_digits_is_stopped(
+    page: Page, live_server: LiveServer, experiment: Experiment
+) -> None:
     open_test(page, live_server, experiment, "p-one-ear")
     for tries_left in (2, 1):
         listen_to_digits(page)
@@ -154,7 +162,7 @@ def test_a_rater_with_wrong_digits_is_stopped(page: Any, live_server: Any, exper
     page.click("#digits-submit")
     page.wait_for_selector("#stage-message:visible")
     assert page.text_content("#message-title") == "The test stops here"
-    assert "stereo headphones" in page.text_content("#message-text")
+    assert "stereo headphones" in (page.text_content("#message-text") or "")
     assignment = Assignment.objects.get()
     assert assignment.status == "stopped" and assignment.digits_attempts == 3
     assert not Vote.objects.exists()
@@ -166,11 +174,11 @@ FORGET_PRELOAD = (
 )
 
 
-def to_first_clip(page: Any, live_server: Any, experiment: Any, who: str) -> None:
+def to_first_clip(page: Page, live_server: LiveServer, experiment: Experiment, who: str) -> None:
     open_test(page, live_server, experiment, who)
     assignment = Assignment.objects.get(rater__external_id=who)
     listen_to_digits(page)
-    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.fill("#digits-input", digits_of(assignment))
     page.click("#digits-submit")
     page.wait_for_selector("#stage-questions:visible")
     page.fill("#math-input", str(assignment.math_answer))
@@ -181,12 +189,12 @@ def to_first_clip(page: Any, live_server: Any, experiment: Any, who: str) -> Non
 
 
 def test_a_slow_clip_says_it_is_loading_until_it_plays(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     to_first_clip(page, live_server, experiment, "p-slow-link")
     page.evaluate(FORGET_PRELOAD)
 
-    def late(route: Any) -> None:
+    def late(route: Route) -> None:
         time.sleep(3)
         route.continue_()
 
@@ -200,7 +208,7 @@ def test_a_slow_clip_says_it_is_loading_until_it_plays(
 
 
 def test_offline_playback_recovers_when_the_connection_returns(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     to_first_clip(page, live_server, experiment, "p-tunnel")
     page.route("**/take/clip/**", lambda route: route.abort("internetdisconnected"))
@@ -208,7 +216,7 @@ def test_offline_playback_recovers_when_the_connection_returns(
     page.context.set_offline(True)
     page.click("#play-button")
     page.wait_for_selector("#problem:visible")
-    assert "connection is lost" in page.text_content("#problem")
+    assert "connection is lost" in (page.text_content("#problem") or "")
 
     page.unroute("**/take/clip/**")
     page.context.set_offline(False)
@@ -221,7 +229,7 @@ def test_offline_playback_recovers_when_the_connection_returns(
 
 
 def test_every_stage_passes_the_accessibility_check(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     source = axe_source()
     found: dict[str, list[str]] = {}
@@ -239,7 +247,7 @@ def test_every_stage_passes_the_accessibility_check(
     found["digits"] = serious_violations(page, source)
     assignment = Assignment.objects.get(rater__external_id=who)
     listen_to_digits(page)
-    page.fill("#digits-input", assignment.digits_clip.digits)
+    page.fill("#digits-input", digits_of(assignment))
     page.click("#digits-submit")
     page.wait_for_selector("#stage-questions:visible")
     found["questions"] = serious_violations(page, source)
@@ -255,7 +263,7 @@ def test_every_stage_passes_the_accessibility_check(
     assert {stage: v for stage, v in found.items() if v} == {}
 
 
-def tab_to(page: Any, selector: str) -> None:
+def tab_to(page: Page, selector: str) -> None:
     """Press Tab until `selector` has the focus, as a keyboard user would."""
     for _ in range(40):
         if page.evaluate("s => document.activeElement.matches(s)", selector):
@@ -264,7 +272,9 @@ def tab_to(page: Any, selector: str) -> None:
     raise AssertionError(f"{selector} can't be reached with Tab")
 
 
-def test_a_whole_session_by_keyboard_alone(page: Any, live_server: Any, experiment: Any) -> None:
+def test_a_whole_session_by_keyboard_alone(
+    page: Page, live_server: LiveServer, experiment: Experiment
+) -> None:
     who = "p-keyboard"
     page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, who)}")
     page.wait_for_selector("#stage-consent:visible")
@@ -282,7 +292,7 @@ def test_a_whole_session_by_keyboard_alone(page: Any, live_server: Any, experime
     page.keyboard.press("Enter")
     page.wait_for_selector("#digits-input:enabled")
     tab_to(page, "#digits-input")
-    page.keyboard.type(assignment.digits_clip.digits)
+    page.keyboard.type(digits_of(assignment))
     tab_to(page, "#digits-submit")
     page.keyboard.press("Enter")
     page.wait_for_selector("#stage-questions:visible")
@@ -314,7 +324,7 @@ def test_a_whole_session_by_keyboard_alone(page: Any, live_server: Any, experime
 
 
 def test_the_time_the_page_was_hidden_during_a_clip_is_recorded(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
     to_first_clip(page, live_server, experiment, "p-other-tab")
     page.click("#play-button")
@@ -339,9 +349,9 @@ def test_the_time_the_page_was_hidden_during_a_clip_is_recorded(
 
 
 def test_a_device_that_cannot_decode_the_audio_is_told_and_uses_no_session(
-    page: Any, live_server: Any, experiment: Any
+    page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
-    def undecodable(route: Any) -> None:  # bytes no decoder takes, as audio/mp4
+    def undecodable(route: Route) -> None:  # bytes no decoder takes, as audio/mp4
         route.fulfill(status=200, content_type="audio/mp4", body=b"\x00\x01garbage" * 512)
 
     page.route("**/take/clip/**", undecodable)
@@ -350,7 +360,7 @@ def test_a_device_that_cannot_decode_the_audio_is_told_and_uses_no_session(
     page.click("#consent-button")
     page.wait_for_selector("#stage-message:visible")
     assert page.text_content("#message-title") == "This browser can't play the test's audio"
-    assert "another browser" in page.text_content("#message-text")
+    assert "another browser" in (page.text_content("#message-text") or "")
     assignment = Assignment.objects.get(rater__external_id=who)
     assert assignment.status == Assignment.Status.NO_PLAYBACK
     assert assignment.playback["can_play"] is False

@@ -4,10 +4,11 @@ cluster filter keeps only that cluster's stimuli. Chart.js comes from our static
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
+from playwright.sync_api import Page
+from pytest_django.live_server_helper import LiveServer
 
 from crowdtest.results.models import StimulusMOS
 from tests.crowdtest.rating.designs import make_design
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_hover_click_and_filter_on_the_mos_plot(
-    page: Any, live_server: Any, staff_user: Any
+    page: Page, live_server: LiveServer, staff_user: User
 ) -> None:
     built = make_design(n_clusters=3, size=4)
     experiment = built.experiment
@@ -50,9 +51,10 @@ def test_hover_click_and_filter_on_the_mos_plot(
         }"""
     )
     box = page.locator("#mos-chart").bounding_box()
+    assert box is not None  # the chart is shown
     page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
     page.wait_for_selector("#mos-tooltip:not(:empty)")
-    text = page.text_content("#mos-tooltip")
+    text = page.text_content("#mos-tooltip") or ""
     assert str(lowest.track) in text
     assert "MOS 1.200" in text and "± 0.400" in text and "n = 10" in text
     assert f"cluster {lowest.cluster}" in text
