@@ -16,6 +16,7 @@ from modeling.baselines.store import MelFrontEnd, load_baseline, save_baseline
 from modeling.w2vmos.config import (
     CVConfig,
     ModelConfig,
+    ModelName,
     TrainConfig,
     check_pairing,
     read_json,
@@ -96,7 +97,7 @@ def test_contradictory_settings_are_refused(make: Callable[[], object], message:
 
 @pytest.mark.parametrize("name", ["convmaxpool", "nisqa"])
 def test_training_lowers_the_loss_and_saves_a_scoring_model(
-    name: str, noisy_set: NoisySet, tmp_path: Path
+    name: ModelName, noisy_set: NoisySet, tmp_path: Path
 ) -> None:
     paths, labels = noisy_set(12)
     train_config = train_config_for(
@@ -107,7 +108,7 @@ def test_training_lowers_the_loss_and_saves_a_scoring_model(
         train_labels=labels[:9],
         val_paths=paths[9:],
         val_labels=labels[9:],
-        model_config=ModelConfig(name=name),  # type: ignore[arg-type]
+        model_config=ModelConfig(name=name),
         train_config=train_config,
         run_dir=tmp_path / "run",
     )
