@@ -40,6 +40,7 @@ def test_kmeans_finds_the_clusters_and_equalises_them(experiment: Experiment) ->
     for cluster in range(3):
         assert kept.filter(cluster=cluster).count() == 6
     assert experiment.stimuli.filter(role=Stimulus.Role.UNUSED).count() == 9
+    assert clustering.plot.name is not None
     assert clustering.plot.name.endswith(".png") and clustering.plot.size > 1000
 
 

@@ -3,6 +3,7 @@ over: a kept stimulus is rated, a rated one that was not kept is not used."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def migrate(target: list[tuple[str, str]]) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _latest_schema_after() -> Any:
+def _latest_schema_after() -> Iterator[None]:
     """Every app at its latest migration again afterwards: later migrations (of corpus
     and of the apps depending on it) were rolled back with 0004, and the tests after
     this one need them."""
@@ -77,5 +78,5 @@ def test_kept_stimuli_become_rated_and_the_rest_keep_their_part() -> None:
         "gold": "gold",
         "unused": "unused",
     }
-    selected = dict(Stimulus.objects.values_list("track__original_name", "selected"))
-    assert {name for name, kept in selected.items() if kept} == {"kept", "kept, marked unused"}
+    kept_by_name = dict(Stimulus.objects.values_list("track__original_name", "selected"))
+    assert {name for name, kept in kept_by_name.items() if kept} == {"kept", "kept, marked unused"}

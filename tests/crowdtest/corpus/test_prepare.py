@@ -59,10 +59,12 @@ def test_stimuli_are_cut_from_the_middle_normalised_and_encoded(
     assert loud.true_peak_db is not None and loud.true_peak_db <= -1.0 + 1e-6
     assert not loud.delivery and loud.codec == ""  # encoded once clustering selects it
     assert loud.features_version == FEATURE_VERSION
+    assert loud.features is not None
     assert len(loud.features) == 253 and np.isfinite(loud.features).all()
     with loud.master.open("rb") as handle:
         audio, rate = sf.read(handle)
     assert rate == 16000 and audio.shape == (32000, 2)
+    assert loud.master.name is not None
     assert loud.media_key in loud.master.name and "loud" not in loud.master.name
     mono = Stimulus.objects.get(track__original_name="mono.wav")
     assert mono.mono_source and mono.channels == 2
@@ -150,6 +152,7 @@ def test_rated_stimuli_are_encoded_for_delivery(
     assert (job.status, job.done) == (Job.Status.SUCCEEDED, 1)
     a = Stimulus.objects.get(track__original_name="a.wav")
     assert a.codec.startswith(("AAC-LC", "HE-AAC")) and a.bitrate_kbps == 320
+    assert a.delivery.name is not None
     assert a.delivery.name.endswith(f"{a.media_key}.m4a")
     assert not Stimulus.objects.get(track__original_name="b.wav").delivery
     assert deliveries_encode(experiment=experiment) is None
@@ -161,4 +164,5 @@ def test_deliver_all_encodes_while_preparing(
     write_track("a.wav")
     import_folder(experiment, tmp_path / "archive")
     prepare(experiment, deliver_all=True)
-    assert Stimulus.objects.get().delivery.name.endswith(".m4a")
+    delivery = Stimulus.objects.get().delivery.name
+    assert delivery is not None and delivery.endswith(".m4a")

@@ -17,10 +17,12 @@ pytestmark = pytest.mark.django_db
 def test_a_saved_or_deleted_experiment_is_read_again_at_once() -> None:
     experiment = ExperimentFactory(settings={"test_method": "acr"})
     gc.collect()  # the drop must not hang on a reference that a collection can clear
-    assert experiment_recent(experiment_id=experiment.pk).config.test_method == "acr"
+    recent = experiment_recent(experiment_id=experiment.pk)
+    assert recent is not None and recent.config.test_method == "acr"
     experiment.settings = {**experiment.settings, "test_method": "ccr"}
     experiment.save(update_fields=["settings"])
-    assert experiment_recent(experiment_id=experiment.pk).config.test_method == "ccr"
+    recent = experiment_recent(experiment_id=experiment.pk)
+    assert recent is not None and recent.config.test_method == "ccr"
     pk = experiment.pk
     Experiment.objects.filter(pk=pk).delete()
     assert experiment_recent(experiment_id=pk) is None

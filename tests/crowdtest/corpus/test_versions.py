@@ -4,8 +4,10 @@ version was made from; unknown names are refused with nothing changed."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
-from crowdtest.corpus.models import Experiment
+from crowdtest.corpus.models import Experiment, Track
 from crowdtest.corpus.services import CorpusError, tracks_set_versions
 from tests.factories import TrackFactory
 
@@ -13,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tracks(experiment: Experiment) -> list:
+def tracks(experiment: Experiment) -> list[Track]:
     return [
         TrackFactory(experiment=experiment, original_name=name)
         for name in ("lp/transfer.wav", "lp/declicked.wav", "lp/pressing-2.wav")
@@ -21,7 +23,7 @@ def tracks(experiment: Experiment) -> list:
 
 
 def test_versions_and_references_are_set_by_name_or_file_name(
-    experiment: Experiment, tracks: list
+    experiment: Experiment, tracks: list[Track]
 ) -> None:
     changed = tracks_set_versions(
         experiment=experiment,
@@ -41,7 +43,7 @@ def test_versions_and_references_are_set_by_name_or_file_name(
 
 
 def test_unknown_tracks_are_refused_and_nothing_changes(
-    experiment: Experiment, tracks: list
+    experiment: Experiment, tracks: list[Track]
 ) -> None:
     with pytest.raises(CorpusError) as refused:
         tracks_set_versions(
@@ -55,7 +57,7 @@ def test_unknown_tracks_are_refused_and_nothing_changes(
 
 
 def test_the_corpus_tab_form_sets_them_and_shows_errors(
-    client, staff_user, experiment: Experiment, tracks: list
+    client: Client, staff_user: User, experiment: Experiment, tracks: list[Track]
 ) -> None:
     client.force_login(staff_user)
     url = f"/experiments/{experiment.slug}/tracks/versions/"

@@ -74,6 +74,7 @@ def test_a_reference_test_builds_a_clip_per_order_and_pair_long_traps(
     assert orders == (forward if method == "dcr" else forward | {(b, a) for a, b in forward})
     pair_s = 2 * EXCERPT_S + PAIR_GAP_S
     for comparison in comparisons:
+        assert comparison.reference is not None
         assert comparison.reference.track.original_name == "track_001.wav"
         assert comparison.duration_s == pytest.approx(pair_s, abs=0.1)
     traps = Trap.objects.filter(experiment=experiment, kind="trap")
@@ -102,7 +103,11 @@ def test_a_pairwise_test_builds_its_planned_pairs(tmp_path: Path) -> None:
     rating = SessionItem.objects.filter(
         session__experiment=experiment, session__kind="rating", comparison__isnull=False
     ).select_related("comparison")
-    judged = Counter(frozenset((i.comparison.first_id, i.comparison.second_id)) for i in rating)
+    judged = Counter(
+        frozenset((i.comparison.first_id, i.comparison.second_id))
+        for i in rating
+        if i.comparison is not None
+    )
     assert sum(judged.values()) == 2 * 3  # votes x (n - 1), against 2 x 6 for every pair
     assert all(c.work_id == "lp" for c in Comparison.objects.filter(experiment=experiment))
     traps = Trap.objects.filter(experiment=experiment)

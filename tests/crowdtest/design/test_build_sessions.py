@@ -127,10 +127,10 @@ def test_rating_sessions_hold_per_cluster_stimuli_a_trap_and_gold(built: Experim
         assert Counter(s.cluster for s in stimuli) == dict.fromkeys(selected, 2)
         assert len({s.pk for s in stimuli}) == len(stimuli)
         checks = [i for i in items if i.trap_id is not None]
-        traps = [i for i in checks if i.trap.kind == "trap"]
+        traps = [i for i in checks if i.trap is not None and i.trap.kind == "trap"]
         assert len(traps) == 1 and traps[0].position > 0
         # The default design holds two gold clips, made from the two trap sources.
-        gold = [i for i in checks if i.trap.kind == "gold"]
+        gold = [i for i in checks if i.trap is not None and i.trap.kind == "gold"]
         assert len(gold) == 2 and len({i.trap_id for i in gold}) == 2
         appearances.update(s.pk for s in stimuli)
     assert set(appearances) == set(
@@ -158,9 +158,11 @@ def test_traps_are_sources_times_answers_with_their_keys(built: Experiment) -> N
     lengths = {t.duration_s for t in traps}
     assert len(lengths) == 1  # every trap as long as the others
     for trap in traps[:1]:
-        assert trap.delivery.name.startswith(f"stimuli/{built.pk}/")  # beside the stimuli
-        assert trap.media_key in trap.delivery.name
-        info = probe_audio(default_storage.path(trap.delivery.name))
+        name = trap.delivery.name
+        assert name is not None
+        assert name.startswith(f"stimuli/{built.pk}/")  # beside the stimuli
+        assert trap.media_key in name
+        info = probe_audio(Path(default_storage.path(name)))
         assert abs(info.duration_s - trap.duration_s) < 0.1 and info.channels == 2
 
 
@@ -170,8 +172,10 @@ def test_digits_volume_and_prompts_are_made(built: Experiment) -> None:
     for clip in clips:
         assert 2 <= len(clip.digits) <= 3 and clip.digits.isdigit() and "0" not in clip.digits
         assert len(clip.channels) == len(clip.digits) and set(clip.channels) == {"L", "R"}
+        assert clip.delivery.name is not None
         assert default_storage.exists(clip.delivery.name)
     design = Design.objects.get(experiment=built)
+    assert design.volume_clip.name is not None
     assert default_storage.exists(design.volume_clip.name)
     prompts = Prompt.objects.filter(experiment=built)
     assert prompts.count() == 14 and {p.source for p in prompts} == {"synthesised"}
@@ -201,8 +205,11 @@ def test_gold_clips_known_to_be_bad_are_made_from_the_trap_sources(built: Experi
     assert {g.source.role for g in gold} == {"trap_source"}
     rated = Stimulus.objects.filter(experiment=built, role="rated").first()
     assert rated is not None
+    assert rated.delivery.name is not None
     for clip in gold:
-        assert clip.media_key in clip.delivery.name and clip.delivery.name.endswith(".m4a")
-        info = probe_audio(default_storage.path(clip.delivery.name))
-        rated_info = probe_audio(default_storage.path(rated.delivery.name))
+        name = clip.delivery.name
+        assert name is not None
+        assert clip.media_key in name and name.endswith(".m4a")
+        info = probe_audio(Path(default_storage.path(name)))
+        rated_info = probe_audio(Path(default_storage.path(rated.delivery.name)))
         assert abs(info.duration_s - rated_info.duration_s) < 0.1  # as long as a stimulus

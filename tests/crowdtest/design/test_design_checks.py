@@ -156,7 +156,7 @@ def test_the_same_seed_gives_the_same_sessions() -> None:
     def plan(seed: int) -> list[list[tuple[int | None, int | None]]]:
         built = make_design(settings={"seed": seed})
         sessions = Session.objects.filter(experiment=built.experiment).order_by("kind", "index")
-        first = {s.pk: i for i, s in enumerate(built.rated)}
+        first: dict[int | None, int] = {s.pk: i for i, s in enumerate(built.rated)}
         return [
             [
                 (first.get(i.stimulus_id), i.trap.answer if i.trap else None)

@@ -140,9 +140,13 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
 
     gold = list(Trap.objects.filter(experiment=corpus, kind="gold").select_related("source"))
     assert {(g.source_id, g.answer) for g in gold} == set(marks.items())
-    rated_lengths = {s.duration_s for s in _stimuli(corpus, rated=True)}
+    rated_lengths: set[float] = set()
+    for stimulus in _stimuli(corpus, rated=True):
+        assert stimulus.duration_s is not None
+        rated_lengths.add(stimulus.duration_s)
     for clip in gold:
         assert clip.source.role == "gold"
+        assert clip.delivery.name is not None
         assert clip.media_key in clip.delivery.name  # opaque, like every other clip
         assert any(abs(clip.duration_s - length) < 0.05 for length in rated_lengths)
     sources = set(
@@ -156,17 +160,17 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
         kinds = Counter(i.trap.kind for i in items if i.trap is not None)
         assert kinds == {"trap": 1, "gold": 1}
         assert items[0].stimulus_id is not None  # the first clip is always one to rate
-        uses.update(i.trap_id for i in items if i.trap is not None and i.trap.kind == "gold")
+        uses.update(i.trap.pk for i in items if i.trap is not None and i.trap.kind == "gold")
     assert max(uses.values()) - min(uses.values()) <= 1
 
     # sessions.csv names each gold clip with its known score
     export_experiment(corpus, tmp_path)
     with (tmp_path / "sessions.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    gold = [r for r in rows if r["item"] == "gold"]
+    gold_rows = [r for r in rows if r["item"] == "gold"]
     answers = dict(Trap.objects.filter(kind="gold", experiment=corpus).values_list("pk", "answer"))
-    assert gold and {int(r["trap_id"]) for r in gold} == set(answers)
-    assert all(int(r["expected_answer"]) == answers[int(r["trap_id"])] for r in gold)
+    assert gold_rows and {int(r["trap_id"]) for r in gold_rows} == set(answers)
+    assert all(int(r["expected_answer"]) == answers[int(r["trap_id"])] for r in gold_rows)
     assert {r["item"] for r in rows} == {"stimulus", "trap", "gold"}
 
 

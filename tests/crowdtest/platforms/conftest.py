@@ -13,7 +13,7 @@ from crowdtest.platforms.retry import Backoff
 from .fakes import TOKEN, ProlificAPI
 
 
-class Sleeps(list):
+class Sleeps(list[float]):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,15 @@ class ProlificAPI(BaseAdapter):
         url = path if path.startswith("https://") else API + path
         self.expected.append(Exchange(method, url, body, **answer))
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         self.seen.append(request)
         assert self.expected, f"unexpected request {request.method} {request.url}"
         exchange = self.expected.popleft()
@@ -70,7 +79,9 @@ class ProlificAPI(BaseAdapter):
         assert not self.expected, f"requests never made: {list(self.expected)}"
 
 
-def submission(sid: str, pid: str, status: str = "AWAITING REVIEW", study: str = "") -> dict:
+def submission(
+    sid: str, pid: str, status: str = "AWAITING REVIEW", study: str = ""
+) -> dict[str, Any]:
     """A submission as Prolific's list endpoint returns it."""
     return {
         "id": sid,
@@ -83,7 +94,7 @@ def submission(sid: str, pid: str, status: str = "AWAITING REVIEW", study: str =
     }
 
 
-def page(results: list[dict], next_href: str | None = None) -> dict:
+def page(results: list[dict[str, Any]], next_href: str | None = None) -> dict[str, Any]:
     return {
         "results": results,
         "_links": {

@@ -15,7 +15,13 @@ from crowdtest.design.services import design_numbers, design_replace
 from crowdtest.design.services.comparisons import GOLD_PAIRS, comparison_plan
 from crowdtest.rating.models import AssignmentItem
 from modeling.comparison import TRAP_ANSWERS
-from tests.crowdtest.rating.designs import PLACEHOLDER, RaterClient, assignment_of, stored
+from tests.crowdtest.rating.designs import (
+    PLACEHOLDER,
+    RaterClient,
+    assignment_of,
+    digits_of,
+    stored,
+)
 from tests.factories import ExperimentFactory, StimulusFactory
 
 
@@ -169,9 +175,9 @@ def take_answering(
     """A whole session through the API (`until="rating"`: up to its rating clips), every
     clip (traps too) answered by `answer`; the digits and the math answer are looked up
     server-side."""
-    state = rc.post("consent").json()
+    state: dict[str, Any] = rc.post("consent").json()
     if state["stage"] == "setup":
-        digits = assignment_of(rc).digits_clip.digits
+        digits = digits_of(rc)
         state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     if state["stage"] == "questions":
         body = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}

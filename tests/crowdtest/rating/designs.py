@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
@@ -168,22 +169,24 @@ class RaterClient:
     ) -> None:
         self.client = client
         # The page sends its language with every call, as Accept-Language.
-        self.headers = {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
+        self.headers = {"Accept-Language": language} if language else {}
         self.experiment = experiment
         self.identity = RaterIdentity(experiment.pk, platform, external_id, **identity)
         self.token = rater_token(self.identity)
         self.responses: list[Any] = []
 
     def get(self, path: str) -> Any:
-        response = self.client.get(f"/api/{path}", HTTP_X_RATER_TOKEN=self.token, **self.headers)
+        response = self.client.get(
+            f"/api/{path}", headers=self.headers, HTTP_X_RATER_TOKEN=self.token
+        )
         self.responses.append(response)
         return response
 
-    def fetch_clip(self, key: str, **headers: str) -> Any:
+    def fetch_clip(self, key: str) -> Any:
         """Download a clip's audio through its signed URL, all of it, as the player does."""
-        response = self.client.get(clip_url(key), **headers)
-        if response.streaming:
-            response.body = b"".join(response.streaming_content)
+        response = self.client.get(clip_url(key))
+        if isinstance(response, StreamingHttpResponse):
+            response.getvalue()
         return response
 
     def post(
@@ -203,8 +206,8 @@ class RaterClient:
             f"/api/{path}",
             data=data,
             content_type="application/json",
+            headers=self.headers,
             HTTP_X_RATER_TOKEN=self.token,
-            **self.headers,
         )
         self.responses.append(response)
         return response
@@ -223,11 +226,18 @@ def assignment_of(rc: RaterClient) -> Assignment:
     return assignment
 
 
+def digits_of(rc: RaterClient) -> str:
+    """The digits of the rater's setup clip, as an honest rater hears them."""
+    clip = assignment_of(rc).digits_clip
+    assert clip is not None
+    return clip.digits
+
+
 def to_rating(rc: RaterClient) -> dict[str, Any]:
     """Consent, setup and questions answered and the training clips rated, as an honest
     rater; returns the state at the rating stage."""
-    state = rc.post("consent").json()
-    digits = assignment_of(rc).digits_clip.digits
+    state: dict[str, Any] = rc.post("consent").json()
+    digits = digits_of(rc)
     state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     body = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
     state = rc.post("questions", body).json()
@@ -255,7 +265,7 @@ def take_session(
             return dict(response.json())
         state = response.json()
     if state["stage"] == "setup":
-        digits = assignment_of(rc).digits_clip.digits
+        digits = digits_of(rc)
         state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     if state["stage"] == "questions":
         math = assignment_of(rc).math_answer

@@ -57,7 +57,7 @@ def take(experiment: Any, name: str, *, stop_after: int | None = None) -> Assign
     return services.assignment_finish(assignment_id=assignment.pk)
 
 
-def clusters_of(session: Session) -> Counter[int]:
+def clusters_of(session: Session) -> Counter[int | None]:
     return Counter(
         item.stimulus.cluster
         for item in session.items.select_related("stimulus")

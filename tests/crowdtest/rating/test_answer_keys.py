@@ -67,7 +67,9 @@ def test_no_answer_key_reaches_the_browser(client: Client) -> None:
             "turkSubmitTo": "https://www.mturk.com",
         },
     )
-    token = re.search(r'data-token="([^"]+)"', entry.content.decode()).group(1)
+    found = re.search(r'data-token="([^"]+)"', entry.content.decode())
+    assert found is not None
+    token = found.group(1)
     rc = RaterClient(client, experiment, "AWORKER1", "mturk", assignment_id="ASSIGN1")
     rc.token = token
     state = take_session(rc)
@@ -88,6 +90,7 @@ def test_no_answer_key_reaches_the_browser(client: Client) -> None:
         assert phrase not in lowered, phrase
     for trap in Trap.objects.filter(experiment=experiment):
         assert prompt_text(f"trap-{trap.answer}").lower() not in lowered
+        assert trap.delivery.name is not None
         assert trap.media_key not in text and trap.delivery.name not in text
     for stimulus in built.rated + built.sources:
         track = stimulus.track

@@ -13,8 +13,10 @@ from django.utils import timezone
 from crowdtest.design.models import Session
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 from tests.crowdtest.rating.designs import (
+    Built,
     RaterClient,
     assignment_of,
+    digits_of,
     make_design,
     take_session,
     to_rating,
@@ -24,12 +26,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def built() -> Any:
+def built() -> Built:
     return make_design()
 
 
 @pytest.fixture
-def rc(client: Client, built: Any) -> RaterClient:
+def rc(client: Client, built: Built) -> RaterClient:
     return RaterClient(client, built.experiment)
 
 
@@ -52,14 +54,14 @@ def test_a_whole_session_ends_with_the_completion_code(rc: RaterClient) -> None:
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 403), ({"HTTP_X_RATER_TOKEN": "forged:token"}, 403)],
+    [({}, 403), ({"X-Rater-Token": "forged:token"}, 403)],
 )
 def test_a_missing_or_forged_token_is_refused(
-    client: Client, built: Any, headers: dict[str, str], status: int
+    client: Client, built: Built, headers: dict[str, str], status: int
 ) -> None:
     for path in ("state", "consent", "rate"):
         method = client.get if path == "state" else client.post
-        response = method(f"/api/{path}", **headers)
+        response = method(f"/api/{path}", headers=headers)
         assert error_of(response) == (status, "bad_token")
 
 
@@ -69,7 +71,7 @@ def test_an_altered_token_is_refused(client: Client, rc: RaterClient) -> None:
     assert error_of(client.get("/api/state", HTTP_X_RATER_TOKEN=tampered)) == (403, "bad_token")
 
 
-def test_another_raters_clip_is_unknown(client: Client, built: Any, rc: RaterClient) -> None:
+def test_another_raters_clip_is_unknown(client: Client, built: Built, rc: RaterClient) -> None:
     mine = to_rating(rc)["clips"][0]["clip"]
     other = RaterClient(client, built.experiment, external_id="someone-else")
     to_rating(other)
@@ -198,7 +200,7 @@ def test_questions_are_saved_once(rc: RaterClient) -> None:
 )
 def test_malformed_questions_are_refused(rc: RaterClient, body: dict[str, Any]) -> None:
     state = rc.post("consent").json()
-    digits = assignment_of(rc).digits_clip.digits
+    digits = digits_of(rc)
     rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits})
     assert error_of(rc.post("questions", body)) == (400, "invalid")
 
@@ -239,7 +241,7 @@ def test_a_reload_resumes_where_the_rater_was(client: Client, rc: RaterClient) -
 
 
 def test_mturk_preview_shows_the_instructions_and_starts_nothing(
-    client: Client, built: Any
+    client: Client, built: Built
 ) -> None:
     url = f"/take/{built.experiment.slug}/?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H1"
     response = client.get(url)
@@ -261,7 +263,7 @@ def test_a_rater_over_the_session_cap_can_not_start(client: Client) -> None:
     assert Assignment.objects.count() == 1
 
 
-def test_a_blocked_rater_can_not_start(client: Client, built: Any) -> None:
+def test_a_blocked_rater_can_not_start(client: Client, built: Built) -> None:
     Rater.objects.create(
         experiment=built.experiment, platform="link", external_id="bad", blocked=True
     )
@@ -271,7 +273,7 @@ def test_a_blocked_rater_can_not_start(client: Client, built: Any) -> None:
 
 
 def test_an_mturk_assignment_finishes_with_the_external_submit_form(
-    client: Client, built: Any
+    client: Client, built: Built
 ) -> None:
     rc = RaterClient(
         client,
@@ -289,7 +291,7 @@ def test_an_mturk_assignment_finishes_with_the_external_submit_form(
 
 
 def test_a_prolific_session_finishes_with_the_completion_redirect(
-    client: Client, built: Any
+    client: Client, built: Built
 ) -> None:
     rc = RaterClient(
         client,
@@ -336,7 +338,7 @@ def test_a_math_answer_that_is_not_a_bounded_whole_number_is_refused(
     rc: RaterClient, body: dict[str, Any]
 ) -> None:
     state = rc.post("consent").json()
-    digits = assignment_of(rc).digits_clip.digits
+    digits = digits_of(rc)
     rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits})
     assert error_of(rc.post("questions", body)) == (400, "invalid")
 

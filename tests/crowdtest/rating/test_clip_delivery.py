@@ -7,9 +7,11 @@ import os
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -24,7 +26,7 @@ from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.models import AssignmentItem
 from tests.conftest import require_service
 
-from .designs import RaterClient, assignment_of, make_design
+from .designs import Built, RaterClient, assignment_of, digits_of, make_design
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +39,7 @@ def fresh_sizes() -> None:
 
 
 @pytest.fixture
-def built() -> Any:
+def built() -> Built:
     built = make_design(audio=CLIP, digits=("427", "58", "913"))
     # Traps as real ones are: not the size of the stimuli (here larger).
     for n, trap in enumerate(Trap.objects.filter(experiment=built.experiment)):
@@ -46,10 +48,16 @@ def built() -> Any:
     return built
 
 
-def rater(client: Client, built: Any, who: str = "participant-1") -> RaterClient:
+def rater(client: Client, built: Built, who: str = "participant-1") -> RaterClient:
     rc = RaterClient(client, built.experiment, who)
     rc.post("consent")
     return rc
+
+
+def first_item(rc: RaterClient) -> AssignmentItem:
+    item = assignment_of(rc).items.first()
+    assert item is not None
+    return item
 
 
 def every_key(rc: RaterClient) -> dict[str, str]:
@@ -65,9 +73,9 @@ def body(response: Any) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def test_ranges_head_and_etag(client: Client, built: Any) -> None:
+def test_ranges_head_and_etag(client: Client, built: Built) -> None:
     rc = rater(client, built)
-    url = clip_url(assignment_of(rc).items.first().clip_key)
+    url = clip_url(first_item(rc).clip_key)
     whole = client.get(url)
     data = body(whole)
     size = len(data)
@@ -103,7 +111,7 @@ def test_a_malformed_expiry_is_refused_not_a_server_error(client: Client, expire
     assert client.get(f"/take/clip/abc?x={expires}&s=x").status_code == 403
 
 
-def test_every_clip_is_one_size_and_no_two_raters_share_bytes(client: Client, built: Any) -> None:
+def test_every_clip_is_one_size_and_no_two_raters_share_bytes(client: Client, built: Built) -> None:
     one, two = rater(client, built, "p-1"), rater(Client(), built, "p-2")
     sizes, headers = set(), set()
     seen: dict[str, bytes] = {}
@@ -121,10 +129,10 @@ def test_every_clip_is_one_size_and_no_two_raters_share_bytes(client: Client, bu
     assert min(trap_sizes) > len(CLIP)  # the files themselves do differ
 
 
-def test_a_play_counts_only_after_the_audio_went_out(client: Client, built: Any) -> None:
+def test_a_play_counts_only_after_the_audio_went_out(client: Client, built: Built) -> None:
     rc = rater(client, built)
     state = rc.state()
-    digits = assignment_of(rc).digits_clip.digits
+    digits = digits_of(rc)
     state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     math = assignment_of(rc).math_answer
     body_ = {"math": math, "hearing_normal": True, "headphones": True}
@@ -155,7 +163,7 @@ def test_a_play_counts_only_after_the_audio_went_out(client: Client, built: Any)
     assert rc.post("rate", {"clip": clip, "score": 4}).status_code == 200
 
 
-def test_audio_play_and_rate_lock_no_row_but_their_own(client: Client, built: Any) -> None:
+def test_audio_play_and_rate_lock_no_row_but_their_own(client: Client, built: Built) -> None:
     """No two row locks in different orders: play and rate lock the assignment alone;
     the audio's bookkeeping of a partial range locks the item alone. A lock query joining
     another table locks that table's row too (PostgreSQL's FOR UPDATE), which deadlocked a
@@ -163,7 +171,7 @@ def test_audio_play_and_rate_lock_no_row_but_their_own(client: Client, built: An
     require_service("PostgreSQL", connection.vendor == "postgresql", "row locks are PostgreSQL's")
     rc = rater(client, built)
     state = rc.state()
-    digits = assignment_of(rc).digits_clip.digits
+    digits = digits_of(rc)
     state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     body_ = {"math": assignment_of(rc).math_answer, "hearing_normal": True, "headphones": True}
     clip = rc.post("questions", body_).json()["clips"][0]["clip"]
@@ -181,9 +189,9 @@ def test_audio_play_and_rate_lock_no_row_but_their_own(client: Client, built: An
 
 
 @override_settings(CLIP_ACCEL_REDIRECT="/_protected/")
-def test_behind_the_proxy_the_app_only_names_the_copy(client: Client, built: Any) -> None:
+def test_behind_the_proxy_the_app_only_names_the_copy(client: Client, built: Built) -> None:
     rc = rater(client, built)
-    item = assignment_of(rc).items.first()
+    item = first_item(rc)
     client.head(clip_url(item.clip_key))  # writes the copy: the clips' size is known now
     assert AssignmentItem.objects.get(pk=item.pk).audio_requested_at is None
     with CaptureQueriesContext(connection) as queries:
@@ -192,17 +200,18 @@ def test_behind_the_proxy_the_app_only_names_the_copy(client: Client, built: Any
     target = response["X-Accel-Redirect"]
     assert target.startswith("/_protected/") and item.clip_key not in target
     assert body(response) == b""
+    assert item.stimulus is not None
     copy = delivery.copy_path(delivery.Clip(item.clip_key, item.stimulus.delivery, 0, None))
     assert target.endswith(copy.name) and copy.is_file()
     sent = AssignmentItem.objects.get(pk=item.pk)
     assert sent.audio_sent_at is not None and sent.audio_requested_at is not None
 
 
-def test_old_copies_are_swept_and_made_again(client: Client, built: Any) -> None:
+def test_old_copies_are_swept_and_made_again(client: Client, built: Built) -> None:
     rc = rater(client, built)
-    url = clip_url(assignment_of(rc).items.first().clip_key)
+    url = clip_url(first_item(rc).clip_key)
     before = body(client.get(url))
-    copies = list(delivery.Path(delivery.settings.CLIP_ROOT).iterdir())
+    copies = list(Path(settings.CLIP_ROOT).iterdir())
     old = time.time() - 7 * 3600
     for path in copies:
         os.utime(path, (old, old))

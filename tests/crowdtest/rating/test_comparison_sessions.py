@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
@@ -34,7 +35,9 @@ from tests.crowdtest.rating.designs import RaterClient
 pytestmark = pytest.mark.django_db
 
 
-def answer_of(built: Versions, rater: SimulatedRater, rng: np.random.Generator):
+def answer_of(
+    built: Versions, rater: SimulatedRater, rng: np.random.Generator
+) -> Callable[[AssignmentItem], int]:
     """How a simulated rater answers a clip of the session: traps as the rater does
     (a careless one misses them), pairs by the method."""
     method = built.experiment.config.test_method
@@ -81,7 +84,9 @@ def crowd_take(
     return ids
 
 
-def download(client: Client, built: Versions, name: str, django_user_model: Any) -> list[dict]:
+def download(
+    client: Client, built: Versions, name: str, django_user_model: type[User]
+) -> list[dict[str, str]]:
     user = django_user_model.objects.create_user(username=f"exporter-{name}", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="export_experiment"))
     client.force_login(user)
@@ -91,6 +96,11 @@ def download(client: Client, built: Versions, name: str, django_user_model: Any)
     return list(csv.DictReader(io.StringIO(response.content.decode())))
 
 
+def tau_of(order: list[str], truth: list[str]) -> float:
+    """Kendall's tau between two orders of the same file names."""
+    return kendall_tau([truth.index(name) for name in order], range(len(truth)))
+
+
 def invalid_share(built: Versions, externals: list[str]) -> float:
     verdicts = SessionVerdict.objects.filter(
         experiment=built.experiment, assignment__rater__external_id__in=externals
@@ -98,7 +108,9 @@ def invalid_share(built: Versions, externals: list[str]) -> float:
     return sum(not v.valid for v in verdicts) / max(1, verdicts.count())
 
 
-def test_pairwise_ranking_recovers_the_known_order(client: Client, django_user_model) -> None:
+def test_pairwise_ranking_recovers_the_known_order(
+    client: Client, django_user_model: type[User]
+) -> None:
     built = comparison_experiment("pairwise", votes=12, per_session=10)
     design_comparison(built)
     n_sessions = built.experiment.sessions.filter(kind="rating").count()
@@ -109,7 +121,7 @@ def test_pairwise_ranking_recovers_the_known_order(client: Client, django_user_m
     rows = download(client, built, "rankings.csv", django_user_model)
     order = [row["filename"] for row in sorted(rows, key=lambda r: int(r["rank"]))]
     truth = [v.track.original_name for v in built.versions]
-    tau = kendall_tau(order, truth)
+    tau = tau_of(order, truth)
     print(f"pairwise: Kendall's tau {tau:.3f}, P(top is best) {rows[0]['p_top_best']}")
     assert tau >= 0.7
     assert order[0] == truth[0]
@@ -124,7 +136,9 @@ def test_pairwise_ranking_recovers_the_known_order(client: Client, django_user_m
     assert "comparison_plot.js" in page and truth[0] in page
 
 
-def test_ccr_mean_sign_follows_the_better_version(client: Client, django_user_model) -> None:
+def test_ccr_mean_sign_follows_the_better_version(
+    client: Client, django_user_model: type[User]
+) -> None:
     # The reference (v0) is the best version: every processed one is worse.
     built = comparison_experiment("ccr", qualities=(4.5, 3.0, 2.0, 3.5), votes=8, per_session=6)
     design_comparison(built)
@@ -155,7 +169,7 @@ def test_ccr_mean_sign_follows_the_better_version(client: Client, django_user_mo
     assert any(row["item"] == "comparison" and row["second_stimulus_id"] for row in planned)
 
 
-def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model) -> None:
+def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model: type[User]) -> None:
     built = comparison_experiment("dcr", qualities=(4.5, 4.3, 3.0, 1.5), votes=8, per_session=6)
     design_comparison(built)
     n_sessions = built.experiment.sessions.filter(kind="rating").count()
@@ -210,17 +224,21 @@ def test_no_answer_key_reaches_the_page_or_its_json(client: Client, method: str)
     )
     page = entry.content.decode()
     rc = RaterClient(client, built.experiment, "W1", "mturk", assignment_id="A1")
-    rc.token = re.search(r'data-token="([^"]+)"', page).group(1)
+    found = re.search(r'data-token="([^"]+)"', page)
+    assert found is not None
+    rc.token = found.group(1)
     take_answering(rc, lambda item: 1)
     texts = [page] + [r.content.decode() for r in rc.responses]
     items = AssignmentItem.objects.filter(assignment__rater__external_id="W1")
     secrets_: list[str] = []
     for item in items.select_related("comparison", "trap", "assignment__digits_clip"):
-        secrets_ += [
-            item.comparison.media_key if item.comparison else item.trap.media_key,
-            (item.comparison or item.trap).delivery.name,
-        ]
-    assignment = items.first().assignment
+        clip = item.comparison or item.trap
+        assert clip is not None and clip.delivery.name is not None
+        secrets_ += [clip.media_key, clip.delivery.name]
+    first = items.first()
+    assert first is not None
+    assignment = first.assignment
+    assert assignment.digits_clip is not None
     for text in texts:
         for secret in secrets_:
             assert secret not in text
@@ -245,7 +263,7 @@ def test_validity_over_five_simulated_crowds(client: Client) -> None:
         results_refresh(experiment=built.experiment)
         rows = list(csv.DictReader(io.StringIO(export_one(built.experiment, "rankings.csv"))))
         order = [r["filename"] for r in sorted(rows, key=lambda r: int(r["rank"]))]
-        taus.append(kendall_tau(order, [v.track.original_name for v in built.versions]))
+        taus.append(tau_of(order, [v.track.original_name for v in built.versions]))
         caught.append(invalid_share(built, cheats))
         wrongly.append(invalid_share(built, honest))
         print(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,13 +17,25 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.errors import InvalidSchema
+from schemathesis.core.result import Err, Ok
 from schemathesis.specs.openapi import checks
 
 from crowdtest.rating.api import api
 
-from .designs import RaterClient, assignment_of, make_design, take_session
+from .designs import RaterClient, assignment_of, digits_of, make_design, take_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
+
+T = TypeVar("T")
+
+
+def ok(result: Ok[T] | Err[InvalidSchema]) -> T:
+    """What the schema gave, or the schema's error raised."""
+    if isinstance(result, Err):
+        raise result.err()
+    return result.ok()
+
 
 DOCUMENT = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/")))
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
@@ -34,7 +46,7 @@ OPERATIONS = {
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
     )
-    for operation in (result.ok() for result in SCHEMA.get_all_operations())
+    for operation in (ok(result) for result in SCHEMA.get_all_operations())
 }
 CHECKS = [
     schemathesis.checks.not_a_server_error,
@@ -55,7 +67,7 @@ def rater_at(client: Client, experiment: Any, stage: str) -> RaterClient:
     state = rc.post("consent").json()
     if stage == "setup":
         return rc
-    digits = assignment_of(rc).digits_clip.digits
+    digits = digits_of(rc)
     state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     if stage == "questions":
         return rc

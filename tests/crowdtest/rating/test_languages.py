@@ -16,20 +16,28 @@ from crowdtest.corpus.config import ExperimentSettings, SettingsError
 from crowdtest.exports import export_one
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import AssignmentItem
-from tests.crowdtest.rating.designs import RaterClient, assignment_of, make_design, take_session
+from tests.crowdtest.rating.designs import (
+    Built,
+    RaterClient,
+    assignment_of,
+    make_design,
+    take_session,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def built() -> Any:
+def built() -> Built:
     return make_design(languages=("en", "de"))
 
 
-def page(client: Client, built: Any, **headers: str) -> Any:
+def page(client: Client, built: Built, accept_language: str, query: str = "") -> Any:
     token = link_token(built.experiment.pk, "p-1")
-    query = headers.pop("query", "")
-    response = client.get(f"/take/{built.experiment.slug}/?t={token}{query}", **headers)
+    response = client.get(
+        f"/take/{built.experiment.slug}/?t={token}{query}",
+        headers={"Accept-Language": accept_language},
+    )
     assert response.status_code == 200
     return response
 
@@ -43,9 +51,9 @@ def page_strings(response: Any) -> dict[str, str]:
 
 
 def test_the_browser_language_is_the_default_among_those_offered(
-    client: Client, built: Any
+    client: Client, built: Built
 ) -> None:
-    german = page(client, built, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9,en;q=0.5")
+    german = page(client, built, "de-DE,de;q=0.9,en;q=0.5")
     html = german.content.decode()
     assert '<html lang="de">' in html
     assert 'data-language="de"' in html
@@ -53,13 +61,13 @@ def test_the_browser_language_is_the_default_among_those_offered(
     assert page_strings(german)["play"] != "▶ Play"
     assert german["Content-Language"] == "de"
     # A language the test does not offer falls back to its first.
-    french = page(client, built, HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9")
+    french = page(client, built, "fr-FR,fr;q=0.9")
     assert '<html lang="en">' in french.content.decode()
     assert page_strings(french)["play"] == "▶ Play"
 
 
-def test_the_rater_can_choose_another_offered_language(client: Client, built: Any) -> None:
-    chosen = page(client, built, HTTP_ACCEPT_LANGUAGE="de", query="&lang=en")
+def test_the_rater_can_choose_another_offered_language(client: Client, built: Built) -> None:
+    chosen = page(client, built, "de", query="&lang=en")
     html = chosen.content.decode()
     assert '<html lang="en">' in html
     # The choice keeps the entry URL's parameters (the token) and lists what is offered.
@@ -71,21 +79,23 @@ def test_the_rater_can_choose_another_offered_language(client: Client, built: An
 
 def test_a_single_language_test_offers_no_choice(client: Client) -> None:
     built = make_design()
-    response = page(client, built, HTTP_ACCEPT_LANGUAGE="de")
+    response = page(client, built, "de")
     assert 'id="language-form"' not in response.content.decode()
     assert '<html lang="en">' in response.content.decode()
 
 
-def test_a_german_session_hears_german_digits_and_traps(client: Client, built: Any) -> None:
+def test_a_german_session_hears_german_digits_and_traps(client: Client, built: Built) -> None:
     rc = RaterClient(client, built.experiment, language="de")
     state = rc.post("consent").json()
     assignment = assignment_of(rc)
     assert assignment.language == "de"
+    assert assignment.digits_clip is not None
     assert assignment.digits_clip.language == "de"
     # The API speaks German too: a wrong answer's message, and the math question.
     wrong = rc.post("setup", {"clip": state["setup"]["clip"], "digits": "0"}).json()
     assert wrong["stage"] == "setup"
-    assert assignment_of(rc).digits_clip.language == "de"  # the next clip as well
+    next_clip = assignment_of(rc).digits_clip
+    assert next_clip is not None and next_clip.language == "de"  # the next clip as well
     refused = rc.post("rate", {"clip": "nope", "score": 3})
     assert refused.status_code in (404, 409)
     assert refused["Content-Language"] == "de"
@@ -94,26 +104,28 @@ def test_a_german_session_hears_german_digits_and_traps(client: Client, built: A
     listed = {
         (i.trap.source_id, i.trap.answer)
         for i in assignment.session.items.filter(trap__isnull=False).select_related("trap")
+        if i.trap is not None
     }
     assert items.exists()
-    assert {i.trap.language for i in items.select_related("trap")} == {"de"}
-    assert {(i.trap.source_id, i.trap.answer) for i in items.select_related("trap")} == listed
+    traps = [i.trap for i in items.select_related("trap") if i.trap is not None]
+    assert {t.language for t in traps} == {"de"}
+    assert {(t.source_id, t.answer) for t in traps} == listed
     # Sessions list the test's first language; an English rater hears those.
     english = RaterClient(client, built.experiment, "participant-2", language="en")
     english.post("consent")
     other = assignment_of(english)
     assert other.language == "en"
     spoken = other.items.filter(trap__isnull=False).select_related("trap")
-    assert {i.trap.language for i in spoken} == {"en"}
+    assert {i.trap.language for i in spoken if i.trap is not None} == {"en"}
 
 
-def test_a_language_not_offered_gets_the_first(client: Client, built: Any) -> None:
+def test_a_language_not_offered_gets_the_first(client: Client, built: Built) -> None:
     rc = RaterClient(client, built.experiment, language="es")
     rc.post("consent")
     assert assignment_of(rc).language == "en"
 
 
-def test_the_api_answers_in_the_pages_language(client: Client, built: Any) -> None:
+def test_the_api_answers_in_the_pages_language(client: Client, built: Built) -> None:
     rc = RaterClient(client, built.experiment, language="de")
     response = rc.post("questions", {"math": 1, "hearing_normal": True, "headphones": True})
     assert response.status_code == 409
@@ -124,10 +136,11 @@ def test_the_api_answers_in_the_pages_language(client: Client, built: Any) -> No
     assert response.json()["code"] == other.json()["code"] == "stage"
 
 
-def test_the_math_question_is_asked_in_the_raters_language(client: Client, built: Any) -> None:
+def test_the_math_question_is_asked_in_the_raters_language(client: Client, built: Built) -> None:
     rc = RaterClient(client, built.experiment, language="de")
     state = rc.post("consent").json()
     assignment = assignment_of(rc)
+    assert assignment.digits_clip is not None
     digits = assignment.digits_clip.digits
     state = rc.post("setup", {"clip": state["setup"]["clip"], "digits": digits}).json()
     asked = state["questions"]["math"]
@@ -136,7 +149,7 @@ def test_the_math_question_is_asked_in_the_raters_language(client: Client, built
     assert re.findall(r"\d+", asked) == numbers
 
 
-def test_verdicts_record_each_sessions_language(client: Client, built: Any) -> None:
+def test_verdicts_record_each_sessions_language(client: Client, built: Built) -> None:
     take_session(RaterClient(client, built.experiment, language="de"))
     take_session(RaterClient(client, built.experiment, "participant-2"))
     table = list(csv.DictReader(io.StringIO(export_one(built.experiment, "verdicts.csv"))))

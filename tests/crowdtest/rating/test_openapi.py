@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from crowdtest.rating.api import api
 from tests.crowdtest.rating.designs import RaterClient, make_design, take_session
@@ -15,7 +15,7 @@ from tests.crowdtest.rating.designs import RaterClient, make_design, take_sessio
 # As served: JSON, so status codes are strings.
 SCHEMA = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/")))
 
-TYPES = {
+TYPES: dict[str, type | tuple[type, ...]] = {
     "object": dict,
     "array": list,
     "string": str,
@@ -84,6 +84,7 @@ def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
 
 def test_every_api_route_is_described() -> None:
     api = next(p for p in get_resolver().url_patterns if getattr(p, "namespace", None) == "api")
+    assert isinstance(api, URLResolver)
     routes = {
         f"/api/{pattern.pattern}"
         for pattern in api.url_patterns

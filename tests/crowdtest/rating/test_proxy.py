@@ -40,11 +40,20 @@ def proxy(live_server: Any, settings: Any, tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-def fetch(base: str, path: str, method: str = "GET", **headers: str) -> Any:
+class Answer(http.client.HTTPResponse):
+    """nginx's answer, its body read whole into `data`."""
+
+    data = b""
+
+
+def fetch(base: str, path: str, method: str = "GET", **headers: str) -> Answer:
     parts = urlsplit(base)
+    assert parts.hostname is not None
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.response_class = Answer
     connection.request(method, path, headers={k.replace("_", "-"): v for k, v in headers.items()})
     response = connection.getresponse()
+    assert isinstance(response, Answer)
     response.data = response.read()
     connection.close()
     return response
@@ -55,6 +64,7 @@ def test_nginx_serves_ranges_head_and_304_for_the_app(client: Any, proxy: str) -
     rc = RaterClient(client, built.experiment)
     rc.post("consent")
     item = assignment_of(rc).items.first()
+    assert item is not None
     url = clip_url(item.clip_key)
 
     whole = fetch(proxy, url)
@@ -73,7 +83,9 @@ def test_nginx_serves_ranges_head_and_304_for_the_app(client: Any, proxy: str) -
     assert fetch(proxy, url, Range=f"bytes={size}-").status == 416
     head = fetch(proxy, url, "HEAD")
     assert head.status == 200 and head.getheader("Content-Length") == str(size)
-    assert fetch(proxy, url, If_None_Match=whole.getheader("ETag")).status == 304
+    etag = whole.getheader("ETag")
+    assert etag is not None
+    assert fetch(proxy, url, If_None_Match=etag).status == 304
 
     assert fetch(proxy, "/_protected/" + whole.getheader("ETag", "x")).status == 404
     forged = url.replace("s=", "s=0")

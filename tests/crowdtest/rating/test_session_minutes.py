@@ -42,6 +42,7 @@ def test_from_the_design_then_from_real_sessions(client: Client) -> None:
     # Taken here in no time, as a simulated crowd would: not a real duration.
     assert session_minutes(experiment=experiment) == designed
     for n, assignment in enumerate(Assignment.objects.order_by("pk")):
+        assert assignment.finished_at is not None
         Assignment.objects.filter(pk=assignment.pk).update(
             started_at=assignment.finished_at - timedelta(minutes=6 + n, seconds=30)
         )
