@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import Stubber
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from pytest_django import Settings
 
 from crowdtest.corpus.models import Experiment, Track
 from crowdtest.corpus.services import CorpusError, tracks_import, tracks_upload
@@ -61,7 +62,7 @@ def test_reimporting_the_same_files_changes_nothing(
 
 
 def test_manifest_metadata_and_paths_outside_the_roots(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: object
+    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: Settings
 ) -> None:
     write_track("a.wav", folder=tmp_path / "lib")
     outside = Path("/etc/hostname")
@@ -73,7 +74,7 @@ def test_manifest_metadata_and_paths_outside_the_roots(
         "../../../../etc/passwd,Traversal,,,,\n"
         "missing.wav,Ghost,,,,\n"
     )
-    settings.IMPORT_ROOTS = [tmp_path / "lib"]  # type: ignore[attr-defined]
+    settings.IMPORT_ROOTS = [tmp_path / "lib"]
 
     report = tracks_import(experiment=experiment, source=str(manifest))
 
@@ -92,7 +93,7 @@ def test_manifest_metadata_and_paths_outside_the_roots(
 
 
 def test_manifest_groups_versions_of_a_work_and_names_references(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: object
+    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: Settings
 ) -> None:
     for seed, name in enumerate(("transfer.wav", "declicked.wav", "pressing-2.wav")):
         write_track(name, folder=tmp_path / "lib", seed=seed)
@@ -103,7 +104,7 @@ def test_manifest_groups_versions_of_a_work_and_names_references(
         "declicked.wav,Side A (declicked),lp-1,transfer.wav\n"
         "pressing-2.wav,Side A (second pressing),lp-1,\n"
     )
-    settings.IMPORT_ROOTS = [tmp_path / "lib"]  # type: ignore[attr-defined]
+    settings.IMPORT_ROOTS = [tmp_path / "lib"]
 
     tracks_import(experiment=experiment, source=str(manifest))
 
@@ -114,7 +115,7 @@ def test_manifest_groups_versions_of_a_work_and_names_references(
 
 
 def test_a_folder_outside_the_roots_or_a_link_out_of_them_is_refused(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: object
+    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, settings: Settings
 ) -> None:
     write_track("a.wav")
     folder = tmp_path / "archive"
@@ -124,7 +125,7 @@ def test_a_folder_outside_the_roots_or_a_link_out_of_them_is_refused(
     (folder / "passwd.wav").symlink_to("/etc/passwd")
     (folder / "escape.wav").symlink_to(secret)
     (folder / "up").symlink_to(tmp_path / "private", target_is_directory=True)
-    settings.IMPORT_ROOTS = [folder.resolve()]  # type: ignore[attr-defined]
+    settings.IMPORT_ROOTS = [folder.resolve()]
 
     report = tracks_import(experiment=experiment, source=str(folder))
 
@@ -134,7 +135,7 @@ def test_a_folder_outside_the_roots_or_a_link_out_of_them_is_refused(
     assert experiment.tracks.get().original_name == "a.wav"  # nothing read through a link
 
     # The same check for a manifest and for the folder itself.
-    settings.IMPORT_ROOTS = [(tmp_path / "elsewhere").resolve()]  # type: ignore[attr-defined]
+    settings.IMPORT_ROOTS = [(tmp_path / "elsewhere").resolve()]
     with pytest.raises(CorpusError, match="outside the allowed import roots"):
         tracks_import(experiment=experiment, source=str(folder))
     manifest = folder / "manifest.csv"
@@ -257,7 +258,9 @@ def test_s3_prefix_listing_and_download(write_track: WriteTrack) -> None:
             assert path.read_bytes() == body
 
 
-def test_unreachable_s3_bucket_is_a_clear_error(experiment: Experiment, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_s3_bucket_is_a_clear_error(
+    experiment: Experiment, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")

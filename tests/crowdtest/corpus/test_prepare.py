@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.corpus.services import deliveries_encode, stimuli_prepare, tracks_import
@@ -26,7 +27,9 @@ def import_folder(experiment: Experiment, folder: Path) -> None:
 
 
 @pytest.fixture
-def prepare(django_capture_on_commit_callbacks: Any) -> Callable[..., Job | None]:
+def prepare(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> Callable[..., Job | None]:
     """`stimuli_prepare`, with the tasks it sends on commit run when it returns (a test's
     transaction never commits)."""
 
@@ -41,7 +44,10 @@ def prepare(django_capture_on_commit_callbacks: Any) -> Callable[..., Job | None
 
 
 def test_stimuli_are_cut_from_the_middle_normalised_and_encoded(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, prepare: Any
+    experiment: Experiment,
+    write_track: WriteTrack,
+    tmp_path: Path,
+    prepare: Callable[..., Job | None],
 ) -> None:
     write_track("loud.wav", seconds=5, seed=1)
     write_track("mono.wav", seconds=4, channels=1, seed=2)
@@ -71,7 +77,10 @@ def test_stimuli_are_cut_from_the_middle_normalised_and_encoded(
 
 
 def test_a_rerun_does_only_what_is_missing(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, prepare: Any
+    experiment: Experiment,
+    write_track: WriteTrack,
+    tmp_path: Path,
+    prepare: Callable[..., Job | None],
 ) -> None:
     write_track("a.wav")
     import_folder(experiment, tmp_path / "archive")
@@ -88,7 +97,10 @@ def test_a_rerun_does_only_what_is_missing(
 
 
 def test_a_silent_track_fails_with_its_reason_and_the_others_go_on(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, prepare: Any
+    experiment: Experiment,
+    write_track: WriteTrack,
+    tmp_path: Path,
+    prepare: Callable[..., Job | None],
 ) -> None:
     write_track("music.wav")
     sf.write(tmp_path / "archive" / "silence.wav", np.zeros((16000 * 4, 2)), 16000)
@@ -109,7 +121,10 @@ def test_a_silent_track_fails_with_its_reason_and_the_others_go_on(
 
 
 def test_a_delivered_twice_task_does_the_work_once(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, prepare: Any
+    experiment: Experiment,
+    write_track: WriteTrack,
+    tmp_path: Path,
+    prepare: Callable[..., Job | None],
 ) -> None:
     from crowdtest.corpus.tasks import prepare_stimulus_task
 
@@ -135,8 +150,8 @@ def test_rated_stimuli_are_encoded_for_delivery(
     experiment: Experiment,
     write_track: WriteTrack,
     tmp_path: Path,
-    prepare: Any,
-    django_capture_on_commit_callbacks: Any,
+    prepare: Callable[..., Job | None],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     write_track("a.wav")
     write_track("b.wav", seed=5)
@@ -159,7 +174,10 @@ def test_rated_stimuli_are_encoded_for_delivery(
 
 
 def test_deliver_all_encodes_while_preparing(
-    experiment: Experiment, write_track: WriteTrack, tmp_path: Path, prepare: Any
+    experiment: Experiment,
+    write_track: WriteTrack,
+    tmp_path: Path,
+    prepare: Callable[..., Job | None],
 ) -> None:
     write_track("a.wav")
     import_folder(experiment, tmp_path / "archive")

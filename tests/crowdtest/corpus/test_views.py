@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
@@ -19,7 +21,7 @@ from .conftest import WriteTrack
 pytestmark = pytest.mark.django_db
 
 
-def test_pages_need_a_staff_account(client: Any, django_user_model: Any) -> None:
+def test_pages_need_a_staff_account(client: Client, django_user_model: type[User]) -> None:
     experiment = ExperimentFactory()
     url = reverse("corpus:experiment_detail", args=[experiment.slug])
     assert client.get(url).status_code == 302
@@ -30,7 +32,7 @@ def test_pages_need_a_staff_account(client: Any, django_user_model: Any) -> None
     assert client.get(url).status_code == 403
 
 
-def test_create_an_experiment_from_the_list_page(staff_client: Any) -> None:
+def test_create_an_experiment_from_the_list_page(staff_client: Client) -> None:
     url = reverse("corpus:experiment_list")
     response = staff_client.post(url, {"slug": "lp-78", "name": "Shellac"})
     assert response.status_code == 302
@@ -40,7 +42,7 @@ def test_create_an_experiment_from_the_list_page(staff_client: Any) -> None:
     assert "already exists" in response.content.decode()
 
 
-def test_experiment_page_shows_counts_and_problems(staff_client: Any) -> None:
+def test_experiment_page_shows_counts_and_problems(staff_client: Client) -> None:
     experiment = ExperimentFactory()
     StimulusFactory.create_batch(3, track__experiment=experiment)
     StimulusFactory(track__experiment=experiment, status="failed", error="excerpt is silent")
@@ -54,7 +56,7 @@ def test_experiment_page_shows_counts_and_problems(staff_client: Any) -> None:
 
 
 def test_upload_reports_each_bad_file(
-    staff_client: Any, write_track: WriteTrack, tmp_path: Path
+    staff_client: Client, write_track: WriteTrack, tmp_path: Path
 ) -> None:
     experiment = ExperimentFactory(settings={"excerpt_seconds": 2.0})
     good = write_track("good.wav").read_bytes()
@@ -77,7 +79,7 @@ def test_upload_reports_each_bad_file(
     assert [p.name for p in added] == [Path(experiment.tracks.get().source).name]
 
 
-def test_settings_form_validates(staff_client: Any) -> None:
+def test_settings_form_validates(staff_client: Client) -> None:
     experiment = ExperimentFactory()
     url = reverse("corpus:experiment_settings", args=[experiment.slug])
     data = {
@@ -108,7 +110,7 @@ def field_errors(response: Any, name: str) -> list[str]:
     return re.findall(r'<p class="error field-error"[^>]*>(.*?)</p>', block)
 
 
-def test_settings_are_grouped_labelled_with_units_and_help(staff_client: Any) -> None:
+def test_settings_are_grouped_labelled_with_units_and_help(staff_client: Client) -> None:
     experiment = ExperimentFactory()
     response = staff_client.get(reverse("corpus:experiment_settings", args=[experiment.slug]))
     html = response.content.decode()
@@ -127,7 +129,7 @@ def test_settings_are_grouped_labelled_with_units_and_help(staff_client: Any) ->
     assert html.count('class="setting') >= 36  # every setting shown, none left out
 
 
-def test_four_bad_values_are_all_shown_each_at_its_field(staff_client: Any) -> None:
+def test_four_bad_values_are_all_shown_each_at_its_field(staff_client: Client) -> None:
     experiment = ExperimentFactory()
     url = reverse("corpus:experiment_settings", args=[experiment.slug])
     data = {k: "" if v is None else v for k, v in experiment.config.to_dict().items()}
@@ -170,7 +172,7 @@ def test_four_bad_values_are_all_shown_each_at_its_field(staff_client: Any) -> N
     ],
 )
 def test_settings_that_would_break_the_test_are_refused(
-    staff_client: Any, field: str, value: str, message: str
+    staff_client: Client, field: str, value: str, message: str
 ) -> None:
     """Each value is refused with its reason and nothing is saved, so the pages that read
     the settings (results, platform) keep working."""
@@ -198,7 +200,7 @@ def test_create_experiment_refuses_a_value_of_the_wrong_type() -> None:
         call_command("create_experiment", "typed", "--name", "Typed", "--set", "seed=1.5")
 
 
-def test_settings_stored_before_a_range_was_checked_still_load(staff_client: Any) -> None:
+def test_settings_stored_before_a_range_was_checked_still_load(staff_client: Client) -> None:
     """An experiment saved with values later refused (a float where a whole number is
     declared, a number for dollars, a range since narrowed) keeps working; saving its
     settings asks for the out-of-range one to be fixed."""

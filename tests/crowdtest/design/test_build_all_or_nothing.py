@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from pytest_django import DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Design, DigitsClip, Prompt, Trap
@@ -53,7 +54,9 @@ STAGES = ["spoke trap-3", "training clips", "trap 1 of", "digits clips", "volume
 
 @pytest.fixture(scope="module")
 def experiment(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+    django_db_setup: None,
+    django_db_blocker: DjangoDbBlocker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("atomic-corpus")
     with django_db_blocker.unblock():

@@ -6,23 +6,30 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.utils import translation
 from django.utils.translation import pgettext
+from pytest_django import DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment
 from crowdtest.design.clips import PROMPT_RATE, read_prompt
 from crowdtest.design.models import DigitsClip, Prompt, SessionItem, Trap
-from tests.crowdtest.design.test_build_sessions import BUILDS, SETTINGS, built_by_command
+from tests.crowdtest.design.test_build_sessions import (
+    BUILD_OUTPUT,
+    BUILDS,
+    SETTINGS,
+    built_by_command,
+)
 
 pytestmark = BUILDS
 
 
 @pytest.fixture(scope="module")
 def built(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+    django_db_setup: None,
+    django_db_blocker: DjangoDbBlocker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("languages-corpus")
     settings = {**SETTINGS, "languages": "en,de", "training_size": 0}
@@ -69,4 +76,4 @@ def test_sessions_list_the_first_languages_traps_counted_once(built: Experiment)
     assert listed.exists()
     assert set(listed.values_list("trap__language", flat=True)) == {"en"}
     sources = Trap.objects.filter(experiment=built, kind="trap").values("source").distinct().count()
-    assert f"{5 * sources} traps from {sources} sources" in built.build_output  # type: ignore[attr-defined]
+    assert f"{5 * sources} traps from {sources} sources" in BUILD_OUTPUT[built.pk]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from pytest_django import DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.corpus.services import (
@@ -81,22 +82,28 @@ def prepared_experiment(
     return experiment
 
 
+BUILD_OUTPUT: dict[int, str] = {}  # what `build_sessions` printed, by experiment
+
+
 def built_by_command(
     folder: Path, *, slug: str, settings: dict[str, Any], seed: int, digits_clips: int
 ) -> Iterator[Experiment]:
-    """A prepared experiment of 20 tracks built with `build_sessions` (its output kept as
-    `build_output`), wiped afterwards: the body of a module-scoped fixture."""
+    """A prepared experiment of 20 tracks built with `build_sessions` (its output kept in
+    `BUILD_OUTPUT`), wiped afterwards: the body of a module-scoped fixture."""
     experiment = prepared_experiment(folder, slug=slug, settings=settings, n_tracks=20, seed=seed)
     out = io.StringIO()
     call_command("build_sessions", experiment.slug, "--digits-clips", str(digits_clips), stdout=out)
-    experiment.build_output = out.getvalue()  # type: ignore[attr-defined]
+    BUILD_OUTPUT[experiment.pk] = out.getvalue()
     yield experiment
+    del BUILD_OUTPUT[experiment.pk]
     wipe(experiment)
 
 
 @pytest.fixture(scope="module")
 def built(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+    django_db_setup: None,
+    django_db_blocker: DjangoDbBlocker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("design-corpus")
     with django_db_blocker.unblock():
@@ -106,7 +113,7 @@ def built(
 
 
 def test_the_command_reports_what_it_built(built: Experiment) -> None:
-    output = built.build_output  # type: ignore[attr-defined]
+    output = BUILD_OUTPUT[built.pk]
     design = Design.objects.get(experiment=built)
     assert f"{design.n_rating_sessions} rating sessions of 3 clusters x 2 stimuli" in output
     assert "10 traps from 2 sources, 4 training stimuli, 3 digits clips; seed 3" in output

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from crowdtest.corpus.models import Clustering, Stimulus
+from crowdtest.corpus.models import Clustering, Experiment, Stimulus
 from crowdtest.design.models import Design, DigitsClip, Session, SessionItem, Trap
 from crowdtest.design.services import (
     DesignError,
@@ -25,7 +25,7 @@ from tests.factories import ExperimentFactory, StimulusFactory
 pytestmark = pytest.mark.django_db
 
 
-def clustered(sizes: list[int], sources: int, **settings: Any) -> Any:
+def clustered(sizes: list[int], sources: int, **settings: Any) -> Experiment:
     experiment = ExperimentFactory(
         settings={
             "n_clusters": len(sizes),
@@ -52,7 +52,7 @@ def clustered(sizes: list[int], sources: int, **settings: Any) -> Any:
     return experiment
 
 
-def check(experiment: Any, **overrides: Any) -> None:
+def check(experiment: Experiment, **overrides: Any) -> None:
     design_check(experiment=experiment, numbers=design_numbers(experiment=experiment, **overrides))
 
 

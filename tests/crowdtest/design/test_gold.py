@@ -9,11 +9,13 @@ import io
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
+from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.gold import gold_clear, gold_mark
@@ -33,7 +35,9 @@ pytestmark = BUILDS
 
 @pytest.fixture(scope="module")
 def corpus(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any
+    django_db_setup: None,
+    django_db_blocker: DjangoDbBlocker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Experiment]:
     folder = tmp_path_factory.mktemp("gold-corpus")
     with django_db_blocker.unblock():
@@ -128,7 +132,9 @@ def test_design_checks_refuse_gold_settings_the_marks_cannot_serve(corpus: Exper
 
 
 def test_sessions_built_with_gold_hold_one_gold_clip_each(
-    corpus: Experiment, tmp_path: Path, django_capture_on_commit_callbacks: Any
+    corpus: Experiment,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     corpus.settings = corpus.config.replace(screen_gold=True).to_dict()
     corpus.save(update_fields=["settings"])
@@ -175,7 +181,7 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
 
 
 def test_the_sessions_page_lists_gold_stimuli_and_shows_scores_to_admins_only(
-    corpus: Experiment, client: Any, staff_user: Any, admin_user_account: Any
+    corpus: Experiment, client: Client, staff_user: User, admin_user_account: User
 ) -> None:
     marks = _mark(corpus)
     names = dict(Stimulus.objects.filter(pk__in=marks).values_list("pk", "track__original_name"))

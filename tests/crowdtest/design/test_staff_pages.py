@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import io
 import shutil
-from typing import Any
 
 import numpy as np
 import pytest
 import soundfile
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -31,7 +31,7 @@ def wav(seconds: float, rate: int = 16000) -> bytes:
     return buffer.getvalue()
 
 
-def test_the_page_needs_a_staff_account(client: Client, django_user_model: Any) -> None:
+def test_the_page_needs_a_staff_account(client: Client, django_user_model: type[User]) -> None:
     experiment = ExperimentFactory()
     url = reverse("design:overview", args=[experiment.slug])
     assert "/login/" in client.get(url)["Location"]
@@ -120,7 +120,7 @@ def test_links_are_made_and_listed(staff_client: Client) -> None:
 
 
 def test_answer_keys_in_the_admin_are_for_admins_only(
-    client: Client, django_user_model: Any, admin_user_account: Any
+    client: Client, django_user_model: type[User], admin_user_account: User
 ) -> None:
     built = make_design()
     trap = Trap.objects.filter(experiment=built.experiment).first()

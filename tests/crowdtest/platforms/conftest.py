@@ -6,6 +6,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pytest_django import Settings
 
 from crowdtest.platforms import mturk, prolific, retry
 from crowdtest.platforms.retry import Backoff
@@ -27,7 +28,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
 
 
 @pytest.fixture
-def https(settings: Any) -> str:
+def https(settings: Settings) -> str:
     settings.PUBLIC_BASE_URL = "https://listen.example.org"
     return str(settings.PUBLIC_BASE_URL)
 

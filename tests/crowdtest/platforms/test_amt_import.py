@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Session
 from crowdtest.platforms.models import ImportedAssignment
 from crowdtest.platforms.selectors import payment_plan
@@ -57,16 +57,16 @@ HEADER = [
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     return make_design(n_clusters=2, size=2, per_cluster=1, votes=1, training=1).experiment
 
 
-def names(experiment: Any) -> list[str]:
+def names(experiment: Experiment) -> list[str]:
     return [s.track.original_name for s in experiment.stimuli.filter(role="rated").order_by("pk")]
 
 
 def row(
-    experiment: Any,
+    experiment: Experiment,
     worker: str,
     assignment: str,
     *,
@@ -121,13 +121,15 @@ def write(tmp_path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
     return path
 
 
-def run(experiment: Any, path: Path, *extra: str) -> tuple[str, str]:
+def run(experiment: Experiment, path: Path, *extra: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command("import_amt_results", experiment.slug, str(path), *extra, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
-def test_a_p808_batch_becomes_screened_sessions_and_votes(experiment: Any, tmp_path: Path) -> None:
+def test_a_p808_batch_becomes_screened_sessions_and_votes(
+    experiment: Experiment, tmp_path: Path
+) -> None:
     path = write(
         tmp_path,
         [
@@ -179,7 +181,7 @@ def test_a_p808_batch_becomes_screened_sessions_and_votes(experiment: Any, tmp_p
     assert Vote.objects.filter(assignment__imported_from__isnull=False).count() == 12
 
 
-def test_the_plain_input_answer_shape(experiment: Any, tmp_path: Path) -> None:
+def test_the_plain_input_answer_shape(experiment: Experiment, tmp_path: Path) -> None:
     a, b = names(experiment)[:2]
     header = [
         "HITId",
@@ -235,7 +237,7 @@ def test_the_plain_input_answer_shape(experiment: Any, tmp_path: Path) -> None:
     assert SessionVerdict.objects.get(assignment=plain).reasons == ["no_headphones"]
 
 
-def test_not_an_amt_csv(experiment: Any, tmp_path: Path) -> None:
+def test_not_an_amt_csv(experiment: Experiment, tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     path.write_text("filename,label\nx.wav,3.2\n")
     with pytest.raises(CommandError, match="missing column"):

@@ -5,13 +5,13 @@ resumes without paying anyone twice."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 from django.core.management import CommandError, call_command
 
-from crowdtest.platforms.models import Payment
+from crowdtest.corpus.models import Experiment
+from crowdtest.platforms.models import Payment, Publication
 from crowdtest.platforms.selectors import bonus_token, payment_plan
 from crowdtest.platforms.services import PlatformError, payments_execute
 from crowdtest.results.services import experiment_screen
@@ -24,7 +24,7 @@ APPROVED = "Thank you: your session passed every check of the listening test."
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     return ExperimentFactory(settings={"bonus_after_sessions": 1})
 
 
@@ -34,7 +34,7 @@ def pay(*args: str) -> str:
     return out.getvalue()
 
 
-def three_sessions(experiment: Any) -> Any:
+def three_sessions(experiment: Experiment) -> Publication:
     publication = published(experiment, "3HIT")
     rated = stimuli(experiment)
     for n, valid in ((1, True), (2, False), (3, True)):
@@ -50,7 +50,7 @@ def approve(stub: Stubber, assignment_id: str) -> None:
     )
 
 
-def test_the_dry_run_lists_every_decision_with_its_feedback(experiment: Any) -> None:
+def test_the_dry_run_lists_every_decision_with_its_feedback(experiment: Experiment) -> None:
     three_sessions(experiment)
     out = pay(experiment.slug)
     assert "Dry run: nothing is sent" in out
@@ -66,7 +66,7 @@ def test_the_dry_run_lists_every_decision_with_its_feedback(experiment: Any) -> 
     assert not Payment.objects.exists()
 
 
-def test_work_without_a_session_here_is_rejected(experiment: Any) -> None:
+def test_work_without_a_session_here_is_rejected(experiment: Experiment) -> None:
     publication = published(experiment, "3HIT")
     synced(publication, None, "3STRAY", "AWX")
     [item] = payment_plan(experiment=experiment).items
@@ -75,7 +75,7 @@ def test_work_without_a_session_here_is_rejected(experiment: Any) -> None:
 
 
 def test_approvals_that_stop_half_way_resume_without_repeating(
-    experiment: Any, stub: Stubber
+    experiment: Experiment, stub: Stubber
 ) -> None:
     three_sessions(experiment)
     approve(stub, "3A1")
@@ -124,7 +124,7 @@ def test_approvals_that_stop_half_way_resume_without_repeating(
 
 
 def test_a_call_that_went_through_before_the_crash_is_not_sent_again(
-    experiment: Any, stub: Stubber
+    experiment: Experiment, stub: Stubber
 ) -> None:
     three_sessions(experiment)
     approve(stub, "3A1")
@@ -143,7 +143,7 @@ def test_a_call_that_went_through_before_the_crash_is_not_sent_again(
 
 
 def test_a_refused_approval_is_recorded_and_the_batch_goes_on(
-    experiment: Any, stub: Stubber
+    experiment: Experiment, stub: Stubber
 ) -> None:
     three_sessions(experiment)
     stub.add_client_error(
@@ -159,7 +159,7 @@ def test_a_refused_approval_is_recorded_and_the_batch_goes_on(
 
 
 def test_the_papers_bonus_is_sent_once_with_a_deterministic_token(
-    experiment: Any, stub: Stubber
+    experiment: Experiment, stub: Stubber
 ) -> None:
     publication = published(experiment, "3HIT", "3HIU")
     rated = stimuli(experiment)
@@ -196,7 +196,7 @@ def test_the_papers_bonus_is_sent_once_with_a_deterministic_token(
 
 
 def test_a_bonus_mturk_already_has_is_confirmed_not_paid_again(
-    experiment: Any, stub: Stubber
+    experiment: Experiment, stub: Stubber
 ) -> None:
     publication = published(experiment, "3HIT", "3HIU")
     rated = stimuli(experiment)
@@ -228,7 +228,7 @@ def test_a_bonus_mturk_already_has_is_confirmed_not_paid_again(
     assert report.confirmed == 1 and "found paid on the platform" in report.lines[0]
 
 
-def test_a_token_mturk_has_seen_counts_as_sent(experiment: Any, stub: Stubber) -> None:
+def test_a_token_mturk_has_seen_counts_as_sent(experiment: Experiment, stub: Stubber) -> None:
     publication = published(experiment, "3HIT", "3HIU")
     rated = stimuli(experiment)
     for n, hit in ((1, "3HIT"), (2, "3HIU")):

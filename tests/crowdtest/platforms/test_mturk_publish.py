@@ -4,12 +4,13 @@ parameters, the cap qualification made once, ids and URLs printed; and the refus
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
 from django.core.management import CommandError, call_command
+from pytest_django import Settings
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms.models import Batch, CapList, Publication
 from tests.crowdtest.rating.designs import make_design
 
@@ -23,11 +24,11 @@ def publish(*args: str) -> str:
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     return make_design().experiment  # 6 open rating sessions of 6 stimuli and a trap
 
 
-def test_a_dry_run_prints_the_cost_and_calls_nothing(experiment: Any, https: str) -> None:
+def test_a_dry_run_prints_the_cost_and_calls_nothing(experiment: Experiment, https: str) -> None:
     out = publish(experiment.slug, "--platform", "mturk", "--dry-run", "--sessions", "10")
     assert "Rewards: 10 x $0.50 = $5.00" in out
     assert "MTurk fee 20% (1 HIT(s) of 9 assignments): 9 x $0.10 = $0.90" in out
@@ -38,7 +39,7 @@ def test_a_dry_run_prints_the_cost_and_calls_nothing(experiment: Any, https: str
     assert not Publication.objects.exists()
 
 
-def test_ten_assignments_a_hit_show_the_40_percent_fee(experiment: Any, https: str) -> None:
+def test_ten_assignments_a_hit_show_the_40_percent_fee(experiment: Experiment, https: str) -> None:
     out = publish(
         experiment.slug,
         "--platform",
@@ -52,7 +53,7 @@ def test_ten_assignments_a_hit_show_the_40_percent_fee(experiment: Any, https: s
     assert "MTurk fee 40% (1 HIT(s) of 10 assignments): 10 x $0.20 = $2.00" in out
 
 
-def test_publish_on_the_sandbox(experiment: Any, https: str, stub: Stubber) -> None:
+def test_publish_on_the_sandbox(experiment: Experiment, https: str, stub: Stubber) -> None:
     stub.add_response(
         "create_qualification_type",
         {"QualificationType": {"QualificationTypeId": "3CAPQUAL", "Name": "cap"}},
@@ -157,7 +158,7 @@ def test_publish_on_the_sandbox(experiment: Any, https: str, stub: Stubber) -> N
 
 
 def test_a_hit_that_fails_leaves_the_others_recorded(
-    experiment: Any, https: str, stub: Stubber
+    experiment: Experiment, https: str, stub: Stubber
 ) -> None:
     CapList.objects.create(experiment=experiment, platform="mturk", sandbox=True, external_id="3Q")
     stub.add_response("create_hit_type", {"HITTypeId": "3TYPE"}, None)
@@ -170,13 +171,13 @@ def test_a_hit_that_fails_leaves_the_others_recorded(
     assert list(publication.batches.values_list("external_id", flat=True)) == ["3HITA"]
 
 
-def test_publishing_needs_https(experiment: Any, settings: Any) -> None:
+def test_publishing_needs_https(experiment: Experiment, settings: Settings) -> None:
     settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
     with pytest.raises(CommandError, match="HTTPS address"):
         publish(experiment.slug, "--platform", "mturk", "--sandbox")
 
 
-def test_publishing_needs_a_well_formed_reward(experiment: Any, https: str) -> None:
+def test_publishing_needs_a_well_formed_reward(experiment: Experiment, https: str) -> None:
     experiment.settings = {**experiment.settings, "reward_usd": "0.5"}
     experiment.save()
     with pytest.raises(CommandError, match="reward must be a positive dollar amount"):
@@ -184,7 +185,7 @@ def test_publishing_needs_a_well_formed_reward(experiment: Any, https: str) -> N
 
 
 def test_publishing_needs_credentials(
-    experiment: Any, https: str, monkeypatch: pytest.MonkeyPatch
+    experiment: Experiment, https: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)

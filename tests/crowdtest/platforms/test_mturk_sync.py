@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from crowdtest.platforms.models import AssignmentCheck, CapGrant, CapList, Submission
 from crowdtest.platforms.selectors import payment_plan
@@ -97,7 +98,9 @@ def test_sync_matches_assignments_across_pages_and_refuses_forged_ones(stub: Stu
 
 
 def test_the_cap_qualification_is_granted_at_the_20th_session(
-    client: Client, stub: Stubber, django_capture_on_commit_callbacks: Any
+    client: Client,
+    stub: Stubber,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     built = make_design(votes=4)
     experiment = built.experiment

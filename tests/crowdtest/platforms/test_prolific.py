@@ -4,12 +4,12 @@ is checked, and answered with Prolific's response shapes."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms.models import CapGrant, CapList, Payment, Publication, Submission
 from crowdtest.platforms.services import (
     PlatformError,
@@ -144,7 +144,7 @@ def test_a_next_page_off_prolifics_host_is_not_followed(prolific_api: ProlificAP
         platform_sync(experiment=experiment)
 
 
-def _two_reviews(experiment: Any) -> Any:
+def _two_reviews(experiment: Experiment) -> Publication:
     publication = published(experiment, STUDY, platform="prolific", sandbox=False)
     rated = stimuli(experiment)
     for n, valid in ((1, True), (2, False)):

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms.models import AssignmentCheck
 from crowdtest.rating.models import Assignment, Rater
 from tests.crowdtest.rating.designs import RaterClient, make_design
@@ -21,13 +23,15 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     experiment = make_design().experiment
     published(experiment, "study-1", platform="prolific", sandbox=False)
     return experiment
 
 
-def consent(client: Client, experiment: Any, pid: str, session_id: str, study: str) -> RaterClient:
+def consent(
+    client: Client, experiment: Experiment, pid: str, session_id: str, study: str
+) -> RaterClient:
     rc = RaterClient(
         client, experiment, pid, platform="prolific", assignment_id=session_id, batch_id=study
     )
@@ -37,9 +41,9 @@ def consent(client: Client, experiment: Any, pid: str, session_id: str, study: s
 
 def test_a_place_prolific_confirms_goes_on(
     client: Client,
-    experiment: Any,
+    experiment: Experiment,
     prolific_api: ProlificAPI,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     prolific_api.expect(
         "GET", "submissions/sub-1/", answer=submission("sub-1", "pid-1", "ACTIVE", "study-1")
@@ -66,9 +70,9 @@ def test_a_place_prolific_confirms_goes_on(
 )
 def test_a_place_prolific_does_not_know_stops_the_session(
     client: Client,
-    experiment: Any,
+    experiment: Experiment,
     prolific_api: ProlificAPI,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
     answer: Any,
     status: int,
     why: str,
@@ -89,9 +93,9 @@ def test_a_place_prolific_does_not_know_stops_the_session(
 
 def test_a_study_crowdtest_did_not_publish_is_refused_without_asking(
     client: Client,
-    experiment: Any,
+    experiment: Experiment,
     prolific_api: ProlificAPI,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         consent(client, experiment, "pid-2", "sub-2", "study-made-up")
@@ -102,9 +106,9 @@ def test_a_study_crowdtest_did_not_publish_is_refused_without_asking(
 
 def test_when_prolific_is_down_the_sync_checks_later(
     client: Client,
-    experiment: Any,
+    experiment: Experiment,
     prolific_api: ProlificAPI,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     for _ in range(5):  # the gateway tries a failing Prolific five times before it gives up
         prolific_api.expect("GET", "submissions/sub-3/", status=503, answer={})

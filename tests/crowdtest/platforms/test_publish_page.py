@@ -5,12 +5,12 @@ for another plan is refused. MTurk is stubbed at botocore's boundary (Stubber)."
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
 from django.test import Client
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms.models import Batch, Publication
 from tests.crowdtest.rating.designs import make_design
 
@@ -20,16 +20,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     return make_design().experiment  # 6 open rating sessions
 
 
-def url(experiment: Any, action: str = "") -> str:
+def url(experiment: Experiment, action: str = "") -> str:
     return f"/experiments/{experiment.slug}/platform/{action}"
 
 
 def test_publish_on_mturk_after_seeing_the_cost(
-    admin_client: Client, experiment: Any, https: str, stub: Stubber
+    admin_client: Client, experiment: Experiment, https: str, stub: Stubber
 ) -> None:
     page = admin_client.get(url(experiment)).content.decode()
     assert 'id="publish-form"' in page
@@ -81,13 +81,13 @@ def test_publish_on_mturk_after_seeing_the_cost(
     assert "Published 4 sessions on mturk sandbox" in done.content.decode()
 
 
-def test_publishing_needs_the_permission(staff_client: Client, experiment: Any) -> None:
+def test_publishing_needs_the_permission(staff_client: Client, experiment: Experiment) -> None:
     assert 'id="publish-form"' not in staff_client.get(url(experiment)).content.decode()
     assert staff_client.get(url(experiment, "publish/confirm/")).status_code == 403
     assert staff_client.post(url(experiment, "publish/"), {"platform": "mturk"}).status_code == 403
 
 
-def test_bad_choices_are_said_not_published(admin_client: Client, experiment: Any) -> None:
+def test_bad_choices_are_said_not_published(admin_client: Client, experiment: Experiment) -> None:
     response = admin_client.get(
         url(experiment, "publish/confirm/"), {"platform": "mturk", "sessions": "many"}, follow=True
     )
@@ -98,7 +98,7 @@ def test_bad_choices_are_said_not_published(admin_client: Client, experiment: An
 
 
 def test_publish_on_prolific_after_seeing_the_cost(
-    admin_client: Client, experiment: Any, https: str, prolific_api: ProlificAPI
+    admin_client: Client, experiment: Experiment, https: str, prolific_api: ProlificAPI
 ) -> None:
     confirm = admin_client.get(
         url(experiment, "publish/confirm/"), {"platform": "prolific", "sessions": "3"}

@@ -14,6 +14,7 @@ from botocore.stub import ANY, Stubber
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms.models import Batch, Publication
 from crowdtest.platforms.mturk import EXPIRE_NOW
 from crowdtest.platforms.services.publish import places_outstanding
@@ -27,7 +28,7 @@ STUDY = "6740aa00f1d2c3b4a5968778"
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     return make_design().experiment  # 6 open rating sessions
 
 
@@ -56,7 +57,9 @@ def expire(stub: Stubber, hit: str, at: Any = EXPIRE_NOW) -> None:
     stub.add_response("update_expiration_for_hit", {}, {"HITId": hit, "ExpireAt": at})
 
 
-def test_mturk_pause_resume_close(admin_client: Client, experiment: Any, stub: Stubber) -> None:
+def test_mturk_pause_resume_close(
+    admin_client: Client, experiment: Experiment, stub: Stubber
+) -> None:
     p = published(experiment, "3HITA", "3HITB")
     page = admin_client.get(f"/experiments/{experiment.slug}/platform/").content.decode()
     assert f'id="control-{p.pk}"' in page and "Pause</a>" in page
@@ -100,7 +103,7 @@ def test_mturk_pause_resume_close(admin_client: Client, experiment: Any, stub: S
 
 
 def test_a_pause_cut_short_says_how_far_it_got_and_can_be_finished(
-    admin_client: Client, experiment: Any, stub: Stubber
+    admin_client: Client, experiment: Experiment, stub: Stubber
 ) -> None:
     p = published(experiment, "3HITA", "3HITB")
     _, fingerprint = confirm_page(admin_client, p, "pause")
@@ -125,7 +128,7 @@ def test_a_pause_cut_short_says_how_far_it_got_and_can_be_finished(
 
 
 def test_mturk_sessions_added_as_new_hits_after_seeing_the_cost(
-    admin_client: Client, experiment: Any, stub: Stubber, https: str
+    admin_client: Client, experiment: Experiment, stub: Stubber, https: str
 ) -> None:
     p = published(experiment, "3HITA", places=4)
     p.options = {"per_hit": 9, "lifetime_days": 2}
@@ -164,7 +167,7 @@ def test_mturk_sessions_added_as_new_hits_after_seeing_the_cost(
 
 
 def test_prolific_places_added_paused_resumed_stopped(
-    admin_client: Client, experiment: Any, prolific_api: ProlificAPI
+    admin_client: Client, experiment: Experiment, prolific_api: ProlificAPI
 ) -> None:
     p = published(experiment, STUDY, platform="prolific", sandbox=False, places=5)
     html, fingerprint = confirm_page(admin_client, p, "add", sessions=3)
@@ -195,7 +198,7 @@ def test_prolific_places_added_paused_resumed_stopped(
 
 
 def test_a_refused_prolific_change_is_said_and_undone(
-    admin_client: Client, experiment: Any, prolific_api: ProlificAPI
+    admin_client: Client, experiment: Experiment, prolific_api: ProlificAPI
 ) -> None:
     p = published(experiment, STUDY, platform="prolific", sandbox=False, places=5)
     _, fingerprint = confirm_page(admin_client, p, "add", sessions=3)
@@ -222,7 +225,7 @@ def test_a_refused_prolific_change_is_said_and_undone(
     ],
 )
 def test_bad_requests_are_said_and_nothing_is_sent(
-    admin_client: Client, experiment: Any, action: str, query: dict[str, str], said: str
+    admin_client: Client, experiment: Experiment, action: str, query: dict[str, str], said: str
 ) -> None:
     p = published(experiment, "3HITA")
     response = admin_client.get(
@@ -234,7 +237,9 @@ def test_bad_requests_are_said_and_nothing_is_sent(
     assert said in response.content.decode()
 
 
-def test_direct_links_have_no_study_to_control(admin_client: Client, experiment: Any) -> None:
+def test_direct_links_have_no_study_to_control(
+    admin_client: Client, experiment: Experiment
+) -> None:
     p = published(experiment, "open", platform="link", sandbox=False, places=1)
     page = admin_client.get(f"/experiments/{experiment.slug}/platform/").content.decode()
     assert "Pause</a>" not in page
@@ -246,7 +251,7 @@ def test_direct_links_have_no_study_to_control(admin_client: Client, experiment:
 
 
 def test_study_control_needs_the_permission_and_the_right_experiment(
-    staff_client: Client, admin_client: Client, experiment: Any
+    staff_client: Client, admin_client: Client, experiment: Experiment
 ) -> None:
     p = published(experiment, "3HITA")
     base = f"/experiments/{experiment.slug}/platform/publications/{p.pk}"
@@ -258,14 +263,14 @@ def test_study_control_needs_the_permission_and_the_right_experiment(
     assert admin_client.get(f"{base}/pause/").status_code == 405
 
 
-def test_a_closed_publication_leaves_no_places_outstanding(experiment: Any) -> None:
+def test_a_closed_publication_leaves_no_places_outstanding(experiment: Experiment) -> None:
     p = published(experiment, "3HITA", "3HITB", places=4)
     assert places_outstanding(experiment=experiment, platform="mturk") == 8
     Publication.objects.filter(pk=p.pk).update(status=Publication.Status.CLOSED)
     assert places_outstanding(experiment=experiment, platform="mturk") == 0
 
 
-def test_the_study_command_says_first_then_does(experiment: Any, stub: Stubber) -> None:
+def test_the_study_command_says_first_then_does(experiment: Experiment, stub: Stubber) -> None:
     p = published(experiment, "3HITA", places=4)
     out = io.StringIO()
     call_command("study", experiment.slug, str(p.pk), "add", "--sessions", "2", stdout=out)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
 from crowdtest.platforms.models import Payment
 from crowdtest.platforms.selectors import APPROVE_FEEDBACK
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def experiment() -> Any:
+def experiment() -> Experiment:
     experiment = make_design().experiment
     publication = published(experiment, "3HIT")
     assignment = session(experiment, "AW1", "3A1", "3HIT", on=stimuli(experiment))
@@ -36,12 +37,12 @@ def experiment() -> Any:
     return experiment
 
 
-def url(experiment: Any, action: str = "") -> str:
+def url(experiment: Experiment, action: str = "") -> str:
     return f"/experiments/{experiment.slug}/platform/{action}"
 
 
 def test_the_page_says_the_dates_and_shows_cost_and_payments(
-    staff_client: Client, experiment: Any
+    staff_client: Client, experiment: Experiment
 ) -> None:
     response = staff_client.get(url(experiment))
     page = response.content.decode()
@@ -61,10 +62,10 @@ def test_the_page_says_the_dates_and_shows_cost_and_payments(
 
 def test_executing_payments_needs_the_permission(
     staff_client: Client,
-    staff_user: Any,
-    experiment: Any,
+    staff_user: User,
+    experiment: Experiment,
     stub: Stubber,
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     assert staff_client.post(url(experiment, "pay/")).status_code == 403
     assert not Job.objects.exists()
@@ -99,7 +100,10 @@ def test_executing_payments_needs_the_permission(
 
 
 def test_sync_from_the_page(
-    staff_client: Client, experiment: Any, stub: Stubber, django_capture_on_commit_callbacks: Any
+    staff_client: Client,
+    experiment: Experiment,
+    stub: Stubber,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     stub.add_response(
         "list_assignments_for_hit",
@@ -112,7 +116,7 @@ def test_sync_from_the_page(
     assert job.status == "succeeded" and "1 matched" in job.message
 
 
-def test_the_platform_choice(staff_client: Client, experiment: Any) -> None:
+def test_the_platform_choice(staff_client: Client, experiment: Experiment) -> None:
     staff_client.post(url(experiment, "choose/"), {"platform": "prolific"})
     experiment.refresh_from_db()
     assert experiment.config.platform == "prolific"
@@ -121,7 +125,7 @@ def test_the_platform_choice(staff_client: Client, experiment: Any) -> None:
 
 
 def test_an_open_link_is_said_to_hold_no_per_person_cap(
-    staff_client: Client, experiment: Any
+    staff_client: Client, experiment: Experiment
 ) -> None:
     staff_client.post(url(experiment, "choose/"), {"platform": "mturk"})
     assert 'id="open-link-warning"' not in staff_client.get(url(experiment)).content.decode()
@@ -131,7 +135,7 @@ def test_an_open_link_is_said_to_hold_no_per_person_cap(
     assert f"/experiments/{experiment.slug}/sessions/#links" in page  # participant links
 
 
-def test_raters_and_strangers_see_nothing(client: Client, experiment: Any) -> None:
+def test_raters_and_strangers_see_nothing(client: Client, experiment: Experiment) -> None:
     assert client.get(url(experiment)).status_code == 302  # to the login page
     assert client.post(url(experiment, "pay/")).status_code == 302
 
@@ -148,13 +152,15 @@ def test_raters_and_strangers_see_nothing(client: Client, experiment: Any) -> No
         "importedassignment",
     ],
 )
-def test_admin_lists(client: Client, admin_user_account: Any, experiment: Any, model: str) -> None:
+def test_admin_lists(
+    client: Client, admin_user_account: User, experiment: Experiment, model: str
+) -> None:
     client.force_login(admin_user_account)
     assert client.get(f"/admin/platforms/{model}/").status_code == 200
 
 
 def test_the_page_reads_the_same_number_of_queries_for_more_sessions(
-    staff_client: Client, experiment: Any
+    staff_client: Client, experiment: Experiment
 ) -> None:
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:

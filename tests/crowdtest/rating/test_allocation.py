@@ -13,6 +13,7 @@ import pytest
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Session, SessionItem
 from crowdtest.rating import services
 from crowdtest.rating.assigning import assignment_start, assignments_release_abandoned
@@ -24,11 +25,11 @@ from crowdtest.rating.tasks import release_abandoned_task
 from tests.crowdtest.rating.designs import make_design
 
 
-def identity(experiment: Any, name: str) -> RaterIdentity:
+def identity(experiment: Experiment, name: str) -> RaterIdentity:
     return RaterIdentity(experiment.pk, "link", name)
 
 
-def take(experiment: Any, name: str, *, stop_after: int | None = None) -> Assignment:
+def take(experiment: Experiment, name: str, *, stop_after: int | None = None) -> Assignment:
     """A rater takes a session through the services, rating every clip (or the first
     `stop_after`); traps get their answer."""
     assignment = services.assignment_consent(

@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -190,7 +189,7 @@ def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model: typ
     [("dcr", range(1, 6), 0), ("ccr", range(-3, 4), 4), ("pairwise", (1, 2), 3)],
 )
 def test_a_vote_sent_twice_is_harmless_and_off_scale_is_refused(
-    client: Client, method: str, scale: Any, off: int
+    client: Client, method: str, scale: Sequence[int], off: int
 ) -> None:
     built = comparison_experiment(method, qualities=(4.0, 3.0, 2.0), votes=2, per_session=4)
     design_comparison(built)

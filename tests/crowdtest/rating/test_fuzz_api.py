@@ -16,11 +16,13 @@ import schemathesis
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pytest_django.live_server_helper import LiveServer
 from schemathesis import GenerationMode
 from schemathesis.core.errors import InvalidSchema
 from schemathesis.core.result import Err, Ok
 from schemathesis.specs.openapi import checks
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.rating.api import api
 
 from .designs import RaterClient, assignment_of, digits_of, make_design, take_session
@@ -58,7 +60,7 @@ CHECKS = [
 EXAMPLES = 8  # per operation and stage
 
 
-def rater_at(client: Client, experiment: Any, stage: str) -> RaterClient:
+def rater_at(client: Client, experiment: Experiment, stage: str) -> RaterClient:
     """A rater whose session has reached `stage`."""
     rc = RaterClient(client, experiment, f"fuzz-{stage}")
     state = rc.state()
@@ -90,7 +92,7 @@ def rater_at(client: Client, experiment: Any, stage: str) -> RaterClient:
     "stage", ["consent", "setup", "questions", "training", "rating", "finished"]
 )
 def test_the_live_api_keeps_its_contract_under_fuzzing(
-    client: Client, live_server: Any, stage: str
+    client: Client, live_server: LiveServer, stage: str
 ) -> None:
     built = make_design(votes=4)
     rc = rater_at(client, built.experiment, stage)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.design.models import Session
 from crowdtest.design.signals import design_lock_reason
 from crowdtest.exports import export_one
@@ -38,7 +38,7 @@ def preview_url(staff_client: Client, slug: str) -> str:
     return str(response["Location"])
 
 
-def statuses(experiment: Any) -> list[tuple[int, str]]:
+def statuses(experiment: Experiment) -> list[tuple[int, str]]:
     return list(
         Session.objects.filter(experiment=experiment).order_by("pk").values_list("pk", "status")
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import http.client
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from pytest_django import Settings
+from pytest_django.live_server_helper import LiveServer
 
 from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.models import AssignmentItem
@@ -25,7 +27,7 @@ CLIP = b"\x00\x00\x00\x18ftypM4A " + bytes(range(256)) * 100
 
 
 @pytest.fixture
-def proxy(live_server: Any, settings: Any, tmp_path: Path) -> Iterator[str]:
+def proxy(live_server: LiveServer, settings: Settings, tmp_path: Path) -> Iterator[str]:
     require_service("nginx", nginx_binary() is not None, "apt-get install nginx-light")
     cache.clear()
     settings.CLIP_ACCEL_REDIRECT = "/_protected/"
@@ -59,7 +61,7 @@ def fetch(base: str, path: str, method: str = "GET", **headers: str) -> Answer:
     return response
 
 
-def test_nginx_serves_ranges_head_and_304_for_the_app(client: Any, proxy: str) -> None:
+def test_nginx_serves_ranges_head_and_304_for_the_app(client: Client, proxy: str) -> None:
     built = make_design(audio=CLIP)
     rc = RaterClient(client, built.experiment)
     rc.post("consent")

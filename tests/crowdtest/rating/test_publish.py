@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.rating.models import DirectLink
 from crowdtest.rating.publishers import PUBLISHERS
 from tests.crowdtest.rating.designs import make_design
@@ -46,7 +46,7 @@ def test_participant_links_are_one_per_person(client: Client) -> None:
 
 
 def test_publishing_needs_sessions_and_a_known_platform() -> None:
-    experiment: Any = ExperimentFactory()
+    experiment: Experiment = ExperimentFactory()
     with pytest.raises(CommandError, match="Build the sessions first"):
         publish(experiment.slug, "--platform", "link")
     experiment.settings = {**experiment.settings, "platform": "prolific"}

@@ -4,10 +4,12 @@ adds one must change the pin here, on purpose. The counts do not grow with the s
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from crowdtest.rating.models import AssignmentItem
@@ -29,13 +31,16 @@ def rate(rc: RaterClient, clip: dict[str, Any], body: dict[str, Any] | None = No
     return response
 
 
-def counted(call: Any) -> tuple[int, Any]:
+T = TypeVar("T")
+
+
+def counted(call: Callable[[], T]) -> tuple[int, T]:
     with CaptureQueriesContext(connection) as queries:
         result = call()
     return len(queries), result
 
 
-def costs(client: Any, per_cluster: int) -> dict[str, int]:
+def costs(client: Client, per_cluster: int) -> dict[str, int]:
     built = make_design(per_cluster=per_cluster)
     rc = RaterClient(client, built.experiment, f"counted-{per_cluster}")
     state = to_rating(rc)
@@ -81,7 +86,7 @@ PINNED = {
 }
 
 
-def test_rater_requests_cost_a_fixed_number_of_queries(client: Any) -> None:
+def test_rater_requests_cost_a_fixed_number_of_queries(client: Client) -> None:
     small, large = costs(client, per_cluster=1), costs(client, per_cluster=3)
     assert small == large, f"queries grow with the session: {small} vs {large}"
     assert small == PINNED

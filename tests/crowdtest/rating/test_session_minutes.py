@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from crowdtest.corpus.models import Experiment
 from crowdtest.platforms import selectors as platform_selectors
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment
@@ -22,7 +22,7 @@ from .designs import RaterClient, make_design, take_session
 pytestmark = pytest.mark.django_db
 
 
-def consent_page(client: Client, experiment: Any) -> str:
+def consent_page(client: Client, experiment: Experiment) -> str:
     url = reverse("rating:take", args=[experiment.slug])
     return client.get(url, {"t": link_token(experiment.pk, "reader")}).content.decode()
 
