@@ -612,13 +612,14 @@ class Rater:
         self.report.dropped += 1
 
     async def score(self, clip_key: str) -> int:
-        """A trap's own answer; otherwise a score from 1 to 5."""
+        """A trap's or gold clip's own answer; otherwise a score from 1 to 5."""
         row = await self.database.one(
-            "SELECT t.answer FROM rating_assignmentitem i JOIN design_trap t "
-            "ON t.id = i.trap_id WHERE i.clip_key = %s",
+            "SELECT COALESCE(t.answer, g.answer) FROM rating_assignmentitem i "
+            "LEFT JOIN design_trap t ON t.id = i.trap_id "
+            "LEFT JOIN design_goldclip g ON g.id = i.gold_id WHERE i.clip_key = %s",
             clip_key,
         )
-        if row:
+        if row and row[0] is not None:
             return self.answers.answer_trap(int(row[0]), self.rng)
         return self.answers.rate(None, self.rng)
 

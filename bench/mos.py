@@ -127,7 +127,7 @@ def bench_experiment(votes: int, stimuli: int) -> Any:
     if (
         experiment.stimuli.count() != stimuli
         or Vote.objects.filter(experiment=experiment, stimulus__isnull=False).count() != votes
-        or not experiment.traps.filter(kind="gold").exists()  # data from before gold clips
+        or not experiment.gold_clips.exists()  # data from before gold clips
     ):
         return None
     return experiment
@@ -188,7 +188,7 @@ def build(votes: int, n_stimuli: int) -> Any:
     from django.db import connection
 
     from crowdtest.corpus.models import Experiment, Stimulus, Track
-    from crowdtest.design.models import Session, Trap
+    from crowdtest.design.models import GoldClip, Session
     from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 
     experiment = Experiment.objects.create(slug=SLUG, name="MOS benchmark")
@@ -293,15 +293,13 @@ def build(votes: int, n_stimuli: int) -> Any:
         ),
     )
     copy_rows(
-        Trap,
+        GoldClip,
         (
             {
                 "id": g + 1,
                 "experiment_id": e,
-                "kind": "gold",
                 "source_id": g + 1,
                 "answer": 1,
-                "language": "",
                 "delivery": f"bench/gold{g}.m4a",
                 "duration_s": 10.0,
             }
@@ -317,7 +315,7 @@ def build(votes: int, n_stimuli: int) -> Any:
                 "assignment_id": k // GOLD_PER_SESSION + 1,
                 "phase": "rating",
                 "position": PER_SESSION + k % GOLD_PER_SESSION,
-                "trap_id": (k // GOLD_PER_SESSION + k % GOLD_PER_SESSION) % GOLD_CLIPS + 1,
+                "gold_id": (k // GOLD_PER_SESSION + k % GOLD_PER_SESSION) % GOLD_CLIPS + 1,
                 "clip_key": f"g{k}",
                 "duration_s": 10.0,
                 "plays": 1,
@@ -366,7 +364,7 @@ def build(votes: int, n_stimuli: int) -> Any:
                 "assignment_id": s + 1,
                 "rater_id": s // SESSIONS_PER_RATER + 1,
                 "phase": "rating",
-                "trap_id": (s + k % GOLD_PER_SESSION) % GOLD_CLIPS + 1,
+                "gold_id": (s + k % GOLD_PER_SESSION) % GOLD_CLIPS + 1,
                 "score": int(gold_scores[k]),
                 "play_started_at": finished(s),
                 "submitted_at": finished(s),
@@ -409,7 +407,7 @@ def run_timings(experiment: Any, repeat: int, *, screen: bool) -> None:
     from crowdtest.results.services import experiment_screen, mos_compute, results_refresh
 
     votes = Vote.objects.filter(experiment=experiment, stimulus__isnull=False)
-    gold = Vote.objects.filter(experiment=experiment, trap__kind="gold")
+    gold = Vote.objects.filter(experiment=experiment, gold__isnull=False)
     print(
         f"votes: {votes.count():,} ({votes.filter(valid=True).count():,} valid) and "
         f"{gold.count():,} gold answers, stimuli: {experiment.stimuli.count():,}; "
@@ -508,7 +506,6 @@ def one_by_one_agrees(experiment: Any, *, sample: int) -> tuple[int, int]:
     stored verdicts that agree, reasons included."""
     from collections import defaultdict
 
-    from crowdtest.design.models import Trap
     from crowdtest.rating.models import Assignment, AssignmentItem, Vote
     from crowdtest.results.models import SessionVerdict
     from crowdtest.results.services.screening import screening_rules
@@ -528,10 +525,14 @@ def one_by_one_agrees(experiment: Any, *, sample: int) -> tuple[int, int]:
         scores[pk].append(score)
         hidden[pk].append(hidden_s)
     checks: dict[tuple[int, str], list[tuple[int, int | None]]] = defaultdict(list)
-    for pk, kind, expected, given in AssignmentItem.objects.filter(
+    for pk, expected, given in AssignmentItem.objects.filter(
         assignment_id__in=ids, trap__isnull=False
-    ).values_list("assignment_id", "trap__kind", "trap__answer", "vote__score"):
-        checks[pk, kind].append((expected, given))
+    ).values_list("assignment_id", "trap__answer", "vote__score"):
+        checks[pk, "trap"].append((expected, given))
+    for pk, expected, given in AssignmentItem.objects.filter(
+        assignment_id__in=ids, gold__isnull=False
+    ).values_list("assignment_id", "gold__answer", "vote__score"):
+        checks[pk, "gold"].append((expected, given))
     stored = {
         v.assignment_id: (v.rules_valid, v.reasons, v.ordinal)
         for v in SessionVerdict.objects.filter(assignment_id__in=ids)
@@ -549,8 +550,8 @@ def one_by_one_agrees(experiment: Any, *, sample: int) -> tuple[int, int]:
             hearing_normal=a.hearing_normal,
             headphones=a.headphones,
             setup_passed=a.digits_correct,
-            traps=checks[a.pk, Trap.Kind.TRAP],
-            gold=checks[a.pk, Trap.Kind.GOLD],
+            traps=checks[a.pk, "trap"],
+            gold=checks[a.pk, "gold"],
             hidden_s=hidden[a.pk],
         )
         verdict = screen_session(answers, rules)

@@ -11,8 +11,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 Seed = int | np.random.Generator
 
@@ -286,11 +289,11 @@ def trap_positions(n_items: int, n_traps: int, *, seed: Seed) -> list[int]:
     return sorted(int(p) for p in positions)
 
 
-def insert_traps(items: Sequence[int], traps: Sequence[int], positions: Sequence[int]) -> list[int]:
+def insert_traps(items: Sequence[T], traps: Sequence[T], positions: Sequence[int]) -> list[T]:
     """The playlist with `traps[k]` at index `positions[k]` (sorted, from `trap_positions`)."""
     if len(traps) != len(positions):
         raise AllocationError("one position is needed per trap")
-    playlist: list[int] = []
+    playlist: list[T] = []
     remaining = iter(items)
     at = dict(zip(positions, traps))
     for index in range(len(items) + len(traps)):

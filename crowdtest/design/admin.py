@@ -1,5 +1,6 @@
-"""Admin for session design. Answer keys (a trap's answer, a digits clip's digits) are
-shown to superusers only; other staff see the design without them."""
+"""Admin for session design. Answer keys (a trap's answer, a gold clip's known answer, a
+digits clip's digits) are shown to superusers only; other staff see the design without
+them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
+from .models import (
+    Design,
+    DigitsClip,
+    GoldClip,
+    GoldStimulus,
+    Prompt,
+    Session,
+    SessionItem,
+    Trap,
+)
 
 
 class AnswerKeysForAdminsOnly(admin.ModelAdmin[Any]):
@@ -55,17 +65,25 @@ class PromptAdmin(admin.ModelAdmin[Prompt]):
 @admin.register(Trap)
 class TrapAdmin(AnswerKeysForAdminsOnly):
     answer_keys = ("answer",)
-    list_display = ("id", "experiment", "kind", "source", "answer", "duration_s")
-    list_filter = ("experiment", "kind")
+    list_display = ("id", "experiment", "language", "source", "answer", "duration_s")
+    list_filter = ("experiment", "language")
     readonly_fields = (
         "experiment",
-        "kind",
+        "language",
         "source",
         "answer",
         "media_key",
         "delivery",
         "duration_s",
     )
+
+
+@admin.register(GoldClip)
+class GoldClipAdmin(AnswerKeysForAdminsOnly):
+    answer_keys = ("answer",)
+    list_display = ("id", "experiment", "source", "answer", "duration_s")
+    list_filter = ("experiment",)
+    readonly_fields = ("experiment", "source", "answer", "media_key", "delivery", "duration_s")
 
 
 @admin.register(GoldStimulus)
@@ -92,8 +110,8 @@ class DigitsClipAdmin(AnswerKeysForAdminsOnly):
 
 class SessionItemInline(admin.TabularInline[SessionItem, Session]):
     model = SessionItem
-    fields = ("position", "stimulus", "trap")
-    readonly_fields = ("position", "stimulus", "trap")
+    fields = ("position", "stimulus", "trap", "gold")
+    readonly_fields = ("position", "stimulus", "trap", "gold")
     extra = 0
     can_delete = False
 

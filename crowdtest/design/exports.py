@@ -23,6 +23,7 @@ SESSION_COLUMNS = (
     "file",
     "cluster",
     "trap_id",
+    "gold_clip_id",
     "trap_source_stimulus_id",
     "expected_answer",
     "expected_label",
@@ -34,15 +35,16 @@ SESSION_COLUMNS = (
 
 @export_file(
     "sessions.csv",
-    "Every planned session (training and rating) item by item: stimulus, trap or gold clip, "
-    "and the answer a trap asks for or a gold clip's known score; a pair of versions "
+    "Every planned session (training and rating) item by item: stimulus, trap or gold clip "
+    "(with the stimulus it was made from), and the answer a trap asks for or a gold clip's "
+    "known score; a pair of versions "
     "(DCR, CCR, pairwise) as its first and second version and whether the reference "
     "plays first",
 )
 def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     items = (
         SessionItem.objects.filter(session__experiment=experiment)
-        .select_related("session", "stimulus__track", "trap", "comparison__first__track")
+        .select_related("session", "stimulus__track", "trap", "gold", "comparison__first__track")
         .order_by("session__kind", "session__index", "position")
     )
 
@@ -59,19 +61,21 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
     def row(item: SessionItem) -> Sequence[Any]:
         session = item.session
         head = (session.index, session.kind, session.status, item.position)
-        if item.trap is not None:
-            trap = item.trap
+        check = item.trap or item.gold
+        if check is not None:
+            gold = item.gold is not None
             return (
                 *head,
-                trap.kind,
+                "gold" if gold else "trap",
                 None,
                 None,
                 None,
                 None,
-                trap.pk,
-                trap.source_id,
-                trap.answer,
-                (acr if trap.kind == "gold" and not comparison else labels)[trap.answer],
+                None if gold else check.pk,
+                check.pk if gold else None,
+                check.source_id,
+                check.answer,
+                (acr if gold and not comparison else labels)[check.answer],
                 None,
                 None,
                 None,
@@ -89,6 +93,7 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
                 None,
                 None,
                 None,
+                None,
                 pair.pk,
                 pair.second_id,
                 pair.reference_first,
@@ -102,13 +107,7 @@ def sessions_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]
             stimulus.track_id,
             stimulus.track.original_name,
             stimulus.cluster,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
+            *[None] * 8,
         )
 
     return SESSION_COLUMNS, (row(item) for item in items.iterator(chunk_size=2000))

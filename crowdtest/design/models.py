@@ -83,29 +83,21 @@ class GoldStimulus(models.Model):
 
 
 class Trap(models.Model):
-    """A quality-control clip with a key, `answer`. A trap (kind "trap"): music from a
-    track not among the rated stimuli, then a spoken 'This is an interruption, please
-    select the answer X'; answered right only with X. A gold clip (kind "gold"): a gold
-    stimulus as it is; answered right within `gold_tolerance` of its known score.
+    """A trap: music from a track not among the rated stimuli, then a spoken 'This is an
+    interruption, please select the answer X'; answered right only with `answer` (in a
+    comparison test, the pair's music then the message).
 
     A trap speaks one language: a test offering several has one trap per (source, answer)
     in each, and sessions list those of its first language; a rater who chose another
-    hears the same trap in theirs. A gold clip says nothing (`language` empty)."""
-
-    class Kind(models.TextChoices):
-        TRAP = "trap"
-        GOLD = "gold"
+    hears the same trap in theirs."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="traps")
-    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.TRAP)
     source = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="traps")
     answer = models.SmallIntegerField(
         help_text="The answer expected, on the test method's scale (ACR and DCR 1..5, CCR "
         "-3..+3, pairwise 1 or 2)"
     )
-    language = models.CharField(
-        max_length=8, blank=True, default="en", help_text="The message's language; none for gold"
-    )
+    language = models.CharField(max_length=8, default="en", help_text="The message's language")
     media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
     delivery = models.FileField(upload_to="traps/", max_length=300)
     duration_s = models.FloatField()
@@ -121,7 +113,44 @@ class Trap(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.pk}"
+        return f"trap {self.pk}"
+
+
+class GoldClip(models.Model):
+    """A gold clip: a clip whose answer is known and which says nothing. In an ACR test, a
+    gold stimulus as it is, or a trap source's music ruined (known Bad); in a comparison
+    test, a trap source's music beside its ruined copy, in one order. Answered right
+    within the experiment's `gold_tolerance` of `answer` (a comparison's exactly)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="gold_clips")
+    source = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="gold_clips")
+    answer = models.SmallIntegerField(
+        help_text="The known answer, on the test method's scale (ACR and DCR 1..5, CCR "
+        "-3..+3, pairwise 1 or 2)"
+    )
+    media_key = models.CharField(max_length=32, unique=True, default=new_media_key)
+    delivery = models.FileField(upload_to="gold/", max_length=300)
+    duration_s = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "answer"], name="gold_clip_unique"),
+            models.CheckConstraint(
+                condition=Q(answer__gte=-3, answer__lte=5), name="gold_clip_answer_on_a_scale"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold clip {self.pk}"
+
+
+# Exactly one of an item's clips is set: a stimulus, a trap, a gold clip or a comparison.
+ONE_CLIP = (
+    Q(stimulus__isnull=False, trap__isnull=True, gold__isnull=True, comparison__isnull=True)
+    | Q(stimulus__isnull=True, trap__isnull=False, gold__isnull=True, comparison__isnull=True)
+    | Q(stimulus__isnull=True, trap__isnull=True, gold__isnull=False, comparison__isnull=True)
+    | Q(stimulus__isnull=True, trap__isnull=True, gold__isnull=True, comparison__isnull=False)
+)
 
 
 class DigitsClip(models.Model):
@@ -227,8 +256,8 @@ class Session(models.Model):
 
 
 class SessionItem(models.Model):
-    """One clip of a planned session: a stimulus, a trap or a comparison (a pair of
-    versions), at a position."""
+    """One clip of a planned session: a stimulus, a trap, a gold clip or a comparison (a
+    pair of versions), at a position."""
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField()
@@ -237,6 +266,9 @@ class SessionItem(models.Model):
     )
     trap = models.ForeignKey(
         Trap, null=True, blank=True, on_delete=models.PROTECT, related_name="session_items"
+    )
+    gold = models.ForeignKey(
+        GoldClip, null=True, blank=True, on_delete=models.PROTECT, related_name="session_items"
     )
     comparison = models.ForeignKey(
         Comparison,
@@ -250,12 +282,7 @@ class SessionItem(models.Model):
         ordering = ["session", "position"]
         constraints = [
             models.UniqueConstraint(fields=["session", "position"], name="session_item_position"),
-            models.CheckConstraint(
-                condition=Q(stimulus__isnull=False, trap__isnull=True, comparison__isnull=True)
-                | Q(stimulus__isnull=True, trap__isnull=False, comparison__isnull=True)
-                | Q(stimulus__isnull=True, trap__isnull=True, comparison__isnull=False),
-                name="session_item_one_clip",
-            ),
+            models.CheckConstraint(condition=ONE_CLIP, name="session_item_one_clip"),
         ]
 
     def __str__(self) -> str:

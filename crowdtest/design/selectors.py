@@ -10,7 +10,16 @@ from django.db.models import Count, Q, QuerySet
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.jobs.models import Job
 
-from .models import Design, DigitsClip, GoldStimulus, Prompt, Session, SessionItem, Trap
+from .models import (
+    Design,
+    DigitsClip,
+    GoldClip,
+    GoldStimulus,
+    Prompt,
+    Session,
+    SessionItem,
+    Trap,
+)
 
 BUILD_JOB_KIND = "build_sessions"
 
@@ -114,7 +123,7 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
     )
     # Each trap once, as sessions list it: in the test's first language.
     first = experiment.config.language_codes[0]
-    traps = Trap.objects.filter(experiment=experiment, kind=Trap.Kind.TRAP, language=first)
+    traps = Trap.objects.filter(experiment=experiment, language=first)
     per_session = (
         SessionItem.objects.filter(
             session__experiment=experiment, session__kind=Session.Kind.RATING
@@ -122,8 +131,8 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         .values("session")
         .annotate(
             n=Count("id"),
-            n_traps=Count("trap", filter=Q(trap__kind=Trap.Kind.TRAP)),
-            n_gold=Count("trap", filter=Q(trap__kind=Trap.Kind.GOLD)),
+            n_traps=Count("trap"),
+            n_gold=Count("gold"),
         )
         .order_by()
     )
@@ -141,7 +150,7 @@ def design_summary(*, experiment: Experiment) -> dict[str, Any]:
         "trap_seconds": sorted(set(traps.values_list("duration_s", flat=True))),
         "digit_clips": DigitsClip.objects.filter(experiment=experiment, language=first).count(),
         "languages": experiment.config.language_codes,
-        "gold_clips": Trap.objects.filter(experiment=experiment, kind=Trap.Kind.GOLD).count(),
+        "gold_clips": GoldClip.objects.filter(experiment=experiment).count(),
         "gold": list(gold_stimuli(experiment=experiment)),
         "comparisons": experiment.comparisons.count(),
     }

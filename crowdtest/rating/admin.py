@@ -23,7 +23,16 @@ class RaterAdmin(admin.ModelAdmin[Rater]):
 
 class AssignmentItemInline(admin.TabularInline[AssignmentItem, Assignment]):
     model = AssignmentItem
-    fields = ("phase", "position", "stimulus", "trap", "duration_s", "play_started_at", "plays")
+    fields = (
+        "phase",
+        "position",
+        "stimulus",
+        "trap",
+        "gold",
+        "duration_s",
+        "play_started_at",
+        "plays",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -67,7 +76,17 @@ class AssignmentAdmin(AnswerKeysForAdminsOnly):
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin[Vote]):
-    list_display = ("id", "experiment", "rater", "phase", "stimulus", "trap", "score", "valid")
+    list_display = (
+        "id",
+        "experiment",
+        "rater",
+        "phase",
+        "stimulus",
+        "trap",
+        "gold",
+        "score",
+        "valid",
+    )
     list_filter = ("experiment", "phase", "valid")
     readonly_fields = [f.name for f in Vote._meta.fields]
 

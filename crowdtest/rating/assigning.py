@@ -303,7 +303,7 @@ def _create_assignment(
         rater,
         list(
             SessionItem.objects.filter(session_id=session_id)
-            .select_related("stimulus", "trap", "comparison")
+            .select_related("stimulus", "trap", "gold", "comparison")
             .order_by("position")
         ),
     )
@@ -329,6 +329,7 @@ def _create_assignment(
             position=position,
             stimulus=item.stimulus,
             trap=voiced.get(item.trap_id, item.trap) if item.trap_id else None,
+            gold=item.gold,
             comparison=item.comparison,
             duration_s=_duration(item, cfg.excerpt_seconds),
         )
@@ -340,15 +341,14 @@ def _create_assignment(
 
 def _voiced_traps(experiment: Experiment, traps: list[Trap], language: str) -> dict[int, Trap]:
     """The session's traps as spoken in `language` (sessions list those of the test's
-    first language), by the listed trap's id. Gold clips say nothing and stay as they are."""
-    spoken = [t for t in traps if t.kind == Trap.Kind.TRAP and t.language != language]
+    first language), by the listed trap's id."""
+    spoken = [t for t in traps if t.language != language]
     if not spoken:
         return {}
     found = {
         (t.source_id, t.answer): t
         for t in Trap.objects.filter(
             experiment=experiment,
-            kind=Trap.Kind.TRAP,
             language=language,
             source_id__in={t.source_id for t in spoken},
         )
@@ -463,7 +463,7 @@ def _neediest(
 
 
 def _duration(item: SessionItem, default: float) -> float:
-    source = item.stimulus or item.trap or item.comparison
+    source = item.stimulus or item.trap or item.gold or item.comparison
     return float(getattr(source, "duration_s", None) or default)
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from crowdtest.corpus.models import Stimulus
-from crowdtest.design.models import Comparison, Trap
+from crowdtest.design.models import Comparison, GoldClip, Trap
 
 from . import statements
 from .delivery import Clip
@@ -55,11 +55,13 @@ def clip_for_key(key: str) -> Clip | None:
         cursor.execute(statements.clip_item(), [key])
         row = cursor.fetchone()
     if row is not None:
-        item_id, experiment_id, stimulus_file, trap_file, comparison_file = row
+        item_id, experiment_id, stimulus_file, trap_file, gold_file, comparison_file = row
         if stimulus_file:
             return Clip(key, Stimulus(delivery=stimulus_file).delivery, experiment_id, item_id)
         if trap_file:
             return Clip(key, Trap(delivery=trap_file).delivery, experiment_id, item_id)
+        if gold_file:
+            return Clip(key, GoldClip(delivery=gold_file).delivery, experiment_id, item_id)
         if comparison_file:
             stored = Comparison(delivery=comparison_file).delivery
             return Clip(key, stored, experiment_id, item_id)

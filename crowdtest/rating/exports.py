@@ -21,6 +21,7 @@ VOTE_COLUMNS = (
     "stimulus_id",
     "track_id",
     "trap_id",
+    "gold_clip_id",
     "expected_answer",
     "score",
     "play_started_at",
@@ -49,11 +50,14 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
     votes = (
         Vote.objects.crowd()
         .filter(experiment=experiment)
-        .select_related("rater", "assignment__session", "item", "stimulus", "trap", "comparison")
+        .select_related(
+            "rater", "assignment__session", "item", "stimulus", "trap", "gold", "comparison"
+        )
         .order_by("submitted_at", "pk")
     )
 
     def row(vote: Vote) -> Sequence[Any]:
+        check = vote.trap or vote.gold
         return (
             vote.pk,
             vote.rater.platform,
@@ -62,13 +66,12 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
             vote.assignment.session.index,
             vote.phase,
             vote.item.position,
-            vote.trap.kind
-            if vote.trap is not None
-            else ("comparison" if vote.comparison is not None else "stimulus"),
+            _clip_kind(vote),
             vote.stimulus_id,
             vote.stimulus.track_id if vote.stimulus is not None else None,
             vote.trap_id,
-            vote.trap.answer if vote.trap is not None else None,
+            vote.gold_id,
+            check.answer if check is not None else None,
             vote.score,
             vote.play_started_at.isoformat(),
             vote.submitted_at.isoformat(),
@@ -84,3 +87,11 @@ def votes_csv(experiment: Any) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
         )
 
     return VOTE_COLUMNS, (row(v) for v in votes.iterator(chunk_size=2000))
+
+
+def _clip_kind(vote: Vote) -> str:
+    if vote.trap_id is not None:
+        return "trap"
+    if vote.gold_id is not None:
+        return "gold"
+    return "comparison" if vote.comparison_id is not None else "stimulus"

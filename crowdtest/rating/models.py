@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.design.models import Comparison, DigitsClip, Session, Trap
+from crowdtest.design.models import ONE_CLIP, Comparison, DigitsClip, GoldClip, Session, Trap
 
 
 def new_clip_key() -> str:
@@ -173,6 +173,7 @@ class AssignmentItem(models.Model):
     position = models.PositiveSmallIntegerField()
     stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT)
     trap = models.ForeignKey(Trap, null=True, blank=True, on_delete=models.PROTECT)
+    gold = models.ForeignKey(GoldClip, null=True, blank=True, on_delete=models.PROTECT)
     comparison = models.ForeignKey(Comparison, null=True, blank=True, on_delete=models.PROTECT)
     clip_key = models.CharField(max_length=32, unique=True, default=new_clip_key)
     duration_s = models.FloatField()
@@ -191,12 +192,7 @@ class AssignmentItem(models.Model):
             models.UniqueConstraint(
                 fields=["assignment", "phase", "position"], name="assignment_item_position"
             ),
-            models.CheckConstraint(
-                condition=Q(stimulus__isnull=False, trap__isnull=True, comparison__isnull=True)
-                | Q(stimulus__isnull=True, trap__isnull=False, comparison__isnull=True)
-                | Q(stimulus__isnull=True, trap__isnull=True, comparison__isnull=False),
-                name="assignment_item_one_clip",
-            ),
+            models.CheckConstraint(condition=ONE_CLIP, name="assignment_item_one_clip"),
         ]
 
     def __str__(self) -> str:
@@ -221,6 +217,9 @@ class Vote(models.Model):
     )
     trap = models.ForeignKey(
         Trap, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
+    )
+    gold = models.ForeignKey(
+        GoldClip, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
     )
     comparison = models.ForeignKey(
         Comparison, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"

@@ -297,6 +297,7 @@ def clip_rate(
             phase=item.phase,
             stimulus_id=item.stimulus_id,
             trap_id=item.trap_id,
+            gold_id=item.gold_id,
             comparison_id=item.comparison_id,
             score=score,
             play_started_at=item.play_started_at,

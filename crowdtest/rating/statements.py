@@ -14,7 +14,7 @@ import functools
 from django.db.models import Field, Model
 
 from crowdtest.corpus.models import Stimulus
-from crowdtest.design.models import Comparison, Trap
+from crowdtest.design.models import Comparison, GoldClip, Trap
 
 from .models import Assignment, AssignmentItem, Rater, Vote
 
@@ -53,6 +53,7 @@ STEP_FIELDS = (
     "duration_s",
     "stimulus",
     "trap",
+    "gold",
     "comparison",
     "play_started_at",
     "plays",
@@ -79,26 +80,33 @@ def step_items() -> str:
 @functools.cache
 def clip_item() -> str:
     """The clip behind a rated clip's key: its item, its experiment and the delivery file
-    of its stimulus or trap."""
+    of its stimulus, trap, gold clip or comparison."""
     i = {
         name: _column(AssignmentItem, name)
-        for name in ("id", "assignment", "stimulus", "trap", "comparison")
+        for name in ("id", "assignment", "stimulus", "trap", "gold", "comparison")
     }
     key = _column(AssignmentItem, "clip_key")
     a = {name: _column(Assignment, name) for name in ("id", "experiment")}
     delivery = (
         _column(Stimulus, "delivery"),
         _column(Trap, "delivery"),
+        _column(GoldClip, "delivery"),
         _column(Comparison, "delivery"),
     )
-    ids = _column(Stimulus, "id"), _column(Trap, "id"), _column(Comparison, "id")
+    ids = (
+        _column(Stimulus, "id"),
+        _column(Trap, "id"),
+        _column(GoldClip, "id"),
+        _column(Comparison, "id"),
+    )
     return (
         f"SELECT i.{i['id']}, a.{a['experiment']}, s.{delivery[0]}, t.{delivery[1]}, "  # noqa: S608
-        f"c.{delivery[2]} "
+        f"g.{delivery[2]}, c.{delivery[3]} "
         f'FROM "{AssignmentItem._meta.db_table}" i '
         f'JOIN "{Assignment._meta.db_table}" a ON a.{a["id"]} = i.{i["assignment"]} '
         f'LEFT JOIN "{Stimulus._meta.db_table}" s ON s.{ids[0]} = i.{i["stimulus"]} '
         f'LEFT JOIN "{Trap._meta.db_table}" t ON t.{ids[1]} = i.{i["trap"]} '
-        f'LEFT JOIN "{Comparison._meta.db_table}" c ON c.{ids[2]} = i.{i["comparison"]} '
+        f'LEFT JOIN "{GoldClip._meta.db_table}" g ON g.{ids[2]} = i.{i["gold"]} '
+        f'LEFT JOIN "{Comparison._meta.db_table}" c ON c.{ids[3]} = i.{i["comparison"]} '
         f"WHERE i.{key} = %s"
     )

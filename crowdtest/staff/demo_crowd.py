@@ -85,7 +85,7 @@ def _take_session(
         )
     items = (
         AssignmentItem.objects.filter(assignment=assignment)
-        .select_related("stimulus__track", "trap")
+        .select_related("stimulus__track", "trap", "gold")
         .order_by("phase", "position")
     )
     phases = sorted(items, key=lambda i: (i.phase != AssignmentItem.Phase.TRAINING, i.position))
@@ -105,8 +105,9 @@ def _score(
     rng: np.random.Generator,
     rater: SimulatedRater,
 ) -> int:
-    if item.trap is not None:
-        return rater.answer_trap(item.trap.answer, rng)
+    check = item.trap or item.gold  # a gold clip is answered as attentively as a trap
+    if check is not None:
+        return rater.answer_trap(check.answer, rng)
     assert item.stimulus is not None
     severity = severity_by_name.get(item.stimulus.track.original_name, 0.5)
     return rater.rate(4.6 - 2.8 * severity, rng)

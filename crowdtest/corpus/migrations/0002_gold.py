@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('corpus', '0001_initial'),
+        ("corpus", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='stimulus',
-            name='role',
-            field=models.CharField(choices=[('rated', 'rated'), ('trap_source', 'trap source'), ('gold', 'gold stimulus'), ('unused', 'not used')], default='unused', max_length=12),
+            model_name="stimulus",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("rated", "rated"),
+                    ("trap_source", "trap source"),
+                    ("gold", "gold stimulus"),
+                    ("unused", "not used"),
+                ],
+                default="unused",
+                max_length=12,
+            ),
         ),
     ]

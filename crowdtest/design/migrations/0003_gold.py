@@ -5,36 +5,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('corpus', '0002_gold'),
-        ('design', '0002_design_warnings'),
+        ("corpus", "0002_gold"),
+        ("design", "0002_design_warnings"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trap',
-            name='kind',
-            field=models.CharField(choices=[('trap', 'Trap'), ('gold', 'Gold')], default='trap', max_length=4),
+            model_name="trap",
+            name="kind",
+            field=models.CharField(
+                choices=[("trap", "Trap"), ("gold", "Gold")], default="trap", max_length=4
+            ),
         ),
         migrations.AlterField(
-            model_name='trap',
-            name='answer',
-            field=models.PositiveSmallIntegerField(help_text='The ACR score expected'),
+            model_name="trap",
+            name="answer",
+            field=models.PositiveSmallIntegerField(help_text="The ACR score expected"),
         ),
         migrations.CreateModel(
-            name='GoldStimulus',
+            name="GoldStimulus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.PositiveSmallIntegerField(help_text='The known ACR score, 1..5')),
-                ('marked_at', models.DateTimeField(auto_now=True)),
-                ('experiment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gold', to='corpus.experiment')),
-                ('stimulus', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='gold', to='corpus.stimulus')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("score", models.PositiveSmallIntegerField(help_text="The known ACR score, 1..5")),
+                ("marked_at", models.DateTimeField(auto_now=True)),
+                (
+                    "experiment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gold",
+                        to="corpus.experiment",
+                    ),
+                ),
+                (
+                    "stimulus",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gold",
+                        to="corpus.stimulus",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'gold stimuli',
-                'ordering': ['experiment', 'stimulus'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('score__gte', 1), ('score__lte', 5)), name='gold_score_acr')],
+                "verbose_name_plural": "gold stimuli",
+                "ordering": ["experiment", "stimulus"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("score__gte", 1), ("score__lte", 5)),
+                        name="gold_score_acr",
+                    )
+                ],
             },
         ),
     ]

@@ -31,7 +31,7 @@ from modeling.audio import AudioError
 from modeling.prompts import PromptError
 
 from .. import clips, selectors
-from ..models import Comparison, Design, DigitsClip, Prompt, Trap
+from ..models import Comparison, Design, DigitsClip, GoldClip, Prompt, Trap
 from .checks import (
     DIGITS_POOL,
     DIGITS_STREAM,
@@ -162,7 +162,7 @@ def _gold_per_source(experiment: Experiment) -> int:
 def _trap_count(experiment: Experiment) -> int:
     """Traps as sessions hold them: each (source, answer) once, whatever its languages."""
     first = experiment.config.language_codes[0]
-    return experiment.traps.filter(kind=Trap.Kind.TRAP, language=first).count()
+    return experiment.traps.filter(language=first).count()
 
 
 def _build(
@@ -234,6 +234,7 @@ def _build(
     )
     sources = [candidates[i] for i in sorted(int(p) for p in picks)]
     traps: list[Trap] = []
+    gold_clips: list[GoldClip] = []
     warnings: list[str] = []
     if plan is not None:
         traps, warnings = make_pair_traps(experiment, numbers, sources, prompts, made, step)
@@ -242,9 +243,9 @@ def _build(
         traps, warnings = make_traps(experiment, numbers, sources, prompts, made, step)
     if plan is not None:
         if experiment.config.gold_made and numbers.gold_per_session > 0:
-            traps += make_gold_pairs(experiment, numbers, sources, made, step)
+            gold_clips = make_gold_pairs(experiment, numbers, sources, made, step)
     elif make_gold:
-        traps += make_bad_gold_clips(experiment, numbers, sources, made, step)
+        gold_clips = make_bad_gold_clips(experiment, numbers, sources, made, step)
         if len(sources) < numbers.gold_per_session:
             warnings.append(
                 f"{len(sources)} gold clips were made (one per trap source) for "
@@ -252,7 +253,7 @@ def _build(
                 f"{len(sources)}."
             )
     else:
-        traps += make_gold_clips(experiment, numbers, gold, made, step)
+        gold_clips = make_gold_clips(experiment, numbers, gold, made, step)
 
     rate = selectors.clip_sample_rate(experiment=experiment)
     pool: list[DigitsClip] = []
@@ -306,6 +307,7 @@ def _build(
             numbers=numbers,
             trap_source_ids=[s.pk for s in sources],
             traps=traps,
+            gold_clips=gold_clips,
             digit_clips=pool,
             volume_name=volume.name,
             warnings=warnings,

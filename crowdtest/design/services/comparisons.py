@@ -33,12 +33,13 @@ from modeling.comparison import (
 from modeling.ranking import next_pair
 
 from .. import clips
-from ..models import Comparison, Prompt, Trap
+from ..models import Comparison, GoldClip, Prompt, Trap
 from .checks import DesignError, DesignNumbers
-from .traps import stored_trap
+from .traps import Check, stored_gold, stored_trap
 
 COMPARISON_STREAM = 5
-# A session entry: ("comparison", (first stimulus id, second)) or ("trap", trap id).
+# A session entry: ("comparison", (first stimulus id, second)), ("trap", Trap id) or
+# ("gold", GoldClip id).
 Entry = tuple[str, object]
 
 
@@ -175,12 +176,13 @@ def plan_comparison_sessions(
     judgements: list[tuple[int, int]],
     *,
     per_session: int,
-    trap_sets: list[list[int]] | None,
+    trap_sets: list[list[Check]] | None,
     rng: np.random.Generator,
 ) -> list[list[Entry]]:
     """The judgements dealt into sessions of `per_session`, in random order, no pair of
-    versions twice in a session; `trap_sets[k]` (trap ids) go into session k at random
-    positions, never first. `trap_sets` None: one session per judgement count, no traps."""
+    versions twice in a session; `trap_sets[k]` (its traps and gold clips) go into
+    session k at random positions, never first. `trap_sets` None: one session per
+    judgement count, no traps."""
     order = [judgements[int(i)] for i in rng.permutation(len(judgements))]
     n_sessions = max(1, -(-len(order) // per_session))
     sessions: list[list[tuple[int, int]]] = [[] for _ in range(n_sessions)]
@@ -195,11 +197,10 @@ def plan_comparison_sessions(
             sessions.append([judgement])
     planned: list[list[Entry]] = []
     for index, session in enumerate(sessions):
-        traps = trap_sets[index % len(trap_sets)] if trap_sets else []
-        positions = trap_positions(len(session), len(traps), seed=rng)
-        # Judgements go in as indices >= 0 and traps as negative ids in one playlist.
-        playlist = insert_traps(list(range(len(session))), [-t for t in traps], positions)
-        planned.append([("comparison", session[e]) if e >= 0 else ("trap", -e) for e in playlist])
+        checks: list[Check] = trap_sets[index % len(trap_sets)] if trap_sets else []
+        positions = trap_positions(len(session), len(checks), seed=rng)
+        pairs: list[Entry] = [("comparison", judgement) for judgement in session]
+        planned.append(insert_traps(pairs, list(checks), positions))
     return planned
 
 
@@ -313,23 +314,19 @@ def make_gold_pairs(
     sources: list[Stimulus],
     made: list[str],
     step: Callable[[str], None],
-) -> list[Trap]:
-    """The gold clips of a comparison test (Trap rows of kind gold): each trap source's
+) -> list[GoldClip]:
+    """The gold clips of a comparison test: each trap source's
     music and its ruined copy as one pair clip, in each order the method plays
     (`GOLD_PAIRS`), under a key that says nothing. The rater verdict correlates a rater's
     answers with their known answers, as the ACR gold clips do."""
     method = experiment.config.test_method
-    golds: list[Trap] = []
+    golds: list[GoldClip] = []
     for source in sources:
         music, rate = clips.read_audio(source.master)
         bad = ruined(music, rate, seed=[numbers.seed, source.pk], target_lufs=numbers.target_lufs)
         for ruined_first, answer in GOLD_PAIRS[method]:
             first, second = (bad, music) if ruined_first else (music, bad)
             pair = clips.make_pair(first, second, rate)
-            golds.append(
-                stored_trap(
-                    experiment, numbers, pair, rate, source, answer, made, kind=Trap.Kind.GOLD
-                )
-            )
+            golds.append(stored_gold(experiment, numbers, pair, rate, source, answer, made))
             step(f"gold pair {len(golds)}")
     return golds

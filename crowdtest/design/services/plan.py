@@ -12,7 +12,6 @@ from crowdtest.corpus.models import Experiment
 from crowdtest.corpus.services import stimuli_cast_for_design
 from modeling.allocation import (
     AllocationError,
-    assign_traps,
     insert_traps,
     plan_rating_sessions,
     training_set,
@@ -21,10 +20,11 @@ from modeling.allocation import (
 from modeling.provenance import code_version
 
 from .. import clips, selectors
-from ..models import Comparison, Design, DigitsClip, Session, SessionItem, Trap
+from ..models import Comparison, Design, DigitsClip, GoldClip, Session, SessionItem, Trap
 from ..signals import design_lock_reason, design_replacing
 from .checks import PLAN_STREAM, TRAINING_FROM_RATED, DesignError, DesignNumbers, rng_stream
 from .comparisons import ComparisonPlan, plan_comparison_sessions
+from .traps import session_checks
 
 
 def design_replace(
@@ -33,6 +33,7 @@ def design_replace(
     numbers: DesignNumbers,
     trap_source_ids: list[int],
     traps: list[Trap],
+    gold_clips: list[GoldClip],
     digit_clips: list[DigitsClip],
     volume_name: str,
     warnings: list[str] | None = None,
@@ -41,13 +42,13 @@ def design_replace(
     comparison_plan: ComparisonPlan | None = None,
     comparisons: list[Comparison] | None = None,
 ) -> Design:
-    """Replace the experiment's design in one transaction: traps, digits clips, training
-    and rating sessions. `training` is the training set drawn from stimuli left out of
-    rating; None draws it from the stimuli to rate (as the paper's sampling allows) and
-    says so in the design's warnings. A comparison test (`comparison_plan`, with a clip
-    per order of a pair in `comparisons`) plans its judgements instead of stimuli, and
-    trains on a few of its pairs. Refused once votes exist; the old design's files are
-    deleted after the commit."""
+    """Replace the experiment's design in one transaction: traps, gold clips, digits
+    clips, training and rating sessions. `training` is the training set drawn from stimuli
+    left out of rating; None draws it from the stimuli to rate (as the paper's sampling
+    allows) and says so in the design's warnings. A comparison test (`comparison_plan`,
+    with a clip per order of a pair in `comparisons`) plans its judgements instead of
+    stimuli, and trains on a few of its pairs. Refused once votes exist; the old design's
+    files are deleted after the commit."""
     by_cluster = selectors.rated_by_cluster(experiment=experiment)
     rng = rng_stream(numbers.seed, PLAN_STREAM)
     warnings = list(warnings or [])
@@ -78,6 +79,7 @@ def design_replace(
         SessionItem.objects.filter(session__experiment=experiment).delete()
         Session.objects.filter(experiment=experiment).delete()
         Trap.objects.filter(experiment=experiment).delete()
+        GoldClip.objects.filter(experiment=experiment).delete()
         Comparison.objects.filter(experiment=experiment).delete()
         DigitsClip.objects.filter(experiment=experiment).delete()
         Design.objects.filter(experiment=experiment).delete()
@@ -85,15 +87,13 @@ def design_replace(
             experiment=experiment,
             trap_source_ids=trap_source_ids,
             training_ids=training,
-            gold_ids=[t.source_id for t in traps if t.kind == Trap.Kind.GOLD],
+            gold_ids=[g.source_id for g in gold_clips],
         )
         saved_traps = Trap.objects.bulk_create(traps)
+        gold_ids = [g.pk for g in GoldClip.objects.bulk_create(gold_clips)]
         DigitsClip.objects.bulk_create(digit_clips)
-        trap_ids = [
-            t.pk
-            for t in saved_traps
-            if t.kind == Trap.Kind.TRAP and t.language == experiment.config.language_codes[0]
-        ]
+        first = experiment.config.language_codes[0]
+        trap_ids = [t.pk for t in saved_traps if t.language == first]
         if comparison_plan is not None:
             n_rating = _create_comparison_sessions(
                 experiment,
@@ -101,7 +101,7 @@ def design_replace(
                 comparison_plan,
                 comparisons or [],
                 trap_ids,
-                [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
+                gold_ids,
                 rng,
             )
         else:
@@ -112,7 +112,7 @@ def design_replace(
                 training,
                 plan,
                 trap_ids,
-                [t.pk for t in saved_traps if t.kind == Trap.Kind.GOLD],
+                gold_ids,
                 rng,
             )
         design = Design.objects.create(
@@ -134,6 +134,7 @@ def design_replace(
 
 def _design_files(experiment: Experiment) -> list[str]:
     names = list(Trap.objects.filter(experiment=experiment).values_list("delivery", flat=True))
+    names += GoldClip.objects.filter(experiment=experiment).values_list("delivery", flat=True)
     names += Comparison.objects.filter(experiment=experiment).values_list("delivery", flat=True)
     names += DigitsClip.objects.filter(experiment=experiment).values_list("delivery", flat=True)
     names += Design.objects.filter(experiment=experiment).values_list("volume_clip", flat=True)
@@ -149,18 +150,17 @@ def _create_sessions(
     gold_ids: list[int],
     rng: np.random.Generator,
 ) -> None:
-    """Traps and gold clips are both quality-control clips (Trap rows), dealt evenly over
-    the sessions and put at random positions among the stimuli."""
-    per_session = numbers.traps_per_session if trap_ids else 0
-    trap_sets = assign_traps(len(plan), trap_ids, per_session=per_session, seed=rng)
-    # Made gold clips are one per trap source; a session holds as many as there are.
-    gold_per_session = min(numbers.gold_per_session, len(gold_ids))
-    gold_sets = assign_traps(len(plan), gold_ids, per_session=gold_per_session, seed=rng)
-    if gold_ids:  # mixed, so a gold clip is not always the last quality-control clip
-        trap_sets = [
-            [int(pk) for pk in rng.permutation(traps + gold)]
-            for traps, gold in zip(trap_sets, gold_sets)
-        ]
+    """The training session, and the rating sessions with their traps and gold clips
+    (quality-control clips) dealt evenly over them, at random positions among the
+    stimuli."""
+    check_sets = session_checks(
+        len(plan),
+        trap_ids,
+        gold_ids,
+        traps_per_session=numbers.traps_per_session,
+        gold_per_session=numbers.gold_per_session,
+        rng=rng,
+    )
     sessions = Session.objects.bulk_create(
         [Session(experiment=experiment, kind=Session.Kind.TRAINING, index=0)]
         + [
@@ -171,20 +171,20 @@ def _create_sessions(
     items = [
         SessionItem(session=sessions[0], position=p, stimulus_id=s) for p, s in enumerate(training)
     ]
-    for session, stimuli, traps in zip(sessions[1:], plan, trap_sets):
-        positions = trap_positions(len(stimuli), len(traps), seed=rng)
-        # Traps go in as negative ids so one playlist holds both kinds.
-        playlist = insert_traps(stimuli, [-t for t in traps], positions)
+    for session, stimuli, checks in zip(sessions[1:], plan, check_sets):
+        positions = trap_positions(len(stimuli), len(checks), seed=rng)
+        rated = [("stimulus", stimulus) for stimulus in stimuli]
         items += [
-            SessionItem(
-                session=session,
-                position=p,
-                stimulus_id=entry if entry > 0 else None,
-                trap_id=-entry if entry < 0 else None,
-            )
-            for p, entry in enumerate(playlist)
+            _session_item(session, p, kind, value)
+            for p, (kind, value) in enumerate(insert_traps(rated, checks, positions))
         ]
     SessionItem.objects.bulk_create(items, batch_size=2000)
+
+
+def _session_item(session: Session, position: int, kind: str, pk: int) -> SessionItem:
+    """A session's item at `position`: the "stimulus", "trap", "gold" clip or
+    "comparison" with id `pk`."""
+    return SessionItem(session=session, position=position, **{f"{kind}_id": pk})
 
 
 # --- Prompts -------------------------------------------------------------------------
@@ -209,17 +209,16 @@ def _create_comparison_sessions(
         raise DesignError(f"{len(missing)} orders of a pair have no clip; build again.")
     per_session = experiment.config.comparisons_per_session
     n_sessions = max(1, -(-len(plan.judgements) // per_session))
-    per_trap = numbers.traps_per_session if trap_ids else 0
-    trap_sets = assign_traps(n_sessions, trap_ids, per_session=per_trap, seed=rng)
-    if gold_ids:
-        per_gold = min(numbers.gold_per_session, len(gold_ids))
-        gold_sets = assign_traps(n_sessions, gold_ids, per_session=per_gold, seed=rng)
-        trap_sets = [
-            [int(pk) for pk in rng.permutation(traps + gold)]
-            for traps, gold in zip(trap_sets, gold_sets)
-        ]
+    check_sets = session_checks(
+        n_sessions,
+        trap_ids,
+        gold_ids,
+        traps_per_session=numbers.traps_per_session,
+        gold_per_session=numbers.gold_per_session,
+        rng=rng,
+    )
     sessions = plan_comparison_sessions(
-        plan.judgements, per_session=per_session, trap_sets=trap_sets, rng=rng
+        plan.judgements, per_session=per_session, trap_sets=check_sets, rng=rng
     )
     training_pool = sorted(clip_of.values())
     picks = rng.permutation(len(training_pool))[: numbers.training_size]
@@ -235,14 +234,11 @@ def _create_comparison_sessions(
         for p, k in enumerate(sorted(picks))
     ]
     for session, entries in zip(rows[1:], sessions):
-        for position, (_kind, value) in enumerate(entries):
-            if isinstance(value, int):
-                items.append(SessionItem(session=session, position=position, trap_id=value))
-            else:
+        for position, (kind, value) in enumerate(entries):
+            if kind == "comparison":
                 assert isinstance(value, tuple)
-                order = (int(value[0]), int(value[1]))
-                items.append(
-                    SessionItem(session=session, position=position, comparison_id=clip_of[order])
-                )
+                value = clip_of[int(value[0]), int(value[1])]
+            assert isinstance(value, int)
+            items.append(_session_item(session, position, kind, value))
     SessionItem.objects.bulk_create(items, batch_size=2000)
     return len(sessions)

@@ -8,11 +8,41 @@ from collections.abc import Callable
 import numpy as np
 
 from crowdtest.corpus.models import Experiment, Stimulus
+from modeling.allocation import assign_traps
 from modeling.audio.ruin import ruined
 
 from .. import clips
-from ..models import GoldStimulus, Prompt, Trap
+from ..models import GoldClip, GoldStimulus, Prompt, Trap
 from .checks import DesignNumbers
+
+# A quality-control clip in a session's plan: ("trap", Trap id) or ("gold", GoldClip id).
+Check = tuple[str, int]
+
+
+def session_checks(
+    n_sessions: int,
+    trap_ids: list[int],
+    gold_ids: list[int],
+    *,
+    traps_per_session: int,
+    gold_per_session: int,
+    rng: np.random.Generator,
+) -> list[list[Check]]:
+    """The traps and gold clips of each of `n_sessions` sessions: each used as evenly as
+    possible and never twice in a session, traps and gold clips in random order (so a
+    gold clip is not always the last quality-control clip)."""
+    per_trap = traps_per_session if trap_ids else 0
+    trap_sets = assign_traps(n_sessions, trap_ids, per_session=per_trap, seed=rng)
+    # Made gold clips are one per trap source; a session holds as many as there are.
+    per_gold = min(gold_per_session, len(gold_ids))
+    gold_sets = assign_traps(n_sessions, gold_ids, per_session=per_gold, seed=rng)
+    if not gold_ids:
+        return [[("trap", t) for t in traps] for traps in trap_sets]
+    sets: list[list[Check]] = []
+    for traps, gold in zip(trap_sets, gold_sets):
+        both = [("trap", t) for t in traps] + [("gold", g) for g in gold]
+        sets.append([both[int(k)] for k in rng.permutation(len(both))])
+    return sets
 
 
 def make_gold_clips(
@@ -21,7 +51,7 @@ def make_gold_clips(
     gold: list[GoldStimulus],
     made: list[str],
     step: Callable[[str], None],
-) -> list[Trap]:
+) -> list[GoldClip]:
     """Each gold stimulus's master encoded as a clip of its own: the same format and
     length as a rated stimulus, under a key that says nothing of what it is."""
     marks = [(mark.stimulus, mark.score) for mark in gold]
@@ -38,7 +68,7 @@ def make_bad_gold_clips(
     sources: list[Stimulus],
     made: list[str],
     step: Callable[[str], None],
-) -> list[Trap]:
+) -> list[GoldClip]:
     """One gold clip known to be Bad from each trap source (no stimulus is rated from
     them): the source's master ruined (`modeling.audio.ruin`), at the stimuli's loudness
     and length, encoded like a rated stimulus under a key that says nothing."""
@@ -57,23 +87,14 @@ def _gold_clips(
     made: list[str],
     step: Callable[[str], None],
     sound: Callable[[np.ndarray, int, Stimulus], np.ndarray],
-) -> list[Trap]:
-    """A gold clip (Trap of kind gold) from each (source stimulus, known score): the
-    source's master through `sound`, encoded and stored like a rated stimulus."""
-    clips_made: list[Trap] = []
+) -> list[GoldClip]:
+    """A gold clip from each (source stimulus, known score): the source's master through
+    `sound`, encoded and stored like a rated stimulus."""
+    clips_made: list[GoldClip] = []
     for source, score in marks:
         audio, rate = clips.read_audio(source.master)
         clips_made.append(
-            stored_trap(
-                experiment,
-                numbers,
-                sound(audio, rate, source),
-                rate,
-                source,
-                score,
-                made,
-                kind=Trap.Kind.GOLD,
-            )
+            stored_gold(experiment, numbers, sound(audio, rate, source), rate, source, score, made)
         )
         step(f"gold clip {len(clips_made)} of {len(marks)}")
     return clips_made
@@ -88,19 +109,13 @@ def stored_trap(
     answer: int,
     made: list[str],
     *,
-    kind: str = Trap.Kind.TRAP,
-    language: str = "",
+    language: str,
 ) -> Trap:
-    """A quality-control clip made from `source` whose answer is `answer` (a trap in
-    `language`, or a gold clip, which speaks none): `audio` encoded and stored like a rated
-    stimulus under a key that says nothing (its name added to `made`), as an unsaved Trap."""
-    stored = clips.store_clip(
-        audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
-    )
-    made.append(stored.name)
+    """A trap made from `source` whose answer is `answer`, speaking `language`: `audio`
+    stored like a rated stimulus (`_stored`), as an unsaved Trap."""
+    stored = _stored(experiment, numbers, audio, rate, made)
     return Trap(
         experiment=experiment,
-        kind=kind,
         language=language,
         source=source,
         answer=answer,
@@ -108,6 +123,40 @@ def stored_trap(
         delivery=stored.name,
         duration_s=stored.duration_s,
     )
+
+
+def stored_gold(
+    experiment: Experiment,
+    numbers: DesignNumbers,
+    audio: np.ndarray,
+    rate: int,
+    source: Stimulus,
+    answer: int,
+    made: list[str],
+) -> GoldClip:
+    """A gold clip made from `source` whose known answer is `answer`: `audio` stored like a
+    rated stimulus (`_stored`), as an unsaved GoldClip."""
+    stored = _stored(experiment, numbers, audio, rate, made)
+    return GoldClip(
+        experiment=experiment,
+        source=source,
+        answer=answer,
+        media_key=stored.media_key,
+        delivery=stored.name,
+        duration_s=stored.duration_s,
+    )
+
+
+def _stored(
+    experiment: Experiment, numbers: DesignNumbers, audio: np.ndarray, rate: int, made: list[str]
+) -> clips.StoredClip:
+    """`audio` encoded and stored like a rated stimulus under a key that says nothing (its
+    name added to `made`)."""
+    stored = clips.store_clip(
+        audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
+    )
+    made.append(stored.name)
+    return stored
 
 
 def make_traps(

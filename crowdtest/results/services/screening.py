@@ -22,7 +22,7 @@ from django.utils import timezone
 from crowdtest.bulk import int_columns, rows_sync
 from crowdtest.corpus.config import ExperimentSettings
 from crowdtest.corpus.models import Experiment
-from crowdtest.design.models import Comparison, Trap
+from crowdtest.design.models import Comparison
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from crowdtest.rating.services import (
     votes_follow_sessions,
@@ -488,16 +488,19 @@ class TrapItems:
 def _trap_items(assignments: QuerySet[Assignment]) -> TrapItems:
     """One read of the trap and gold clips of `assignments` and their answers."""
     columns = int_columns(
-        AssignmentItem.objects.filter(assignment__in=assignments, trap__isnull=False)
+        AssignmentItem.objects.filter(
+            Q(trap__isnull=False) | Q(gold__isnull=False), assignment__in=assignments
+        )
         .annotate(
-            gold=Case(When(trap__kind=Trap.Kind.GOLD, then=Value(1)), default=Value(0)),
+            is_gold=Case(When(gold__isnull=False, then=Value(1)), default=Value(0)),
+            expected=Coalesce("trap__answer", "gold__answer"),
             given=Coalesce("vote__score", Value(NO_ANSWER)),
         )
         .order_by(),
         "assignment_id",
         "assignment__rater_id",
-        "gold",
-        "trap__answer",
+        "is_gold",
+        "expected",
         "given",
     )
     assignment_ids, raters, gold, expected, given = columns
