@@ -12,7 +12,7 @@ from factory.declarations import LazyAttribute, LazyFunction, SelfAttribute, Seq
 from factory.django import DjangoModelFactory
 
 from crowdtest.corpus.models import Experiment, Stimulus, Track
-from crowdtest.design.models import Session, SessionItem, Trap
+from crowdtest.design.models import GoldClip, Session, SessionItem, Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 from crowdtest.results.models import StimulusMOS
 from crowdtest.training.models import ModelRun
@@ -93,6 +93,17 @@ class TrapFactory(ModelFactory[Trap]):
     duration_s = 10.0
 
 
+class GoldClipFactory(ModelFactory[GoldClip]):
+    class Meta:
+        model = GoldClip
+
+    source = SubFactory(StimulusFactory, role=Stimulus.Role.GOLD)
+    experiment = SelfAttribute("source.experiment")
+    answer = 1
+    delivery = LazyFunction(lambda: ContentFile(b"\x00" * 64, name="gold.m4a"))
+    duration_s = 10.0
+
+
 class SessionFactory(ModelFactory[Session]):
     class Meta:
         model = Session
@@ -166,6 +177,7 @@ class VoteFactory(ModelFactory[Vote]):
     phase = SelfAttribute("item.phase")
     stimulus = SelfAttribute("item.stimulus")
     trap = SelfAttribute("item.trap")
+    gold = SelfAttribute("item.gold")
     score = 4
     play_started_at = LazyFunction(timezone.now)
     listened_s = 10.2

@@ -20,7 +20,7 @@ from crowdtest.corpus.services import (
     tracks_set_versions,
 )
 from crowdtest.design.clips import PAIR_GAP_S
-from crowdtest.design.models import Comparison, Design, Prompt, SessionItem, Trap
+from crowdtest.design.models import Comparison, Design, GoldClip, Prompt, SessionItem, Trap
 from modeling.comparison import TRAP_ANSWERS
 from modeling.synth import write_demo_corpus
 
@@ -77,13 +77,13 @@ def test_a_reference_test_builds_a_clip_per_order_and_pair_long_traps(
         assert comparison.reference is not None
         assert comparison.reference.track.original_name == "track_001.wav"
         assert comparison.duration_s == pytest.approx(pair_s, abs=0.1)
-    traps = Trap.objects.filter(experiment=experiment, kind="trap")
+    traps = Trap.objects.filter(experiment=experiment)
     assert sorted(t.answer for t in traps) == sorted(TRAP_ANSWERS[method])
     assert all(t.duration_s >= pair_s - 0.1 for t in traps)
     # The gold pairs: the trap source's music beside its ruined copy, in both orders.
-    gold = Trap.objects.filter(experiment=experiment, kind="gold")
+    gold = GoldClip.objects.filter(experiment=experiment)
     assert sorted(g.answer for g in gold) == ([1, 5] if method == "dcr" else [-3, 3])
-    assert all(g.duration_s == pytest.approx(pair_s, abs=0.1) and g.language == "" for g in gold)
+    assert all(g.duration_s == pytest.approx(pair_s, abs=0.1) for g in gold)
     # 2 s excerpts are shorter than a spoken message: the design says the traps are longer.
     design = Design.objects.get(experiment=experiment)
     assert any("longer than a pair" in warning for warning in design.warnings)
@@ -111,5 +111,6 @@ def test_a_pairwise_test_builds_its_planned_pairs(tmp_path: Path) -> None:
     assert sum(judged.values()) == 2 * 3  # votes x (n - 1), against 2 x 6 for every pair
     assert all(c.work_id == "lp" for c in Comparison.objects.filter(experiment=experiment))
     traps = Trap.objects.filter(experiment=experiment)
-    assert sorted(traps.filter(kind="trap").values_list("answer", flat=True)) == [1, 2]
-    assert sorted(traps.filter(kind="gold").values_list("answer", flat=True)) == [1, 2]
+    gold = GoldClip.objects.filter(experiment=experiment)
+    assert sorted(traps.values_list("answer", flat=True)) == [1, 2]
+    assert sorted(gold.values_list("answer", flat=True)) == [1, 2]

@@ -25,7 +25,15 @@ from crowdtest.corpus.services import (
     stimuli_prepare,
     tracks_import,
 )
-from crowdtest.design.models import Design, DigitsClip, Prompt, Session, SessionItem, Trap
+from crowdtest.design.models import (
+    Design,
+    DigitsClip,
+    GoldClip,
+    Prompt,
+    Session,
+    SessionItem,
+    Trap,
+)
 from crowdtest.jobs.models import Job
 from crowdtest.rating.models import Assignment, AssignmentItem, Vote
 from modeling.audio.probe import probe_audio
@@ -62,6 +70,7 @@ def wipe(experiment: Experiment) -> None:
     Assignment.objects.filter(experiment=experiment).delete()
     SessionItem.objects.filter(session__experiment=experiment).delete()
     Trap.objects.filter(experiment=experiment).delete()
+    GoldClip.objects.filter(experiment=experiment).delete()
     Job.objects.filter(scope=experiment.job_scope).delete()
     experiment.delete()
 
@@ -133,12 +142,11 @@ def test_rating_sessions_hold_per_cluster_stimuli_a_trap_and_gold(built: Experim
         stimuli = [i.stimulus for i in items if i.stimulus is not None]
         assert Counter(s.cluster for s in stimuli) == dict.fromkeys(selected, 2)
         assert len({s.pk for s in stimuli}) == len(stimuli)
-        checks = [i for i in items if i.trap_id is not None]
-        traps = [i for i in checks if i.trap is not None and i.trap.kind == "trap"]
+        traps = [i for i in items if i.trap_id is not None]
         assert len(traps) == 1 and traps[0].position > 0
         # The default design holds two gold clips, made from the two trap sources.
-        gold = [i for i in checks if i.trap is not None and i.trap.kind == "gold"]
-        assert len(gold) == 2 and len({i.trap_id for i in gold}) == 2
+        gold = [i for i in items if i.gold_id is not None]
+        assert len(gold) == 2 and len({i.gold_id for i in gold}) == 2 and gold[0].position > 0
         appearances.update(s.pk for s in stimuli)
     assert set(appearances) == set(
         Stimulus.objects.filter(experiment=built, role="rated").values_list("pk", flat=True)
@@ -155,7 +163,7 @@ def test_rating_sessions_hold_per_cluster_stimuli_a_trap_and_gold(built: Experim
 
 
 def test_traps_are_sources_times_answers_with_their_keys(built: Experiment) -> None:
-    traps = list(Trap.objects.filter(experiment=built, kind="trap").select_related("source"))
+    traps = list(Trap.objects.filter(experiment=built).select_related("source"))
     assert len(traps) == 10
     assert Counter(t.answer for t in traps) == {1: 2, 2: 2, 3: 2, 4: 2, 5: 2}
     sources = {t.source for t in traps}
@@ -203,11 +211,9 @@ def test_a_rebuild_is_refused_once_votes_exist(built: Experiment) -> None:
 
 
 def test_gold_clips_known_to_be_bad_are_made_from_the_trap_sources(built: Experiment) -> None:
-    gold = list(Trap.objects.filter(experiment=built, kind="gold").select_related("source"))
+    gold = list(GoldClip.objects.filter(experiment=built).select_related("source"))
     assert len(gold) == 2 and {g.answer for g in gold} == {1}
-    sources = set(
-        Trap.objects.filter(experiment=built, kind="trap").values_list("source", flat=True)
-    )
+    sources = set(Trap.objects.filter(experiment=built).values_list("source", flat=True))
     assert {g.source_id for g in gold} == sources  # music no rated session holds
     assert {g.source.role for g in gold} == {"trap_source"}
     rated = Stimulus.objects.filter(experiment=built, role="rated").first()

@@ -133,6 +133,7 @@ def test_rebuilding_before_any_vote_replaces_the_design(client: Client) -> None:
         numbers=design_numbers(experiment=experiment, votes_per_stimulus=4, seed=9),
         trap_source_ids=[built.sources[0].pk],
         traps=traps,
+        gold_clips=[],
         digit_clips=[
             DigitsClip(
                 experiment=experiment, digits="12", channels="LR", delivery="d.m4a", duration_s=1

@@ -19,7 +19,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, DjangoDbBlocker
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.gold import gold_clear, gold_mark
-from crowdtest.design.models import GoldStimulus, Session, Trap
+from crowdtest.design.models import GoldClip, GoldStimulus, Session, Trap
 from crowdtest.design.services import (
     DesignError,
     design_build_start,
@@ -144,7 +144,7 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
     job.refresh_from_db()
     assert job.status == job.Status.SUCCEEDED, job.error
 
-    gold = list(Trap.objects.filter(experiment=corpus, kind="gold").select_related("source"))
+    gold = list(GoldClip.objects.filter(experiment=corpus).select_related("source"))
     assert {(g.source_id, g.answer) for g in gold} == set(marks.items())
     rated_lengths: set[float] = set()
     for stimulus in _stimuli(corpus, rated=True):
@@ -155,18 +155,16 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
         assert clip.delivery.name is not None
         assert clip.media_key in clip.delivery.name  # opaque, like every other clip
         assert any(abs(clip.duration_s - length) < 0.05 for length in rated_lengths)
-    sources = set(
-        Trap.objects.filter(experiment=corpus, kind="trap").values_list("source", flat=True)
-    )
+    sources = set(Trap.objects.filter(experiment=corpus).values_list("source", flat=True))
     assert len(sources) == 1 and not sources & set(marks)
 
     uses: Counter[int] = Counter()
     for session in Session.objects.filter(experiment=corpus, kind="rating"):
-        items = list(session.items.select_related("trap").order_by("position"))
-        kinds = Counter(i.trap.kind for i in items if i.trap is not None)
+        items = list(session.items.order_by("position"))
+        kinds = Counter("trap" if i.trap_id else "gold" for i in items if i.trap_id or i.gold_id)
         assert kinds == {"trap": 1, "gold": 1}
         assert items[0].stimulus_id is not None  # the first clip is always one to rate
-        uses.update(i.trap.pk for i in items if i.trap is not None and i.trap.kind == "gold")
+        uses.update(i.gold_id for i in items if i.gold_id is not None)
     assert max(uses.values()) - min(uses.values()) <= 1
 
     # sessions.csv names each gold clip with its known score
@@ -174,9 +172,10 @@ def test_sessions_built_with_gold_hold_one_gold_clip_each(
     with (tmp_path / "sessions.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     gold_rows = [r for r in rows if r["item"] == "gold"]
-    answers = dict(Trap.objects.filter(kind="gold", experiment=corpus).values_list("pk", "answer"))
-    assert gold_rows and {int(r["trap_id"]) for r in gold_rows} == set(answers)
-    assert all(int(r["expected_answer"]) == answers[int(r["trap_id"])] for r in gold_rows)
+    answers = dict(GoldClip.objects.filter(experiment=corpus).values_list("pk", "answer"))
+    assert gold_rows and {int(r["gold_clip_id"]) for r in gold_rows} == set(answers)
+    assert all(int(r["expected_answer"]) == answers[int(r["gold_clip_id"])] for r in gold_rows)
+    assert all(r["trap_id"] == "" for r in gold_rows)
     assert {r["item"] for r in rows} == {"stimulus", "trap", "gold"}
 
 

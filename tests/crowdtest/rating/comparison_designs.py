@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crowdtest.corpus.models import Experiment, Stimulus
-from crowdtest.design.models import Comparison, DigitsClip, Trap
+from crowdtest.design.models import Comparison, DigitsClip, GoldClip, Trap
 from crowdtest.design.services import design_numbers, design_replace
 from crowdtest.design.services.comparisons import GOLD_PAIRS, comparison_plan
 from crowdtest.rating.models import AssignmentItem
@@ -132,21 +132,19 @@ def design_comparison(built: Versions) -> None:
         for source in built.sources
         for answer in TRAP_ANSWERS[method]
     ]
-    if experiment.config.gold_made and numbers.gold_per_session > 0:
+    gold_clips = [
         # The gold pairs the build makes (music beside its ruined copy), as placeholders.
-        traps += [
-            Trap(
-                experiment=experiment,
-                kind=Trap.Kind.GOLD,
-                source=source,
-                answer=answer,
-                language="",
-                delivery=stored(audio, experiment),
-                duration_s=duration_s,
-            )
-            for source in built.sources
-            for _ruined_first, answer in GOLD_PAIRS[method]
-        ]
+        GoldClip(
+            experiment=experiment,
+            source=source,
+            answer=answer,
+            delivery=stored(audio, experiment),
+            duration_s=duration_s,
+        )
+        for source in built.sources
+        for _ruined_first, answer in GOLD_PAIRS[method]
+        if experiment.config.gold_made and numbers.gold_per_session > 0
+    ]
     digits = [
         DigitsClip(
             experiment=experiment,
@@ -162,6 +160,7 @@ def design_comparison(built: Versions) -> None:
         numbers=numbers,
         trap_source_ids=[s.pk for s in built.sources],
         traps=traps,
+        gold_clips=gold_clips,
         digit_clips=digits,
         volume_name=stored(audio, experiment),
         comparison_plan=plan,
@@ -187,7 +186,7 @@ def take_answering(
             if clip["rated"]:
                 continue
             assert rc.post("play", {"clip": clip["clip"]}).status_code == 200
-            item = AssignmentItem.objects.select_related("trap", "comparison").get(
+            item = AssignmentItem.objects.select_related("trap", "gold", "comparison").get(
                 clip_key=clip["clip"]
             )
             response = rc.post("rate", {"clip": clip["clip"], "score": answer(item)})

@@ -17,7 +17,7 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 
 from crowdtest.corpus.models import Experiment, Stimulus, new_media_key
-from crowdtest.design.models import DigitsClip, Trap
+from crowdtest.design.models import DigitsClip, GoldClip, Trap
 from crowdtest.design.services import design_numbers, design_replace
 from crowdtest.rating.clip_urls import clip_url
 from crowdtest.rating.identity import RaterIdentity, rater_token
@@ -119,19 +119,16 @@ def make_design(
         for source in sources
         for answer in range(1, 6)
     ]
-    if gold:
-        traps += [
-            Trap(
-                experiment=experiment,
-                kind=Trap.Kind.GOLD,
-                source=source,
-                answer=1,
-                language="",
-                delivery=stored(audio, experiment),
-                duration_s=duration_s,
-            )
-            for source in sources
-        ]
+    gold_clips = [
+        GoldClip(
+            experiment=experiment,
+            source=source,
+            answer=1,
+            delivery=stored(audio, experiment),
+            duration_s=duration_s,
+        )
+        for source in (sources if gold else [])
+    ]
     clips = [
         DigitsClip(
             experiment=experiment,
@@ -149,6 +146,7 @@ def make_design(
         numbers=design_numbers(experiment=experiment),
         trap_source_ids=[s.pk for s in sources],
         traps=traps,
+        gold_clips=gold_clips,
         digit_clips=clips,
         volume_name=stored(audio, experiment),
     )
@@ -276,11 +274,13 @@ def take_session(
             if clip["rated"]:
                 continue
             assert rc.post("play", {"clip": clip["clip"]}).status_code == 200
-            item = AssignmentItem.objects.select_related("trap", "stimulus").get(
+            item = AssignmentItem.objects.select_related("trap", "gold", "stimulus").get(
                 clip_key=clip["clip"]
             )
-            if item.trap is not None and (item.trap.kind == "trap" or isinstance(score, int)):
+            if item.trap is not None:
                 answer = item.trap.answer
+            elif item.gold is not None and isinstance(score, int):
+                answer = item.gold.answer
             elif isinstance(score, int):
                 answer = score
             else:

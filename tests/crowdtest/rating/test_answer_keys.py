@@ -30,6 +30,8 @@ FORBIDDEN_KEYS = {
     "stimulus_id",
     "trap",
     "trap_id",
+    "gold",
+    "gold_id",
     "track",
     "cluster",
     "media_key",

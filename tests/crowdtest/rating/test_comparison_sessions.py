@@ -42,12 +42,13 @@ def answer_of(
     method = built.experiment.config.test_method
 
     def answer(item: AssignmentItem) -> int:
-        if item.trap is not None:
+        check = item.trap or item.gold
+        if check is not None:
             low, high = {"dcr": (1, 5), "ccr": (-3, 3), "pairwise": (1, 2)}[method]
-            if item.trap.kind == "gold" and rater.strategy is not None:
+            if item.gold is not None and rater.strategy is not None:
                 return int(rng.integers(low, high + 1))  # a gold pair is music: not heard
             # A trap asks for its answer; a gold pair's ruined copy is plain to hear.
-            return rater.answer_trap(item.trap.answer, rng, (low, high))
+            return rater.answer_trap(check.answer, rng, (low, high))
         comparison = item.comparison
         assert comparison is not None
         first = built.quality[comparison.first_id]
@@ -230,8 +231,8 @@ def test_no_answer_key_reaches_the_page_or_its_json(client: Client, method: str)
     texts = [page] + [r.content.decode() for r in rc.responses]
     items = AssignmentItem.objects.filter(assignment__rater__external_id="W1")
     secrets_: list[str] = []
-    for item in items.select_related("comparison", "trap", "assignment__digits_clip"):
-        clip = item.comparison or item.trap
+    for item in items.select_related("comparison", "trap", "gold", "assignment__digits_clip"):
+        clip = item.comparison or item.trap or item.gold
         assert clip is not None and clip.delivery.name is not None
         secrets_ += [clip.media_key, clip.delivery.name]
     first = items.first()
@@ -333,7 +334,7 @@ def test_random_raters_who_pass_the_traps_are_screened_out(
     )
     design_comparison(built)
     experiment = built.experiment
-    gold = experiment.traps.filter(kind="gold")
+    gold = experiment.gold_clips.all()
     assert gold.count() == 2 * len(built.sources)  # music and its ruined copy, both orders
     n = experiment.sessions.filter(kind="rating").count()
     rng = np.random.default_rng(4)

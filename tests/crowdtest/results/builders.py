@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment, Stimulus, Track
-from crowdtest.design.models import Session, Trap
+from crowdtest.design.models import GoldClip, Session, Trap
 from crowdtest.rating.models import Assignment, AssignmentItem, Rater, Vote
 from tests.factories import AssignmentFactory, AssignmentItemFactory, StimulusFactory, VoteFactory
 
@@ -23,13 +23,13 @@ def take_session(
     rater: Rater,
     stimuli: Sequence[Stimulus],
     scores: Sequence[int],
-    traps: Iterable[tuple[Trap, int | None]] = (),
+    traps: Iterable[tuple[Trap | GoldClip, int | None]] = (),
     training: Iterable[tuple[Stimulus, int]] = (),
     finished_at: datetime | None = None,
     **answers: Any,
 ) -> Assignment:
-    """A session taken by `rater`: rating votes `scores` on `stimuli`, trap answers
-    (None: left unanswered), optional training votes, and the assignment's answers
+    """A session taken by `rater`: rating votes `scores` on `stimuli`, trap and gold clip
+    answers (None: left unanswered), optional training votes, and the assignment's answers
     (math_given, hearing_normal, status, ...) as keyword arguments."""
     assignment = AssignmentFactory(
         rater=rater, finished_at=finished_at or timezone.now(), **answers
@@ -39,9 +39,10 @@ def take_session(
         item = AssignmentItemFactory(assignment=assignment, stimulus=stimulus, position=position)
         VoteFactory(item=item, score=score)
         position += 1
-    for trap, given in traps:
+    for check, given in traps:
+        kind = "gold" if isinstance(check, GoldClip) else "trap"
         item = AssignmentItemFactory(
-            assignment=assignment, stimulus=None, trap=trap, position=position
+            assignment=assignment, stimulus=None, position=position, **{kind: check}
         )
         if given is not None:
             VoteFactory(item=item, score=given)

@@ -20,7 +20,7 @@ from crowdtest.results.services import (
     experiment_screen,
     verdict_override,
 )
-from tests.factories import RaterFactory, TrapFactory
+from tests.factories import GoldClipFactory, RaterFactory, TrapFactory
 
 from .builders import make_stimuli, set_config, take_session
 
@@ -317,7 +317,7 @@ def test_gold_clips_are_screened_within_the_tolerance_and_apart_from_traps(
 ) -> None:
     """A gold clip (known score 5) answered 4 is within ±1; answered 3 it fails the
     session, but only with `screen_gold` on. Its vote is not a trap answer."""
-    gold = TrapFactory(source__track__experiment=experiment, kind="gold", answer=5)
+    gold = GoldClipFactory(source__track__experiment=experiment, answer=5)
     near = take_session(
         rater=RaterFactory(experiment=experiment),
         stimuli=stimuli,
