@@ -40,7 +40,14 @@ ONE_CLIP = models.Q(
 )
 
 
-def gold_traps_to_gold_clips(apps, schema_editor):
+def constraints_immediate(schema_editor, immediate):
+    """On PostgreSQL, foreign keys checked at once while rows move (and deferred again
+    after): a check left pending would refuse the ALTER TABLE that follows."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"SET CONSTRAINTS ALL {'IMMEDIATE' if immediate else 'DEFERRED'}")
+
+
+def _gold_traps_to_gold_clips(apps, schema_editor):
     Trap = apps.get_model("design", "Trap")
     GoldClip = apps.get_model("design", "GoldClip")
     SessionItem = apps.get_model("design", "SessionItem")
@@ -64,7 +71,7 @@ def gold_traps_to_gold_clips(apps, schema_editor):
     SessionItem.objects.filter(trap__kind="gold").update(gold_id=models.F("trap_id"), trap=None)
 
 
-def gold_clips_to_gold_traps(apps, schema_editor):
+def _gold_clips_to_gold_traps(apps, schema_editor):
     """Back: the session items of each gold clip point at its Trap row again (found by the
     media key; 0008 going back made it)."""
     Trap = apps.get_model("design", "Trap")
@@ -73,6 +80,18 @@ def gold_clips_to_gold_traps(apps, schema_editor):
     traps = dict(Trap.objects.filter(kind="gold").values_list("media_key", "id"))
     for clip in GoldClip.objects.all():
         SessionItem.objects.filter(gold_id=clip.id).update(trap_id=traps[clip.media_key], gold=None)
+
+
+def gold_traps_to_gold_clips(apps, schema_editor):
+    constraints_immediate(schema_editor, True)
+    _gold_traps_to_gold_clips(apps, schema_editor)
+    constraints_immediate(schema_editor, False)
+
+
+def gold_clips_to_gold_traps(apps, schema_editor):
+    constraints_immediate(schema_editor, True)
+    _gold_clips_to_gold_traps(apps, schema_editor)
+    constraints_immediate(schema_editor, False)
 
 
 class Migration(migrations.Migration):

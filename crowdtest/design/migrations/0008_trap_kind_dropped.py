@@ -4,11 +4,18 @@
 from django.db import migrations, models
 
 
-def gold_traps_deleted(apps, schema_editor):
+def constraints_immediate(schema_editor, immediate):
+    """On PostgreSQL, foreign keys checked at once while rows move (and deferred again
+    after): a check left pending would refuse the ALTER TABLE that follows."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"SET CONSTRAINTS ALL {'IMMEDIATE' if immediate else 'DEFERRED'}")
+
+
+def _gold_traps_deleted(apps, schema_editor):
     apps.get_model("design", "Trap").objects.filter(kind="gold").delete()
 
 
-def gold_traps_made_again(apps, schema_editor):
+def _gold_traps_made_again(apps, schema_editor):
     """Back: a Trap of kind gold for each gold clip, with its media key (its id may differ:
     traps made since took ids of their own)."""
     Trap = apps.get_model("design", "Trap")
@@ -26,6 +33,18 @@ def gold_traps_made_again(apps, schema_editor):
         )
         for clip in GoldClip.objects.all()
     )
+
+
+def gold_traps_deleted(apps, schema_editor):
+    constraints_immediate(schema_editor, True)
+    _gold_traps_deleted(apps, schema_editor)
+    constraints_immediate(schema_editor, False)
+
+
+def gold_traps_made_again(apps, schema_editor):
+    constraints_immediate(schema_editor, True)
+    _gold_traps_made_again(apps, schema_editor)
+    constraints_immediate(schema_editor, False)
 
 
 class Migration(migrations.Migration):

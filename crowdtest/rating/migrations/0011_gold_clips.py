@@ -33,7 +33,14 @@ ONE_CLIP = models.Q(
 )
 
 
-def items_and_votes_to_gold(apps, schema_editor):
+def constraints_immediate(schema_editor, immediate):
+    """On PostgreSQL, foreign keys checked at once while rows move (and deferred again
+    after): a check left pending would refuse the ALTER TABLE that follows."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"SET CONSTRAINTS ALL {'IMMEDIATE' if immediate else 'DEFERRED'}")
+
+
+def _items_and_votes_to_gold(apps, schema_editor):
     Trap = apps.get_model("design", "Trap")
     gold = list(Trap.objects.filter(kind="gold").values_list("id", flat=True))
     for name in ("AssignmentItem", "Vote"):
@@ -42,7 +49,7 @@ def items_and_votes_to_gold(apps, schema_editor):
         )
 
 
-def items_and_votes_to_traps(apps, schema_editor):
+def _items_and_votes_to_traps(apps, schema_editor):
     """Back: to the Trap row of each gold clip, found by its media key (design 0008 going
     back made it)."""
     Trap = apps.get_model("design", "Trap")
@@ -53,6 +60,18 @@ def items_and_votes_to_traps(apps, schema_editor):
             apps.get_model("rating", name).objects.filter(gold_id=clip.id).update(
                 trap_id=traps[clip.media_key], gold=None
             )
+
+
+def items_and_votes_to_gold(apps, schema_editor):
+    constraints_immediate(schema_editor, True)
+    _items_and_votes_to_gold(apps, schema_editor)
+    constraints_immediate(schema_editor, False)
+
+
+def items_and_votes_to_traps(apps, schema_editor):
+    constraints_immediate(schema_editor, True)
+    _items_and_votes_to_traps(apps, schema_editor)
+    constraints_immediate(schema_editor, False)
 
 
 class Migration(migrations.Migration):
