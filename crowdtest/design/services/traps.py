@@ -4,6 +4,7 @@ gold clips a build makes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -113,15 +114,12 @@ def stored_trap(
 ) -> Trap:
     """A trap made from `source` whose answer is `answer`, speaking `language`: `audio`
     stored like a rated stimulus (`_stored`), as an unsaved Trap."""
-    stored = _stored(experiment, numbers, audio, rate, made)
     return Trap(
         experiment=experiment,
         language=language,
         source=source,
         answer=answer,
-        media_key=stored.media_key,
-        delivery=stored.name,
-        duration_s=stored.duration_s,
+        **_stored(experiment, numbers, audio, rate, made),
     )
 
 
@@ -136,27 +134,24 @@ def stored_gold(
 ) -> GoldClip:
     """A gold clip made from `source` whose known answer is `answer`: `audio` stored like a
     rated stimulus (`_stored`), as an unsaved GoldClip."""
-    stored = _stored(experiment, numbers, audio, rate, made)
     return GoldClip(
         experiment=experiment,
         source=source,
         answer=answer,
-        media_key=stored.media_key,
-        delivery=stored.name,
-        duration_s=stored.duration_s,
+        **_stored(experiment, numbers, audio, rate, made),
     )
 
 
 def _stored(
     experiment: Experiment, numbers: DesignNumbers, audio: np.ndarray, rate: int, made: list[str]
-) -> clips.StoredClip:
+) -> dict[str, Any]:
     """`audio` encoded and stored like a rated stimulus under a key that says nothing (its
-    name added to `made`)."""
+    name added to `made`): the clip's media key, file and duration, as model fields."""
     stored = clips.store_clip(
         audio, rate, experiment_id=experiment.pk, bitrate_kbps=numbers.bitrate_kbps
     )
     made.append(stored.name)
-    return stored
+    return {"media_key": stored.media_key, "delivery": stored.name, "duration_s": stored.duration_s}
 
 
 def make_traps(
