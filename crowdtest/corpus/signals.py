@@ -20,6 +20,20 @@ def clustering_lock_reason(*, experiment: Experiment) -> str | None:
     return None
 
 
+# Sent with `experiment` before a setting that shaped the design changes. A receiver
+# returns a reason when the design can no longer be replaced (its data are collected), or
+# None.
+design_settings_locked = Signal()
+
+
+def design_settings_lock_reason(*, experiment: Experiment) -> str | None:
+    """Why the settings the design was built with can't change, or None when they can."""
+    for _receiver, reason in design_settings_locked.send(sender=Experiment, experiment=experiment):
+        if reason:
+            return str(reason)
+    return None
+
+
 # Sent with `experiment` before its test method changes. A receiver returns a reason when
 # sessions were built for the current method, or None.
 test_method_locked = Signal()

@@ -82,8 +82,9 @@ def progress_png(
     if not times:
         return _empty(figure, "No votes yet.", fmt)
     left, right = figure.subplots(1, 2)
-    left.plot(times, votes, drawstyle="steps-post", label="collected")
-    left.plot(times, votes_valid, drawstyle="steps-post", label="valid")
+    # Marked, so that a single time (every vote in one bucket) still shows.
+    left.plot(times, votes, drawstyle="steps-post", marker=".", label="collected")
+    left.plot(times, votes_valid, drawstyle="steps-post", marker=".", label="valid")
     left.set_title("Votes", fontsize="medium")
     left.legend(fontsize="small")
     widths = [np.nan if w is None else w for w in ci_full_mean]

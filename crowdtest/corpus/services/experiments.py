@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from ..config import ExperimentSettings, SettingsError
 from ..errors import CorpusError
 from ..models import Experiment, Stimulus
-from ..signals import test_method_lock_reason
+from ..signals import design_settings_lock_reason, test_method_lock_reason
 
 
 def experiment_create(
@@ -46,8 +46,27 @@ def experiment_create(
     return experiment
 
 
+# The settings a design is built with: the clusters, the sessions, their traps and gold
+# clips, and the languages spoken. Once its data are collected they describe them.
+DESIGN_KEYS = {
+    "n_clusters",
+    "clustering_algorithm",
+    "seed",
+    "stimuli_per_cluster",
+    "comparisons_per_session",
+    "training_size",
+    "votes_per_stimulus",
+    "trap_sources",
+    "traps_per_session",
+    "gold_made",
+    "gold_per_session",
+    "languages",
+}
+
+
 def experiment_update_settings(*, experiment: Experiment, changes: dict[str, Any]) -> Experiment:
-    """Change settings; those that shaped existing stimuli or sessions are frozen."""
+    """Change settings; those that shaped existing stimuli or sessions are frozen, and
+    those a design was built with once votes are collected on it."""
     current = experiment.config
     try:
         updated = current.replace(**changes)
@@ -60,6 +79,14 @@ def experiment_update_settings(*, experiment: Experiment, changes: dict[str, Any
             "Stimuli have already been prepared with the current "
             f"{', '.join(sorted(changed & stimulus_keys))}; create a new experiment to change them."
         )
+    if changed & DESIGN_KEYS:
+        locked = design_settings_lock_reason(experiment=experiment)
+        if locked:
+            raise CorpusError(
+                f"{locked}: they were collected with the current "
+                f"{', '.join(sorted(changed & DESIGN_KEYS))}; create a new experiment to "
+                "change them."
+            )
     if "test_method" in changed:
         locked = test_method_lock_reason(experiment=experiment)
         if locked:

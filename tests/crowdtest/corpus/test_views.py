@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
-from tests.factories import ExperimentFactory, StimulusFactory
+from tests.factories import ExperimentFactory, StimulusFactory, VoteFactory
 
 from .conftest import WriteTrack
 
@@ -216,3 +216,42 @@ def test_settings_stored_before_a_range_was_checked_still_load(staff_client: Cli
     response = staff_client.post(url, data)
     [error] = field_errors(response, "playback_tolerance_seconds")
     assert error.startswith("Must be at most 2")
+
+
+def test_the_stimuli_page_says_which_stimuli_are_kept_for_rating(staff_client: Client) -> None:
+    kept = StimulusFactory(role="rated", track__original_name="kept.wav")
+    StimulusFactory(
+        experiment=kept.experiment,
+        track__experiment=kept.experiment,
+        role="unused",
+        track__original_name="left-out.wav",
+    )
+    page = staff_client.get(reverse("corpus:stimulus_list", args=[kept.experiment.slug]))
+    kept_cell = {  # the fourth cell of each stimulus's row
+        name: re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[3]
+        for row in re.findall(r"<tr>(.*?)</tr>", page.content.decode(), re.S)
+        for name in ("kept.wav", "left-out.wav")
+        if name in row
+    }
+    assert kept_cell == {"kept.wav": "yes", "left-out.wav": ""}
+
+
+def test_settings_a_design_was_built_with_stay_once_votes_are_collected(
+    staff_client: Client,
+) -> None:
+    """The settings that shaped the sessions describe the votes collected on them: they
+    are refused with the reason; screening and pay settings still change."""
+    experiment = VoteFactory().experiment
+    url = reverse("corpus:experiment_settings", args=[experiment.slug])
+    before = experiment.config
+    data = {k: "" if v is None else v for k, v in before.to_dict().items() if v is not False}
+    response = staff_client.post(url, {**data, "votes_per_stimulus": 30, "n_clusters": 7})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Votes have already been collected on these sessions" in page
+    assert "n_clusters, votes_per_stimulus; create a new experiment" in page
+    experiment.refresh_from_db()
+    assert experiment.config == before
+    assert staff_client.post(url, {**data, "min_rater_pcc": 0.4}).status_code == 302
+    experiment.refresh_from_db()
+    assert experiment.config.min_rater_pcc == 0.4
