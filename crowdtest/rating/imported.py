@@ -93,6 +93,7 @@ def assignment_import(
             trap=rating.trap,
             score=rating.score,
             play_started_at=taken.accepted,
+            submitted_at=taken.submitted,
             listened_s=duration if rating.played else 0.0,
         )
     return assignment

@@ -9,6 +9,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.design.models import ONE_CLIP, Comparison, DigitsClip, GoldClip, Session, Trap
@@ -226,7 +227,7 @@ class Vote(models.Model):
     )
     score = models.SmallIntegerField()
     play_started_at = models.DateTimeField()
-    submitted_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
     listened_s = models.FloatField(help_text="Seconds between playback start and the answer")
     hidden_s = models.FloatField(
         null=True,

@@ -301,6 +301,7 @@ def clip_rate(
             comparison_id=item.comparison_id,
             score=score,
             play_started_at=item.play_started_at,
+            submitted_at=now,
             listened_s=round(listened, 3),
             hidden_s=None if hidden_s is None else round(min(hidden_s, listened), 3),
         )

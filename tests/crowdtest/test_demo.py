@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import F
 from django.test import Client
 from pytest_django import Settings
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.rating.models import Vote
 from crowdtest.results.models import StimulusMOS
 from tests.conftest import IN_CI
 
@@ -40,6 +42,9 @@ def test_the_demo_runs_the_whole_pipeline_and_serves_it(
     completed = re.search(r"(\d+) sessions completed", text)
     assert completed is not None and int(completed.group(1)) >= 3  # one or two per rater
     assert StimulusMOS.objects.filter(experiment=experiment).count() > 0
+    # The simulated crowd's clock dates its answers: each after its clip started playing.
+    votes = Vote.objects.filter(experiment=experiment)
+    assert votes.exists() and not votes.filter(submitted_at__lt=F("play_started_at")).exists()
     login = re.search(r"Staff login:\s+(\S+) / (\S+)", text)
     assert login is not None
     link = re.search(r"Take the test:\s+(\S+)", text)
