@@ -7,12 +7,19 @@ from typing import Any
 from django import forms
 
 from .config import CHOICES, GROUPS, ExperimentSettings
+from .selectors import experiment_slug_taken
 
 
 class ExperimentCreateForm(forms.Form):
     slug = forms.SlugField(max_length=64, help_text="Lower-case letters, digits and -")
     name = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def clean_slug(self) -> str:
+        slug = str(self.cleaned_data["slug"])
+        if experiment_slug_taken(slug=slug):
+            raise forms.ValidationError("An experiment with this slug exists already.")
+        return slug
 
 
 class MultipleFileInput(forms.ClearableFileInput):

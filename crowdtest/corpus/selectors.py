@@ -17,6 +17,10 @@ def experiment_list() -> QuerySet[Experiment]:
     ).order_by("-created_at")
 
 
+def experiment_slug_taken(*, slug: str) -> bool:
+    return Experiment.objects.filter(slug=slug).exists()
+
+
 def corpus_counts(*, experiment: Experiment) -> dict[str, int]:
     tracks = Track.objects.filter(experiment=experiment).aggregate(
         total=Count("id"), errors=Count("id", filter=~Q(error=""))

@@ -27,7 +27,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @staff_required
 def job_status(request: HttpRequest, job_id: int) -> JsonResponse:
-    job = get_object_or_404(Job, pk=job_id)
+    """A job's progress for the pages that poll it: JSON, a missing job's 404 too."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return JsonResponse({"error": "No such job.", "code": "not_found"}, status=404)
     return JsonResponse(job_progress(job=job))
 
 

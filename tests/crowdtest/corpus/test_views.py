@@ -39,7 +39,11 @@ def test_create_an_experiment_from_the_list_page(staff_client: Client) -> None:
     assert Experiment.objects.get(slug="lp-78").config.n_clusters == 5
     response = staff_client.post(url, {"slug": "lp-78", "name": "Again"})
     assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    # Said once, at the slug's field.
+    assert response.content.decode().count("slug exists already") == 1
+    assert response.context["form"].errors == {
+        "slug": ["An experiment with this slug exists already."]
+    }
 
 
 def test_experiment_page_shows_counts_and_problems(staff_client: Client) -> None:

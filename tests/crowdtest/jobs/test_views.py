@@ -52,6 +52,16 @@ def test_signed_out_visitors_are_sent_to_the_login(client: Client, sync_job: Job
     assert not sync_job.cancel_requested
 
 
+def test_the_polled_status_of_a_missing_job_is_a_json_404(
+    client: Client, django_user_model: type[User], sync_job: Job
+) -> None:
+    login(client, django_user_model, "experimenter", staff=True)
+    assert client.get(f"/jobs/{sync_job.pk}/status.json").json()["kind"] == "platform_sync"
+    missing = client.get(f"/jobs/{sync_job.pk + 1}/status.json")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "No such job.", "code": "not_found"}
+
+
 def test_staff_cancel_a_job_anyone_on_staff_may_start(
     client: Client, django_user_model: type[User], sync_job: Job
 ) -> None:
