@@ -172,7 +172,7 @@
     else if (stage === "setup") { renderSetup(data.setup); }
     else if (stage === "questions") { renderQuestions(data.questions); }
     else if (stage === "training" || stage === "rating") { renderClips(stage, data.clips); }
-    else if (stage === "finished") { renderFinished(data.finish); }
+    else if (stage === "finished") { renderFinished(data.finish, data.platform); }
     else if (stage === "expired") { showMessage(t("timed_out"), data.message, true); }
     else if (stage === "stopped") { showMessage(t("stops_here"), data.message, false); }
     else { showMessage(t("thank_you"), data.message || t("not_available"), false); }
@@ -411,9 +411,11 @@
     advance();
   }
 
-  function renderFinished(finish) {
+  function renderFinished(finish, platform) {
     show("stage-finished");
     $("completion-code").textContent = finish.code;
+    // Where to paste the code, for a rater a crowd platform sent; a direct link has none.
+    $("code-where").hidden = !(platform === "mturk" || platform === "prolific");
     var form = $("mturk-form");
     form.hidden = !finish.submit;
     if (finish.submit) {
