@@ -17,7 +17,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from crowdtest.corpus.models import Experiment
 from crowdtest.jobs.models import Job
 from crowdtest.platforms.models import Payment
-from crowdtest.platforms.selectors import APPROVE_FEEDBACK
+from crowdtest.platforms.selectors import APPROVE_FEEDBACK, platform_page
 from crowdtest.rating.links import links_create
 from crowdtest.results.services import experiment_screen
 from tests.crowdtest.rating.designs import make_design
@@ -54,6 +54,10 @@ def test_the_page_says_the_dates_and_shows_cost_and_payments(
     # The whole design is priced too, open or not: its 6 sessions and the one taken.
     planned = re.search(r'id="estimate-planned">.*?</table>', page, re.S)
     assert planned and planned.group(0).count("7 x $0.50") == 2
+    # Each total shows what it is made of (rewards, the platform's fee, bonuses at most).
+    for est in platform_page(experiment=experiment)["estimates_planned"]:
+        made_of = ", ".join(f"{line.label} ${line.total}" for line in est.lines)
+        assert f"<td>{made_of}</td><td class=\"num\">${est.total}</td>" in planned.group(0)
     assert "1 approvals ($0.50), 0 rejections" in page
     assert "3HIT" in page and "PUBLIC_BASE_URL" in page
     assert "Review and execute these payments" not in page
