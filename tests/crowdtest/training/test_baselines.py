@@ -93,6 +93,8 @@ def test_the_models_tab_shows_the_run_beside_the_papers_table(
     assert "0.32 ± 0.009" in page.text and "80.80 ± 10.88" in page.text
     detail = staff_client.get(reverse("training:run_detail", args=[experiment.slug, run.pk]))
     assert detail.status_code == 200 and "log-mel input" in detail.text
+    # Its job's progress is named after the run, not after w2vMOS's training.
+    assert f"<strong>{run.name}</strong>" in detail.text and "train_w2vmos" not in detail.text
 
 
 def test_a_baseline_scores_an_archive(
