@@ -203,6 +203,10 @@ def test_staff_without_the_override_permission_cannot_override(
     staff_client.force_login(staff_user)  # drop the cached permissions
     assert staff_client.post(url, {"verdict": "valid", "note": "x"}).status_code == 302
     assert not VerdictOverride.objects.filter(note="").exists()
+    # A note too long for the record is refused saying so; nothing is recorded.
+    refused = staff_client.post(url, {"verdict": "invalid", "note": "y" * 2001}, follow=True)
+    assert "at most 2000 characters" in refused.content.decode()
+    assert VerdictOverride.objects.filter(assignment=assignment).count() == 1
 
 
 def test_refresh_runs_screening_and_mos_as_a_job(
