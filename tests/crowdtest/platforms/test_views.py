@@ -57,7 +57,7 @@ def test_the_page_says_the_dates_and_shows_cost_and_payments(
     # Each total shows what it is made of (rewards, the platform's fee, bonuses at most).
     for est in platform_page(experiment=experiment)["estimates_planned"]:
         made_of = ", ".join(f"{line.label} ${line.total}" for line in est.lines)
-        assert f"<td>{made_of}</td><td class=\"num\">${est.total}</td>" in planned.group(0)
+        assert f'<td>{made_of}</td><td class="num">${est.total}</td>' in planned.group(0)
     assert "1 approvals ($0.50), 0 rejections" in page
     assert "3HIT" in page and "PUBLIC_BASE_URL" in page
     assert "Review and execute these payments" not in page
