@@ -120,7 +120,7 @@ def session_override(request: HttpRequest, slug: str, assignment_id: int) -> Htt
     assignment = get_object_or_404(Assignment, pk=assignment_id, experiment__slug=slug)
     form = OverrideForm(request.POST)
     if not form.is_valid():
-        problems = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        problems = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
         messages.error(request, f"The override was not recorded ({'; '.join(problems)}).")
     else:
         try:
