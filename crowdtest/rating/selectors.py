@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,18 +62,49 @@ def current_assignment(*, identity: RaterIdentity, lock: bool = False) -> Assign
 
 def _assignment_where(extra: str, params: list[Any], lock: bool) -> Assignment | None:
     lock = lock and connection.features.has_select_for_update_of
-    found = list(Assignment.objects.raw(statements.current_assignment(extra, lock), params))
-    return found[0] if found else None
+    with connection.cursor() as cursor:
+        cursor.execute(statements.current_assignment(extra, lock), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    fields = statements.ASSIGNMENT_FIELDS
+    values = statements.converted(Assignment, fields, row)
+    return Assignment.from_db(connection.alias, statements.ASSIGNMENT_ATTNAMES, values)
 
 
-def step_items(*, assignment: Assignment, clip: str) -> list[tuple[AssignmentItem, int | None]]:
+@dataclass(frozen=True, slots=True)
+class StepItem:
+    """A clip of an assignment as a play or a rating judges it (`statements.STEP_FIELDS`,
+    in that order), with its vote's score (None if unrated)."""
+
+    id: int
+    phase: str
+    position: int
+    clip_key: str
+    duration_s: float
+    stimulus_id: int | None
+    trap_id: int | None
+    gold_id: int | None
+    comparison_id: int | None
+    play_started_at: datetime | None
+    plays: int
+    audio_requested_at: datetime | None
+    audio_sent_at: datetime | None
+    saved_score: int | None
+
+
+def step_items(*, assignment: Assignment, clip: str) -> list[StepItem]:
     """The clips of the assignment's current step, in order, and the clip `clip` if it is
-    of another step, each with its vote's score (None if unrated): what a play or a rating
-    needs to judge whose turn it is, in one precompiled statement."""
-    rows = AssignmentItem.objects.raw(
-        statements.step_items(), [assignment.pk, assignment.stage, clip]
-    )
-    return [(row, getattr(row, "saved_score", None)) for row in rows]
+    of another step, each with its vote's score: what a play or a rating needs to judge
+    whose turn it is, in one precompiled statement read as plain rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(statements.step_items(), [assignment.pk, assignment.stage, clip])
+        rows = cursor.fetchall()
+    fields = statements.STEP_FIELDS
+    return [
+        StepItem(*[*statements.converted(AssignmentItem, fields, row[:-1]), row[-1]])
+        for row in rows
+    ]
 
 
 def _closed(message: str) -> dict[str, Any]:

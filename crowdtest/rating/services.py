@@ -11,7 +11,7 @@ counts, and the answer keys never leave this module.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from .errors import MAX_DIGITS_ATTEMPTS, PLAYBACK_DURATION_TOLERANCE_S, RatingEr
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
 from .openapi import FIELD_MESSAGES
-from .selectors import current_assignment, step_items, stopped_message
+from .selectors import StepItem, current_assignment, step_items, stopped_message
 
 
 def assignment_consent(
@@ -197,7 +197,7 @@ class _Turn:
     """The clip a play or a rating is about, its saved score if it has one, and how many
     clips of the current step are still unrated (counting from it) when it is next."""
 
-    item: AssignmentItem
+    item: StepItem
     saved_score: int | None
     unrated: int | None
 
@@ -206,16 +206,15 @@ def _turn(assignment: Assignment, clip: str) -> _Turn:
     """The clip `clip` of this assignment, with the current step's clips in the same query:
     enough to say whether it is rated already and whether it is the one to rate next."""
     rows = step_items(assignment=assignment, clip=clip)
-    found = next(((row, score) for row, score in rows if row.clip_key == clip), None)
-    if found is None:
+    item = next((row for row in rows if row.clip_key == clip), None)
+    if item is None:
         raise RatingError("Unknown clip.", status=404, code="unknown_clip")
-    item, saved = found
-    if saved is not None:
-        return _Turn(item, saved, None)
+    if item.saved_score is not None:
+        return _Turn(item, item.saved_score, None)
     if assignment.status != Assignment.Status.ACTIVE or item.phase != assignment.stage:
         raise _out_of_order("This clip is not part of the current step.")
-    unrated = [row.pk for row, score in rows if row.phase == item.phase and score is None]
-    if unrated[0] != item.pk:
+    unrated = [row.id for row in rows if row.phase == item.phase and row.saved_score is None]
+    if unrated[0] != item.id:
         raise _out_of_order("Clips are played and rated in order.")
     return _Turn(item, None, len(unrated))
 
@@ -226,8 +225,9 @@ def clip_play(
     rater: RaterIdentity | None = None,
     clip: str,
     now: datetime | None = None,
-) -> AssignmentItem:
-    """The rater's player started the clip: the server's clock starts here."""
+) -> StepItem:
+    """The rater's player started the clip: the server's clock starts here. Returns the
+    clip as it now stands (its plays counted)."""
     now = now or timezone.now()
     with transaction.atomic():
         assignment = _locked(assignment_id, rater)
@@ -240,10 +240,10 @@ def clip_play(
                 _("The clip's audio has not been loaded yet: wait a moment, then press play."),
                 code="audio_not_loaded",
             )
-        if item.play_started_at is None:
-            item.play_started_at = now
-        item.plays += 1
-        item.save(update_fields=["play_started_at", "plays"])
+        item = replace(item, play_started_at=item.play_started_at or now, plays=item.plays + 1)
+        AssignmentItem.objects.filter(pk=item.id).update(
+            play_started_at=item.play_started_at, plays=item.plays
+        )
         Assignment.objects.filter(pk=assignment.pk).update(last_seen_at=now)
     return item
 
@@ -273,7 +273,7 @@ def clip_rate(
                     % {"score": turn.saved_score},
                     code="already_rated",
                 )
-            return Vote.objects.get(item=item), assignment
+            return Vote.objects.get(item_id=item.id), assignment
         if item.play_started_at is None:
             raise RatingError(_("Listen to the clip before rating it."), code="not_played")
         if item.audio_sent_at is None:
@@ -290,7 +290,7 @@ def clip_rate(
                 retry_after_s=round(needed - listened, 2),
             )
         vote = Vote.objects.create(
-            item=item,
+            item_id=item.id,
             experiment_id=assignment.experiment_id,
             assignment=assignment,
             rater_id=assignment.rater_id,
@@ -309,9 +309,7 @@ def clip_rate(
     return vote, assignment
 
 
-def _after_vote(
-    assignment: Assignment, item: AssignmentItem, now: datetime, *, phase_done: bool
-) -> None:
+def _after_vote(assignment: Assignment, item: StepItem, now: datetime, *, phase_done: bool) -> None:
     fields = ["last_seen_at"]
     if phase_done and item.phase == AssignmentItem.Phase.TRAINING:
         assignment.stage = Assignment.Stage.RATING

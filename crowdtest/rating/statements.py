@@ -10,7 +10,10 @@ the text; every value is a query parameter.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from django.db import connection
 from django.db.models import Field, Model
 
 from crowdtest.corpus.models import Stimulus
@@ -25,14 +28,51 @@ def _column(model: type[Model], name: str) -> str:
     return f'"{field.column}"'
 
 
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@functools.cache
+def _converters(
+    model: type[Model], names: tuple[str, ...], vendor: str
+) -> list[tuple[Any, list[Converter]]]:
+    """Per field of the model's `names`: its column expression and what turns the driver's
+    value into the field's Python value, as the ORM's compiler finds them (a datetime from
+    SQLite's text, a JSON field's value from its text), found once per process."""
+    found = []
+    for name in names:
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field)
+        column = field.get_col(model._meta.db_table)
+        steps = [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
+        found.append((column, steps))
+    return found
+
+
+def converted(model: type[Model], names: tuple[str, ...], row: Sequence[Any]) -> list[Any]:
+    """A row of the model's fields `names` read with a plain cursor, as the fields' Python
+    values."""
+    values = list(row)
+    for i, (column, steps) in enumerate(_converters(model, names, connection.vendor)):
+        for convert in steps:
+            values[i] = convert(values[i], column, connection)
+    return values
+
+
+# Every stored field of an assignment, in the model's order (`Model.from_db` takes them so).
+ASSIGNMENT_FIELDS = tuple(f.name for f in Assignment._meta.concrete_fields)
+ASSIGNMENT_ATTNAMES = tuple(f.attname for f in Assignment._meta.concrete_fields)
+
+
 @functools.cache
 def current_assignment(extra: str, lock: bool) -> str:
     """The statement behind selectors.current_assignment; `extra` is one of the fixed
     conditions below."""
     a = {name: _column(Assignment, name) for name in ("rater", "started_at", "id")}
     r = {name: _column(Rater, name) for name in ("id", "experiment", "platform", "external_id")}
+    fields = ", ".join(f"a.{_column(Assignment, name)}" for name in ASSIGNMENT_FIELDS)
     return (
-        f'SELECT a.* FROM "{Assignment._meta.db_table}" a '  # noqa: S608
+        f"SELECT {fields} "  # noqa: S608
+        f'FROM "{Assignment._meta.db_table}" a '
         f'JOIN "{Rater._meta.db_table}" r ON r.{r["id"]} = a.{a["rater"]} '
         f"WHERE r.{r['experiment']} = %s AND r.{r['platform']} = %s "
         f"AND r.{r['external_id']} = %s {extra}"
