@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from crowdtest.design.models import Prompt, Trap
+from crowdtest.design.models import GoldClip, Prompt, Trap
 from crowdtest.jobs.models import Job
 from crowdtest.rating.models import DirectLink
 from tests.conftest import IN_CI
@@ -122,27 +122,37 @@ def test_links_are_made_and_listed(staff_client: Client) -> None:
 def test_answer_keys_in_the_admin_are_for_admins_only(
     client: Client, django_user_model: type[User], admin_user_account: User
 ) -> None:
-    built = make_design()
+    built = make_design(gold=True)
     trap = Trap.objects.filter(experiment=built.experiment).first()
-    assert trap is not None
+    gold = GoldClip.objects.filter(experiment=built.experiment).first()
+    assert trap is not None and gold is not None
     staff = django_user_model.objects.create_user(
         username="staffer", password="x-12345678", is_staff=True
     )
     from django.contrib.auth.models import Permission
 
     staff.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_trap", "view_digitsclip"])
+        *Permission.objects.filter(codename__in=["view_trap", "view_goldclip", "view_digitsclip"])
     )
+    pages = {
+        "trap": reverse("admin:design_trap_change", args=[trap.pk]),
+        "gold clip": reverse("admin:design_goldclip_change", args=[gold.pk]),
+    }
     client.force_login(staff)
-    page = client.get(reverse("admin:design_trap_change", args=[trap.pk])).content.decode()
-    assert 'class="form-row field-answer' not in page
+    for name, url in pages.items():
+        page = client.get(url)
+        assert page.status_code == 200 and "field-answer" not in page.content.decode(), name
     listing = client.get(reverse("admin:design_digitsclip_changelist")).content.decode()
     assert "column-digits" not in listing
+    listing = client.get(reverse("admin:design_goldclip_changelist")).content.decode()
+    assert "column-answer" not in listing and "column-source" in listing
     client.force_login(admin_user_account)
-    page = client.get(reverse("admin:design_trap_change", args=[trap.pk])).content.decode()
-    assert "field-answer" in page
+    for name, url in pages.items():
+        assert "field-answer" in client.get(url).content.decode(), name
     listing = client.get(reverse("admin:design_digitsclip_changelist")).content.decode()
     assert "column-digits" in listing
+    listing = client.get(reverse("admin:design_goldclip_changelist")).content.decode()
+    assert "column-answer" in listing
 
 
 def test_the_sessions_tab_warns_when_no_session_is_open(staff_client: Client) -> None:
