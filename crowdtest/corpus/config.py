@@ -61,6 +61,17 @@ def setting(default: Any, group: str, label: str, unit: str = "", help: str = ""
     return field(default=default, metadata={"info": SettingInfo(group, label, unit, help)})
 
 
+# The largest seed: every random draw takes it, and a design stores it as an integer.
+MAX_SEED = 2**31 - 1
+# What one rating session may hold of each kind of clip.
+PER_SESSION_MAX = {
+    "stimuli_per_cluster": 100,
+    "comparisons_per_session": 100,
+    "traps_per_session": 10,
+    "gold_per_session": 10,
+}
+
+
 @dataclass(frozen=True)
 class ExperimentSettings:
     # Stimuli (MISSION step 2)
@@ -411,6 +422,13 @@ class ExperimentSettings:
         )
         problems += [
             f"{name} must not be negative" for name in not_negative if getattr(self, name) < 0
+        ]
+        if self.seed > MAX_SEED:
+            problems.append(f"seed must be at most {MAX_SEED} (it is stored as a 32-bit integer)")
+        problems += [
+            f"{name} must be at most {most} (a session of more is not one a rater finishes)"
+            for name, most in PER_SESSION_MAX.items()
+            if getattr(self, name) > most
         ]
         if self.session_timeout_minutes < 1:
             problems.append("session_timeout_minutes must be at least 1")

@@ -6,6 +6,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from crowdtest.corpus.config import MAX_SEED
+
 from .clips import PROMPT_KEYS, prompt_text
 
 
@@ -13,7 +15,9 @@ class BuildForm(forms.Form):
     votes_per_stimulus = forms.IntegerField(
         min_value=1, max_value=1000, required=False, help_text="blank: the experiment's setting"
     )
-    seed = forms.IntegerField(min_value=0, required=False, help_text="blank: the experiment's")
+    seed = forms.IntegerField(
+        min_value=0, max_value=MAX_SEED, required=False, help_text="blank: the experiment's"
+    )
 
 
 class PromptUploadForm(forms.Form):

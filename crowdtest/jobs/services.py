@@ -53,9 +53,13 @@ def job_start(*, job_id: int, total: int | None = None, message: str = "") -> No
     Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields)
 
 
-def job_advance(*, job_id: int, done: int = 0, failed: int = 0, message: str = "") -> None:
+def job_advance(
+    *, job_id: int, done: int = 0, failed: int = 0, message: str = "", finishes: bool = True
+) -> None:
     """Count finished items. Once every item is counted the job has succeeded, or failed
-    when no item succeeded (a missing tool fails every item: that is not done)."""
+    when no item succeeded (a missing tool fails every item: that is not done). A job
+    whose work ends with a step of its own (`finishes=False`, e.g. a build saving what it
+    made) is ended by that step (`job_finish` or `job_fail`), never by its count."""
     fields: dict[str, Any] = {
         "done": F("done") + done,
         "failed": F("failed") + failed,
@@ -64,6 +68,8 @@ def job_advance(*, job_id: int, done: int = 0, failed: int = 0, message: str = "
     if message:
         fields["message"] = message[:500]
     Job.objects.filter(pk=job_id).update(**fields)
+    if not finishes:
+        return
     now = timezone.now()
     counted = Job.objects.filter(
         pk=job_id, status=Job.Status.RUNNING, total__gt=0, total__lte=F("done") + F("failed")

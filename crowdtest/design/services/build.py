@@ -28,6 +28,7 @@ from modeling.allocation import (
     digits_challenge,
 )
 from modeling.audio import AudioError
+from modeling.comparison import TRAP_ANSWERS
 from modeling.prompts import PromptError
 
 from .. import clips, selectors
@@ -47,7 +48,6 @@ from .checks import (
 )
 from .comparisons import (
     GOLD_PAIRS,
-    ComparisonPlan,
     comparison_plan,
     make_comparison_clips,
     make_gold_pairs,
@@ -140,7 +140,7 @@ def design_build(
         clips.delete_files(made)
         job_fail(job_id=job_id, error=f"internal error: {exc}")
         raise
-    job_advance(job_id=job_id, done=1, message=_summary(design))
+    job_advance(job_id=job_id, done=1, message=_summary(design), finishes=False)
     job_finish(job_id=job_id, message=_summary(design))
     return design
 
@@ -170,15 +170,23 @@ def _build(
 ) -> Design:
     missing = prompts_to_synthesise(experiment=experiment, numbers=numbers)
     n_languages = len(experiment.config.language_codes)
-    n_traps = 5 * numbers.trap_sources * n_languages
+    method = experiment.config.test_method
+    # A comparison test plays pairs: its clips, traps and gold pairs, and no training set
+    # of its own stimuli.
+    plan = comparison_plan(experiment=experiment, numbers=numbers) if method != "acr" else None
+    answers = 5 if plan is None else len(TRAP_ANSWERS[method])
+    n_traps = answers * numbers.trap_sources * n_languages
     gold = list(selectors.gold_stimuli(experiment=experiment))
-    make_gold = not gold and experiment.config.gold_made and numbers.gold_per_session > 0
-    training = spare_training(experiment=experiment, numbers=numbers)
+    make_gold = experiment.config.gold_made and numbers.gold_per_session > 0
+    make_gold = make_gold and (plan is not None or not gold)
+    training = [] if plan is not None else spare_training(experiment=experiment, numbers=numbers)
     job_start(
         job_id=job_id,
         total=len(missing)
         + n_traps
-        + (numbers.trap_sources * _gold_per_source(experiment) if make_gold else len(gold))
+        + (len(plan.orders) if plan is not None else 0)
+        + (numbers.trap_sources * _gold_per_source(experiment) if make_gold else 0)
+        + (len(gold) if plan is None and not make_gold else 0)
         + len(training or ())
         + numbers.digits_pool * n_languages
         + 3,
@@ -186,7 +194,7 @@ def _build(
     )
 
     def step(message: str) -> None:
-        job_advance(job_id=job_id, done=1, message=message)
+        job_advance(job_id=job_id, done=1, message=message, finishes=False)
         if job_cancel_requested(job_id=job_id):
             raise BuildCancelled
 
@@ -210,11 +218,7 @@ def _build(
         **{(prompt.key, prompt.language): prompt for prompt in spoken_prompts},
     }
     offered = experiment.config.language_codes
-    plan: ComparisonPlan | None = None
     comparisons: list[Comparison] = []
-    if experiment.config.test_method != "acr":
-        plan = comparison_plan(experiment=experiment, numbers=numbers)
-        training = []
 
     for stimulus_id in training or ():
         _encode_delivery(stimulus_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from crowdtest.corpus.config import MAX_SEED
 from crowdtest.corpus.models import Experiment, Stimulus
 from crowdtest.corpus.selectors import current_clustering
 from crowdtest.corpus.services.preparation import ENCODE_FAILED
@@ -98,6 +99,8 @@ def design_numbers(
     problems = []
     if numbers.seed < 0:
         problems.append("the seed must not be negative")
+    if numbers.seed > MAX_SEED:
+        problems.append(f"the seed must be at most {MAX_SEED}")
     if numbers.votes_per_stimulus < 1:
         problems.append("votes per stimulus must be at least 1")
     if numbers.training_size < 0 or numbers.trap_sources < 0 or numbers.traps_per_session < 0:

@@ -173,6 +173,9 @@ def test_four_bad_values_are_all_shown_each_at_its_field(staff_client: Client) -
         ("setup_repeat_minutes", "-10", "setup_repeat_minutes must not be negative"),
         ("adaptive_min_votes", "-4", "adaptive_min_votes must be at least 2"),
         ("adaptive_max_votes", "5", "adaptive_max_votes must be at least adaptive_min_votes"),
+        ("seed", "99999999999999999999", "seed must be at most 2147483647"),
+        ("comparisons_per_session", "1000", "comparisons_per_session must be at most 100"),
+        ("gold_per_session", "11", "gold_per_session must be at most 10"),
     ],
 )
 def test_settings_that_would_break_the_test_are_refused(

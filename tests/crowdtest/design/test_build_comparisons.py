@@ -21,6 +21,7 @@ from crowdtest.corpus.services import (
 )
 from crowdtest.design.clips import PAIR_GAP_S
 from crowdtest.design.models import Comparison, Design, GoldClip, Prompt, SessionItem, Trap
+from crowdtest.jobs.models import Job
 from modeling.comparison import TRAP_ANSWERS
 from modeling.synth import write_demo_corpus
 
@@ -55,6 +56,9 @@ def built(tmp_path: Path, method: str, versions: str) -> Experiment:
     stimuli_prepare(experiment=experiment)
     out = io.StringIO()
     call_command("build_sessions", experiment.slug, "--digits-clips", "2", stdout=out)
+    # The build's progress counts its steps exactly: every pair, trap and gold pair.
+    job = Job.objects.get(scope=experiment.job_scope, kind="build_sessions")
+    assert (job.status, job.done, job.failed) == ("succeeded", job.total, 0)
     return experiment
 
 

@@ -103,6 +103,9 @@ def built_by_command(
     out = io.StringIO()
     call_command("build_sessions", experiment.slug, "--digits-clips", str(digits_clips), stdout=out)
     BUILD_OUTPUT[experiment.pk] = out.getvalue()
+    # The build's progress counts its steps exactly.
+    job = Job.objects.get(scope=experiment.job_scope, kind="build_sessions")
+    assert (job.status, job.done, job.failed) == ("succeeded", job.total, 0)
     yield experiment
     del BUILD_OUTPUT[experiment.pk]
     wipe(experiment)
