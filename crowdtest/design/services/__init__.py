@@ -9,7 +9,7 @@ trap-source and gold roles. `checks` refuses a design that can't be built. Rebui
 allowed until the first vote; an assignment started without votes is dropped with the old
 design. `sessions` is the one writer of a session's status."""
 
-from .build import BUILD_STALE_AFTER, design_build, design_build_start
+from .build import BUILD_STALE_AFTER, design_build, design_build_start, session_shape
 from .checks import (
     DIGITS_POOL,
     TRAINING_FROM_RATED,
@@ -46,6 +46,7 @@ __all__ = [
     "prompt_upload",
     "session_add_done",
     "session_done",
+    "session_shape",
     "session_take",
     "sessions_reopen",
     "sessions_retire",

@@ -145,10 +145,17 @@ def design_build(
     return design
 
 
+def session_shape(design: Design) -> str:
+    """What a rating session of the design holds: stimuli per cluster, or pairs."""
+    built_with = design.settings_snapshot
+    if built_with.get("test_method", "acr") != "acr":
+        return f"up to {built_with.get('comparisons_per_session')} pairs"
+    return f"{design.n_clusters} clusters x {design.stimuli_per_cluster} stimuli"
+
+
 def _summary(design: Design) -> str:
     return (
-        f"{design.n_rating_sessions} rating sessions of {design.n_clusters} x "
-        f"{design.stimuli_per_cluster} stimuli, "
+        f"{design.n_rating_sessions} rating sessions of {session_shape(design)}, "
         f"{_trap_count(design.experiment)} traps"
     )
 

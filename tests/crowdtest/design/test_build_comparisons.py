@@ -56,6 +56,7 @@ def built(tmp_path: Path, method: str, versions: str) -> Experiment:
     stimuli_prepare(experiment=experiment)
     out = io.StringIO()
     call_command("build_sessions", experiment.slug, "--digits-clips", "2", stdout=out)
+    assert "rating sessions of up to 3 pairs (+ traps)" in out.getvalue()
     # The build's progress counts its steps exactly: every pair, trap and gold pair.
     job = Job.objects.get(scope=experiment.job_scope, kind="build_sessions")
     assert (job.status, job.done, job.failed) == ("succeeded", job.total, 0)

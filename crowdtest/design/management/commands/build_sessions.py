@@ -6,7 +6,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from crowdtest.corpus.management.base import ExperimentCommand
 from crowdtest.design.selectors import design_of, design_summary
-from crowdtest.design.services import DIGITS_POOL, DesignError, design_build_start
+from crowdtest.design.services import DIGITS_POOL, DesignError, design_build_start, session_shape
 from crowdtest.jobs.dispatch import uses_workers
 
 
@@ -57,8 +57,8 @@ class Command(ExperimentCommand):
             self.stdout.write(self.style.WARNING(f"  {warning}"))
         self.stdout.write(
             self.style.SUCCESS(
-                f"{design.n_rating_sessions} rating sessions of {design.n_clusters} clusters x "
-                f"{design.stimuli_per_cluster} stimuli (+ traps), {summary['traps']} traps from "
+                f"{design.n_rating_sessions} rating sessions of {session_shape(design)} "
+                f"(+ traps), {summary['traps']} traps from "
                 f"{summary['trap_sources']} sources, {len(summary['training'])} training "
                 f"stimuli, {summary['digit_clips']} digits clips; seed {design.seed}, "
                 f"{design.votes_per_stimulus} votes per stimulus."
