@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
 
 from .models import (
@@ -24,7 +25,8 @@ from .models import (
 
 class AnswerKeysForAdminsOnly(admin.ModelAdmin[Any]):
     """Leaves the fields named in `answer_keys` out of every view unless the user is a
-    superuser (an admin)."""
+    superuser (an admin), and refuses (400) a list filtered on one of them in the URL
+    (`?answer=5`), which would tell the key by what it keeps."""
 
     answer_keys: tuple[str, ...] = ()
 
@@ -42,6 +44,12 @@ class AnswerKeysForAdminsOnly(admin.ModelAdmin[Any]):
 
     def get_list_display(self, request: HttpRequest) -> list[Any]:
         return self._hide(request, super().get_list_display(request))
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        field = lookup.split(LOOKUP_SEP, 1)[0]
+        if field in self.answer_keys and not getattr(request.user, "is_superuser", False):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         excluded = list(super().get_exclude(request, obj) or [])

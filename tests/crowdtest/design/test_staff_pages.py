@@ -132,7 +132,9 @@ def test_answer_keys_in_the_admin_are_for_admins_only(
     from django.contrib.auth.models import Permission
 
     staff.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_trap", "view_goldclip", "view_digitsclip"])
+        *Permission.objects.filter(
+            codename__in=["view_trap", "view_goldclip", "view_digitsclip", "view_assignment"]
+        )
     )
     pages = {
         "trap": reverse("admin:design_trap_change", args=[trap.pk]),
@@ -146,6 +148,15 @@ def test_answer_keys_in_the_admin_are_for_admins_only(
     assert "column-digits" not in listing
     listing = client.get(reverse("admin:design_goldclip_changelist")).content.decode()
     assert "column-answer" not in listing and "column-source" in listing
+    # Nor can a filter in the URL tell the keys by what it keeps.
+    for url in (
+        reverse("admin:design_trap_changelist") + "?answer=5",
+        reverse("admin:design_trap_changelist") + "?answer__in=1,2",
+        reverse("admin:design_goldclip_changelist") + "?answer__lt=0",
+        reverse("admin:design_digitsclip_changelist") + "?digits__startswith=1",
+        reverse("admin:rating_assignment_changelist") + "?math_answer=10",
+    ):
+        assert client.get(url).status_code == 400, url
     client.force_login(admin_user_account)
     for name, url in pages.items():
         assert "field-answer" in client.get(url).content.decode(), name
@@ -153,6 +164,7 @@ def test_answer_keys_in_the_admin_are_for_admins_only(
     assert "column-digits" in listing
     listing = client.get(reverse("admin:design_goldclip_changelist")).content.decode()
     assert "column-answer" in listing
+    assert client.get(reverse("admin:design_trap_changelist") + "?answer=5").status_code == 200
 
 
 def test_the_sessions_tab_warns_when_no_session_is_open(staff_client: Client) -> None:
