@@ -85,11 +85,15 @@ def _versions(experiment: Experiment) -> tuple[dict[str, ClipFacts], dict[str, S
     return clips, by_name
 
 
-def _resolved(reference: str, names: Sequence[str]) -> str:
-    """A reference as the manifest wrote it (a path or a file name), as a track's name."""
+def _resolved(reference: str, names: Sequence[str], works: dict[str, str], work: str) -> str:
+    """A reference as the manifest wrote it (a path or a file name), as a track's name: a
+    file name that several tracks share is the one of the same work (`works`: each
+    track's work), if exactly one is."""
     if reference in names:
         return reference
     matches = [name for name in names if PurePath(name).name == PurePath(reference).name]
+    if len(matches) > 1:
+        matches = [name for name in matches if works.get(name) == work]
     return matches[0] if len(matches) == 1 else reference
 
 
@@ -107,7 +111,10 @@ def comparison_plan(*, experiment: Experiment, numbers: DesignNumbers) -> Compar
     votes = numbers.votes_per_stimulus
     try:
         if method in ("dcr", "ccr"):
-            references = {name: _resolved(ref, names) for name, _, ref in tracks if ref}
+            works = {name: work for name, work, _ in tracks}
+            references = {
+                name: _resolved(ref, names, works, work) for name, work, ref in tracks if ref
+            }
             named = reference_pairs(clips, references)
             pairs = [(by_name[ref].pk, by_name[proc].pk) for ref, proc in named]
             judgements = []

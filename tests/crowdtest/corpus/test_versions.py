@@ -66,3 +66,30 @@ def test_the_corpus_tab_form_sets_them_and_shows_errors(
     page = client.post(url, {"lines": "transfer.wav,w-1,\n"}, follow=True).content.decode()
     assert "1 track(s) changed." in page and 'id="versions"' in page
     assert experiment.tracks.get(original_name="lp/transfer.wav").work_id == "w-1"
+
+
+def test_a_file_name_several_tracks_share_is_taken_within_the_work_or_refused(
+    experiment: Experiment,
+) -> None:
+    for work in ("w0", "w1"):
+        for name in ("clean.wav", "hiss.wav"):
+            TrackFactory(experiment=experiment, original_name=f"{work}/{name}", work_id=work)
+    # The reference by file name alone: the one of the line's own work.
+    tracks_set_versions(experiment=experiment, text="w1/hiss.wav,w1,clean.wav")
+    assert experiment.tracks.get(original_name="w1/hiss.wav").reference == "clean.wav"
+    with pytest.raises(CorpusError) as refused:
+        tracks_set_versions(experiment=experiment, text="hiss.wav,w2,clean.wav")
+    message = str(refused.value)
+    assert "line 1: 'hiss.wav' matches 2 tracks (w0/hiss.wav, w1/hiss.wav)" in message
+    assert "give its path as imported" in message
+
+
+def test_versions_stay_once_votes_are_collected(experiment: Experiment) -> None:
+    from tests.factories import VoteFactory
+
+    track = TrackFactory(experiment=experiment, original_name="lp/transfer.wav")
+    VoteFactory(item__assignment__rater__experiment=experiment)
+    with pytest.raises(CorpusError, match="Votes have already been collected"):
+        tracks_set_versions(experiment=experiment, text="lp/transfer.wav,side-a,")
+    track.refresh_from_db()
+    assert track.work_id == ""
