@@ -21,7 +21,7 @@ from crowdtest.rating.models import Assignment, Rater
 from modeling.mos import ci_half_width_normal
 
 from .models import RetiredSession, StimulusMOS
-from .selectors import rating_votes, saturated, stimulus_vote_stats
+from .selectors import judged_field, result_votes, saturated, stimulus_vote_stats
 
 CENT = Decimal("0.01")
 
@@ -105,7 +105,7 @@ def overview(*, experiment: Experiment) -> Overview:
         .count()
     )
     raters = Rater.objects.crowd().filter(experiment=experiment).count()
-    votes = rating_votes(experiment=experiment).aggregate(
+    votes = result_votes(experiment=experiment).aggregate(
         total=Count("id"),
         n_valid=Count("id", filter=Q(valid=True)),
         n_unscreened=Count("id", filter=Q(valid__isnull=True)),
@@ -245,9 +245,11 @@ def _utc(text: str) -> datetime:
 
 def progress_series(*, experiment: Experiment) -> ProgressSeries:
     """Votes and CI width over time, from two aggregation queries: the votes grouped by
-    (time bucket, stimulus) into integer moments, accumulated here. Validity is today's
+    (time bucket, what they judge: a stimulus, or a pair's clip in one order) into integer
+    moments, accumulated here. Validity is today's
     screening, dated by when each vote was given."""
-    votes = rating_votes(experiment=experiment)
+    votes = result_votes(experiment=experiment)
+    judged = judged_field(experiment=experiment)
     span = votes.aggregate(first=Min("submitted_at"), last=Max("submitted_at"))
     if span["first"] is None:
         return ProgressSeries(times=[], votes=[], votes_valid=[], ci_full_mean=[])
@@ -258,14 +260,14 @@ def progress_series(*, experiment: Experiment) -> ProgressSeries:
     bucket = Cast(Trunc("submitted_at", kind, tzinfo=UTC), output_field=CharField())
     grouped = (
         votes.annotate(bucket=bucket)
-        .values("bucket", "stimulus_id")
+        .values("bucket", judged)
         .annotate(
             total=Count("id"),
             n=Count("id", filter=valid),
             s1=Sum("score", filter=valid),
             s2=Sum(F("score") * F("score"), filter=valid),
         )
-        .values_list("bucket", "stimulus_id", "total", "n", "s1", "s2")
+        .values_list("bucket", judged, "total", "n", "s1", "s2")
     )
     rows = _fetch_raw(grouped)
     labels = sorted({r[0] for r in rows})

@@ -47,6 +47,21 @@ def rating_votes(*, experiment: Experiment) -> QuerySet[Vote]:
     return Vote.objects.crowd().filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
 
 
+def judged_field(*, experiment: Experiment) -> str:
+    """What the test's votes judge: a stimulus (ACR) or a pair's clip, one per order
+    (DCR, CCR, pairwise)."""
+    return "stimulus_id" if experiment.config.test_method == "acr" else "comparison_id"
+
+
+def result_votes(*, experiment: Experiment) -> QuerySet[Vote]:
+    """The votes the test's results come from: rating phase, on what the test judges
+    (`judged_field`), not a trap or a gold clip."""
+    judged = judged_field(experiment=experiment).removesuffix("_id")
+    return Vote.objects.crowd().filter(
+        experiment=experiment, phase=RATING, **{f"{judged}__isnull": False}
+    )
+
+
 def stimulus_vote_stats(
     *, experiment: Experiment, stimulus_ids: Collection[int] | None = None
 ) -> list[StimulusStats]:

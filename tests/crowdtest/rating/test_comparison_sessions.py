@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from crowdtest.exports import export_one
 from crowdtest.rating.models import AssignmentItem, Vote
+from crowdtest.results.dashboard import overview, progress_series
 from crowdtest.results.models import RaterVerdict, SessionVerdict
 from crowdtest.results.services.mos import results_refresh
 from modeling.crowd import SimulatedRater
@@ -183,6 +184,14 @@ def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model: typ
     client.force_login(django_user_model.objects.create_user(username="staff", is_staff=True))
     page = client.get(reverse("results:dashboard", args=[built.experiment.slug])).content.decode()
     assert 'id="pairs"' in page and "DMOS (P.808 Annex D)" in page
+    # The dashboard counts the judgements of pairs, which are this test's votes.
+    judged = Vote.objects.filter(experiment=built.experiment, phase="rating")
+    judged = judged.filter(comparison__isnull=False)
+    counted = overview(experiment=built.experiment)
+    assert counted.votes == judged.count() > 0 and counted.last_vote_at is not None
+    assert counted.votes_valid == judged.filter(valid=True).count()
+    series = progress_series(experiment=built.experiment)
+    assert series.votes[-1] == judged.count() and series.ci_full_mean[-1] is not None
 
 
 @pytest.mark.parametrize(
