@@ -10,14 +10,15 @@ from crowdtest.design.clips import SCALE_WORDS
 
 
 def rating_scale(method: str) -> list[dict[str, object]]:
-    """The answers of the test method's scale as the page shows them, top first: the
+    """The answers of the test method's scale as the page shows them, top first (a
+    pairwise test's in the order its versions play: the first, then the second): the
     score sent, the key that gives it and its P.808 label in the active language. Keys
     count from 1 at the bottom of the scale (CCR's -3 is key 1, +3 key 7)."""
     words = SCALE_WORDS[method]
     lowest = min(words)
     return [
         {"score": score, "key": score - lowest + 1, "label": words[score]()}
-        for score in sorted(words, reverse=True)
+        for score in sorted(words, reverse=method != "pairwise")
     ]
 
 

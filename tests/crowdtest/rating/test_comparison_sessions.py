@@ -257,6 +257,12 @@ def test_no_answer_key_reaches_the_page_or_its_json(client: Client, method: str)
     # The rater's page shows the method's own scale.
     labels = {"dcr": "Degradation is inaudible", "ccr": "Much better", "pairwise": "The first"}
     assert labels[method] in page
+    # Top to bottom: the best answer first, a pairwise test's versions in the order played.
+    scores = [int(s) for s in re.findall(r'class="score" data-score="(-?\d)"', page)]
+    assert (
+        scores
+        == {"dcr": [5, 4, 3, 2, 1], "ccr": [3, 2, 1, 0, -1, -2, -3], "pairwise": [1, 2]}[method]
+    )
 
 
 def test_validity_over_five_simulated_crowds(client: Client) -> None:
