@@ -37,6 +37,10 @@
       }));
   }
   if (!points.length) return;
+  // DMOS and CMOS on their scale: a CI wider than the scale (few votes yet) is cut at its
+  // ends rather than squashing every point into the middle of the chart.
+  const scale = { dcr: [1, 5], ccr: [-3, 3] }[data.method];
+  const yRange = scale ? { min: scale[0] - 0.25, max: scale[1] + 0.25 } : {};
 
   const chart = new window.Chart(canvas, {
     data: {
@@ -59,7 +63,7 @@
       scales: {
         x: { type: "linear", min: 0, max: points[points.length - 1].x + 1, ticks: { display: false },
              title: { display: true, text: data.method === "pairwise" ? "Versions, best first within each work" : "Pairs, sorted" } },
-        y: { title: { display: true, text: yTitle } },
+        y: Object.assign({ title: { display: true, text: yTitle } }, yRange),
       },
       plugins: {
         legend: { display: false },
@@ -75,4 +79,18 @@
     },
   });
   canvas.chart = chart;
+  // Pairwise: which colour is which work.
+  if (data.method === "pairwise" && data.groups.length > 1) {
+    const legend = document.createElement("ul");
+    legend.className = "work-legend";
+    data.groups.forEach((group, g) => {
+      const item = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = palette[g % palette.length];
+      item.append(swatch, document.createTextNode(` ${group.work}`));
+      legend.append(item);
+    });
+    canvas.parentElement.after(legend);
+  }
 })();
