@@ -25,6 +25,11 @@ from ..signals import design_lock_reason
 DIGITS_POOL = 20
 # Independent random streams drawn from the one design seed.
 TRAP_SOURCES_STREAM, DIGITS_STREAM, PLAN_STREAM, TRAINING_STREAM = 1, 2, 3, 4
+TRAINING_FROM_PAIRS = (
+    "The training session plays pairs of the test itself (a comparison test has no other "
+    "pairs to practise on): a rater may judge a pair in training and again when rating; "
+    "their training votes are kept apart (phase 'training') and count towards no result."
+)
 TRAINING_FROM_RATED = (
     "Too few stimuli are left out of rating to draw the training set from them, so it was "
     "drawn from the stimuli to rate: a rater may rate a clip they heard in training. "

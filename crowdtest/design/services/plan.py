@@ -22,7 +22,14 @@ from modeling.provenance import code_version
 from .. import clips, selectors
 from ..models import Comparison, Design, DigitsClip, GoldClip, Session, SessionItem, Trap
 from ..signals import design_lock_reason, design_replacing
-from .checks import PLAN_STREAM, TRAINING_FROM_RATED, DesignError, DesignNumbers, rng_stream
+from .checks import (
+    PLAN_STREAM,
+    TRAINING_FROM_PAIRS,
+    TRAINING_FROM_RATED,
+    DesignError,
+    DesignNumbers,
+    rng_stream,
+)
 from .comparisons import ComparisonPlan, plan_comparison_sessions
 from .traps import session_checks
 
@@ -55,6 +62,8 @@ def design_replace(
     plan: list[list[int]] = []
     if comparison_plan is not None:
         by_cluster, training = {}, []
+        if numbers.training_size > 0:
+            warnings.append(TRAINING_FROM_PAIRS)
     try:
         if training is None:
             training = training_set(by_cluster, size=numbers.training_size, seed=rng)

@@ -92,6 +92,8 @@ def test_a_reference_test_builds_a_clip_per_order_and_pair_long_traps(
     # 2 s excerpts are shorter than a spoken message: the design says the traps are longer.
     design = Design.objects.get(experiment=experiment)
     assert any("longer than a pair" in warning for warning in design.warnings)
+    # Its training plays pairs of the test itself, which the design says.
+    assert any("judge a pair in training and again" in warning for warning in design.warnings)
     keys = set(Prompt.objects.filter(experiment=experiment).values_list("key", flat=True))
     assert {f"trap-{method}-1", f"trap-{method}-m3"} & keys or method == "dcr"
     rating = SessionItem.objects.filter(session__experiment=experiment, session__kind="rating")
