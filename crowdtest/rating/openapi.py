@@ -24,6 +24,14 @@ Stage = Literal[
     "closed",
 ]
 
+# What the rater is told when a score is off the scale of the test they are taking.
+SCALE_MESSAGES = {
+    "acr": "'score' must be a whole number from 1 (bad) to 5 (excellent).",
+    "dcr": "'score' must be a whole number from 1 (very annoying) to 5 (inaudible).",
+    "ccr": "'score' must be a whole number from -3 (much worse) to +3 (much better).",
+    "pairwise": "'score' must be 1 (the first) or 2 (the second).",
+}
+
 # What the rater is told when a field is refused (the API's `error`), by field name.
 FIELD_MESSAGES = {
     "clip": "'clip' must be the key of a clip.",

@@ -31,7 +31,7 @@ from .assigning import assignment_start, session_release
 from .errors import MAX_DIGITS_ATTEMPTS, PLAYBACK_DURATION_TOLERANCE_S, RatingError
 from .identity import RaterIdentity
 from .models import Assignment, AssignmentItem, Rater, Vote, new_clip_key
-from .openapi import FIELD_MESSAGES
+from .openapi import SCALE_MESSAGES
 from .selectors import StepItem, current_assignment, step_items, stopped_message
 
 
@@ -262,8 +262,9 @@ def clip_rate(
     now = now or timezone.now()
     with transaction.atomic():
         assignment = _locked(assignment_id, rater)
-        if not on_scale(assignment.experiment.config.test_method, score):
-            raise RatingError(FIELD_MESSAGES["score"], status=400, code="invalid")
+        method = assignment.experiment.config.test_method
+        if not on_scale(method, score):
+            raise RatingError(SCALE_MESSAGES[method], status=400, code="invalid")
         turn = _turn(assignment, clip)
         item = turn.item
         if turn.saved_score is not None:

@@ -71,9 +71,12 @@ def tracks_set_versions(*, experiment: Experiment, text: str) -> int:
             problems.append(f"line {number}: {named}")
             continue
         reference = cells[2]
-        if reference and _named(reference, tracks, cells[1]) is None:
+        made_from = _named(reference, tracks, cells[1]) if reference else None
+        if reference and made_from is None:
             why = _shared(reference, tracks) or "is no track"
             problems.append(f"line {number}: the reference {reference!r} {why}")
+        elif made_from is not None and made_from.pk == track.pk:
+            problems.append(f"line {number}: {cells[0]!r} can't be its own reference")
         changes.append((track, cells[1][:200], reference[:500]))
     if problems:
         raise CorpusError("Nothing was changed: " + "; ".join(problems[:20]) + ".")

@@ -52,6 +52,8 @@ def test_unknown_tracks_are_refused_and_nothing_changes(
         )
     message = str(refused.value)
     assert "line 2: no track named 'ghost.wav'" in message
+    with pytest.raises(CorpusError, match=r"line 1: 'transfer\.wav' can't be its own reference"):
+        tracks_set_versions(experiment=experiment, text="transfer.wav,side-a,lp/transfer.wav")
     assert "line 3: the reference 'lost.wav' is no track" in message
     assert not experiment.tracks.exclude(work_id="").exists()
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from crowdtest.exports import export_one
 from crowdtest.rating.models import AssignmentItem, Vote
+from crowdtest.rating.openapi import SCALE_MESSAGES
 from crowdtest.results.dashboard import overview, progress_series
 from crowdtest.results.models import RaterVerdict, SessionVerdict
 from crowdtest.results.services.mos import results_refresh
@@ -208,6 +209,8 @@ def test_a_vote_sent_twice_is_harmless_and_off_scale_is_refused(
     assert rc.post("play", {"clip": clip}).status_code == 200
     refused = rc.post("rate", {"clip": clip, "score": off})
     assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    # Said on this test's own scale.
+    assert refused.json()["error"] == SCALE_MESSAGES[method]
     given = max(scale)
     first = rc.post("rate", {"clip": clip, "score": given})
     again = rc.post("rate", {"clip": clip, "score": given})
