@@ -188,7 +188,10 @@ def test_a_rater_or_staff_without_permission_cannot_download(
     client.force_login(django_user_model.objects.create_user(username="rater-with-account"))
     assert client.get(url()).status_code == 403
     client.force_login(staff_user)
-    assert client.get(url()).status_code == 403
+    refused = client.get(url())
+    # Said on a page: what is missing.
+    assert refused.status_code == 403
+    assert "This needs the permission corpus.export_experiment" in refused.content.decode()
 
 
 def test_staff_with_the_permission_and_admins_can_download(
