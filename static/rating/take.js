@@ -375,6 +375,16 @@
 
   function scores(enabled) {
     document.querySelectorAll(".score").forEach(function (button) { button.disabled = !enabled; });
+    // On a small screen the answers may start below the fold: bring them into view once
+    // they can be given (after this turn, when the hint above them has its new text).
+    if (!enabled) { return; }
+    setTimeout(function () {
+      var answers = document.querySelectorAll("#stage-clips .score");
+      var last = answers[answers.length - 1];
+      if (last && last.getBoundingClientRect().bottom > window.innerHeight) {
+        last.scrollIntoView({ block: "end" });
+      }
+    }, 0);
   }
 
   function playClip() {

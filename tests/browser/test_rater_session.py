@@ -125,6 +125,34 @@ def test_the_start_button_is_in_view_on_a_phone(
         context.close()
 
 
+def test_a_clips_answers_come_into_view_on_a_small_phone_when_they_can_be_given(
+    chromium: Browser, live_server: LiveServer, experiment: Experiment
+) -> None:
+    context = chromium.new_context(viewport={"width": 360, "height": 560}, has_touch=True)
+    phone = context.new_page()
+    try:
+        open_test(phone, live_server, experiment, "p-small-phone")
+        listen_to_digits(phone)
+        phone.fill("#digits-input", digits_of(Assignment.objects.get()))
+        phone.click("#digits-submit")
+        phone.wait_for_selector("#stage-questions:visible")
+        assignment = Assignment.objects.get()
+        phone.fill("#math-input", str(assignment.math_answer))
+        phone.check("input[name=hearing][value=yes]")
+        phone.check("input[name=headphones][value=yes]")
+        phone.click("#questions-submit")
+        phone.wait_for_selector("#clips-title:has-text('Practice round')")
+        phone.tap("#play-button")
+        phone.wait_for_selector(".score[data-score='1']:enabled")
+        # The lowest answer, the last button, is on screen without scrolling by hand.
+        phone.wait_for_function(
+            "document.querySelector(\".score[data-score='1']\").getBoundingClientRect()"
+            ".bottom <= window.innerHeight"
+        )
+    finally:
+        context.close()
+
+
 def test_focus_follows_each_step_and_the_page_has_an_icon(
     page: Page, live_server: LiveServer, experiment: Experiment
 ) -> None:
