@@ -104,14 +104,19 @@ if DATABASE_URL:
     # The web process runs gthread workers (deploy/gunicorn.conf.py), a pool of threads
     # per process (and, with GUNICORN_WORKER_CLASS=asgi, a thread per sync view), so
     # persistent connections (one per thread) would be many and short-lived. PostgreSQL
-    # gets psycopg's connection pool: a few connections per process, shared by its requests, each
-    # checked before it is handed out (CONN_HEALTH_CHECKS) so a restarted database costs
-    # no failed request. DATABASE_POOL_SIZE bounds the connections of one process (workers
-    # x size must stay under the server's max_connections); DATABASE_POOL_SIZE=0 goes back
-    # to persistent connections (a process that keeps its threads: celery, manage.py).
+    # gets psycopg's connection pool: a few connections per process, shared by its requests.
+    # A connection that sat idle in the pool is checked before it is handed out, so a
+    # restarted database costs no failed request; one given back moments ago is not
+    # (crowdtest/postgresql/: a check per request is a round trip per request under a crowd).
+    # DATABASE_POOL_SIZE bounds the connections of one process (workers x size must stay
+    # under the server's max_connections); DATABASE_POOL_SIZE=0 goes back to persistent
+    # connections (a process that keeps its threads: celery, manage.py), checked at each
+    # request's first query (CONN_HEALTH_CHECKS).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
     _pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "8"))
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and _pool_size > 0:
+        DATABASES["default"]["ENGINE"] = "crowdtest.postgresql"  # the pool's own checks
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, _pool_size),
             "max_size": _pool_size,
