@@ -326,6 +326,26 @@ def test_an_abandoned_session_is_given_to_the_next_rater(client: Client) -> None
     assert Vote.objects.filter(rater__external_id="gone").count() == kept
 
 
+def test_plays_and_ratings_keep_a_session_alive_writing_last_seen_only_when_behind(
+    rc: RaterClient,
+) -> None:
+    """A session is abandoned after minutes of silence; a play or a rating moves its
+    last-seen time when that is half a minute behind or more, and leaves it otherwise (a
+    write fewer for most clips)."""
+    first, second = to_rating(rc)["clips"][:2]
+    long_ago, moments_ago = (timezone.now() - timedelta(seconds=s) for s in (300, 10))
+    Assignment.objects.update(last_seen_at=long_ago)
+    assert rc.post("play", {"clip": first["clip"]}).status_code == 200
+    assert assignment_of(rc).last_seen_at > long_ago + timedelta(seconds=290)
+    Assignment.objects.update(last_seen_at=moments_ago)
+    assert rc.post("rate", {"clip": first["clip"], "score": 3}).status_code == 200
+    assert rc.post("play", {"clip": second["clip"]}).status_code == 200
+    assert assignment_of(rc).last_seen_at == moments_ago
+    Assignment.objects.update(last_seen_at=long_ago)
+    assert rc.post("rate", {"clip": second["clip"], "score": 3}).status_code == 200
+    assert assignment_of(rc).last_seen_at > long_ago + timedelta(seconds=290)
+
+
 @pytest.mark.parametrize(
     "body",
     [

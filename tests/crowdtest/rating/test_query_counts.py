@@ -73,10 +73,11 @@ PINNED = {
     # the key's item (with its assignment and the file), requested-at before the bytes go
     # out, then the whole file sent (one UPDATE each; behind nginx the two are one)
     "clip": 3,
-    # locked: the rater's assignment, then the step's clips with their scores; 2 updates
-    "play": 6,
-    # as play, then the vote and the assignment's last-seen
-    "rate": 6,
+    # locked: the rater's assignment, then the step's clips with their scores; the clip's
+    # play counted (the assignment's last-seen is written only when 30 s behind, not here)
+    "play": 5,
+    # as play, then the vote
+    "rate": 5,
     # a resend finds the saved score and returns the saved vote
     "rate again": 5,
     # completes the assignment and the session (the rater read for the receivers), then the
