@@ -17,6 +17,7 @@ Everything can be overridden from the environment (GUNICORN_*), and on the comma
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from typing import Any
@@ -52,7 +53,11 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 
 def pre_fork(server: Any, worker: Any) -> None:
-    """No database connection (or pool) of the master may be shared by its children."""
+    """No database connection (or pool) of the master may be shared by its children. The
+    loaded app's objects (Django, the URLconf, the API's schemas: about 200,000) are moved
+    out of the garbage collector's sight, so a worker's full collection walks only what
+    its requests made (walking them all took about 100 ms, a pause in every request then
+    running) and leaves the pages it shares with the master alone."""
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):
@@ -60,3 +65,5 @@ def pre_fork(server: Any, worker: Any) -> None:
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
             close_pool()
+    gc.collect()
+    gc.freeze()

@@ -3,8 +3,11 @@ structure is checked instead."""
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,24 @@ def test_web_migrates_collects_static_and_runs_gthread_workers(compose: dict[str
     assert config["wsgi_app"] == "crowdtest.wsgi:application"
     assert config["threads"] >= 2
     assert 'gunicorn", "-c", "deploy/gunicorn.conf.py' in (ROOT / "Dockerfile").read_text()
+
+
+def test_workers_are_forked_with_the_loaded_app_out_of_the_collectors_sight() -> None:
+    """gunicorn's master (preload) runs pre_fork before each fork: what it loaded is frozen,
+    so a worker's full garbage collections do not walk it."""
+    code = (
+        "import django, gc, runpy; django.setup(); import crowdtest.urls; "
+        "runpy.run_path('deploy/gunicorn.conf.py')['pre_fork'](None, None); "
+        "print(gc.get_freeze_count(), len(gc.get_objects()))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crowdtest.settings", "DEBUG": "1"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, still_tracked = map(int, done.stdout.split())
+    assert frozen > 50_000 and still_tracked < frozen / 10
 
 
 def test_only_nginx_is_published_and_it_fronts_web(compose: dict[str, Any]) -> None:
