@@ -266,8 +266,9 @@ def rater_report(*, experiment: Experiment, limit: int | None = None) -> list[di
         )
     ]
     verdicts = SessionVerdict.objects.filter(experiment=experiment)
-    # Votes on the rated stimuli, as the dashboard's header counts them (no trap or gold).
-    rated = Vote.objects.crowd().filter(experiment=experiment, phase=RATING, stimulus__isnull=False)
+    # Votes on what the test judges (stimuli, or a comparison test's pairs), as the
+    # dashboard's header counts them (no trap or gold clip).
+    rated = result_votes(experiment=experiment)
     if limit is not None:
         ids = [rater["pk"] for rater in raters]
         verdicts = verdicts.filter(assignment__rater_id__in=ids)
@@ -284,14 +285,18 @@ def rater_report(*, experiment: Experiment, limit: int | None = None) -> list[di
 
 def session_report(*, experiment: Experiment) -> QuerySet[Assignment]:
     """Every session taken, newest first, with its rater, verdict, latest override and
-    its rating votes: one query however many there are."""
+    its rating votes (on what the test judges, `judged_field`): one query however many
+    there are."""
     latest = VerdictOverride.objects.filter(assignment=OuterRef("pk")).order_by("-at", "-pk")
+    judged = judged_field(experiment=experiment).removesuffix("_id")
     return (
         Assignment.objects.crowd()
         .filter(experiment=experiment)
         .select_related("rater", "session", "verdict")
         .annotate(
-            n_votes=Count("votes", filter=Q(votes__phase=RATING, votes__stimulus__isnull=False)),
+            n_votes=Count(
+                "votes", filter=Q(votes__phase=RATING, **{f"votes__{judged}__isnull": False})
+            ),
             last_vote_at=Max("votes__submitted_at"),
             override_note=Subquery(latest.values("note")[:1]),
             override_by=Subquery(latest.values("by__username")[:1]),

@@ -193,6 +193,11 @@ def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model: typ
     assert counted.votes_valid == judged.filter(valid=True).count()
     series = progress_series(experiment=built.experiment)
     assert series.votes[-1] == judged.count() and series.ci_full_mean[-1] is not None
+    # So do the exports' vote counts per rater and per session.
+    raters = download(client, built, "raters.csv", django_user_model)
+    assert sum(int(r["rating_votes"]) for r in raters) == judged.count()
+    verdicts = download(client, built, "verdicts.csv", django_user_model)
+    assert sum(int(r["rating_votes"]) for r in verdicts) == judged.count()
 
 
 @pytest.mark.parametrize(
