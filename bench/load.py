@@ -288,7 +288,13 @@ def serving(
                     )
                 )
             server = Server(base, master)
-            asyncio.run(wait_until_up(server, path.workers))
+            try:
+                asyncio.run(wait_until_up(server, path.workers))
+            except SystemExit:
+                log.flush()
+                lines = (root / f"gunicorn-{path.name}.log").read_text().splitlines()
+                print("\n".join(["gunicorn's log ends:", *lines[-30:]]), file=sys.stderr)
+                raise
             if path.proxy:
                 server.nginx_pids = nginx_processes(root / f"nginx-{path.name}" / "nginx.pid")
             yield server
@@ -360,6 +366,7 @@ class CpuMeter:
 
     server: Server
     begun: dict[str, dict[int, float]] = field(default_factory=dict)
+    seen: dict[int, float] = field(default_factory=dict)  # the latest CPU seconds of each
     generator: float = 0.0
 
     def parts(self) -> dict[str, list[int]]:
@@ -376,17 +383,33 @@ class CpuMeter:
         }
 
     def sample(self) -> None:
-        """Note processes started since (a worker forked after a kill) at zero."""
+        """Note processes started since (a worker forked after a kill) at zero, and what
+        each has used so far (a process that exits keeps what it used)."""
         for part, pids in self.parts().items():
             for pid in pids:
                 self.begun[part].setdefault(pid, 0.0)
+        for begun in self.begun.values():
+            for pid in begun:
+                self.seen[pid] = max(self.seen.get(pid, 0.0), cpu_seconds(pid))
 
     def used(self) -> dict[str, float]:
         spent = {
-            part: sum(max(0.0, cpu_seconds(pid) - start) for pid, start in begun.items())
+            part: sum(
+                max(0.0, max(cpu_seconds(pid), self.seen.get(pid, 0.0)) - start)
+                for pid, start in begun.items()
+            )
             for part, begun in self.begun.items()
         }
         return {"generator": time.process_time() - self.generator, **spent}
+
+    def snapshot(self) -> tuple[float, dict[str, float]]:
+        """The time and the CPU seconds used so far by each part and by the whole machine
+        (every process and the kernel: /proc/stat's busy time)."""
+        used = self.used()
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:]]
+        used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / TICKS  # less idle, iowait
+        return time.perf_counter(), used
 
 
 # --- The crowd ----------------------------------------------------------------------------
@@ -408,6 +431,9 @@ class Report:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    # CPU while every rater of the step was in session (sampled each second): the peak load
+    peak_cpu: dict[str, float] = field(default_factory=dict)
+    peak_window: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     stored: int = 0
     stored_twice: int = 0
 
@@ -473,6 +499,7 @@ class Rater:
         self.http, self.base, self.link, self.report = http, base, link, report
         self.database, self.wait, self.link_kbps, self.faults = database, wait, link_kbps, faults
         self.token = ""
+        self.known: dict[str, int | None] = {}
         self.answers = SimulatedRater(strategy="uniform")
         self.rng = np.random.default_rng(seed)
 
@@ -612,15 +639,21 @@ class Rater:
         self.report.dropped += 1
 
     async def score(self, clip_key: str) -> int:
-        """A trap's or gold clip's own answer; otherwise a score from 1 to 5."""
-        row = await self.database.one(
-            "SELECT COALESCE(t.answer, g.answer) FROM rating_assignmentitem i "
-            "LEFT JOIN design_trap t ON t.id = i.trap_id "
-            "LEFT JOIN design_goldclip g ON g.id = i.gold_id WHERE i.clip_key = %s",
-            clip_key,
-        )
-        if row and row[0] is not None:
-            return self.answers.answer_trap(int(row[0]), self.rng)
+        """A trap's or gold clip's own answer; otherwise a score from 1 to 5. The keys of
+        the rater's whole session are read at its first clip, one query per rater: the
+        generator's reads are not the server's load."""
+        if clip_key not in self.known:
+            rows = await self.database.all(
+                "SELECT i.clip_key, COALESCE(t.answer, g.answer) FROM rating_assignmentitem i "
+                "LEFT JOIN design_trap t ON t.id = i.trap_id "
+                "LEFT JOIN design_goldclip g ON g.id = i.gold_id WHERE i.assignment_id = "
+                "(SELECT assignment_id FROM rating_assignmentitem WHERE clip_key = %s)",
+                clip_key,
+            )
+            self.known.update(dict(rows))
+        answer = self.known.get(clip_key)
+        if answer is not None:
+            return self.answers.answer_trap(int(answer), self.rng)
         return self.answers.rate(None, self.rng)
 
     async def digits(self, clip_key: str) -> str:
@@ -700,6 +733,10 @@ async def crowd(
             while True:
                 await asyncio.sleep(1.0)
                 meter.sample()
+                if report.in_session == report.raters:
+                    window = report.peak_window
+                    window[1:] = []  # keep the first snapshot and the latest
+                    window.append(meter.snapshot())
 
         arrival_s = len(links) / options.arrival_rate
         print(f"  {len(links)} raters arrive over {arrival_s:g} s ...", flush=True)
@@ -713,6 +750,9 @@ async def crowd(
         for task in background:
             task.cancel()
         report.cpu = meter.used()
+        if len(report.peak_window) == 2:
+            (t0, first), (t1, last) = report.peak_window
+            report.peak_cpu = {part: (last[part] - first[part]) / (t1 - t0) for part in last}
 
 
 class Lookup:
@@ -726,6 +766,11 @@ class Lookup:
         async with self.lock, self.connection.cursor() as cursor:
             await cursor.execute(sql, params)
             return await cursor.fetchone()
+
+    async def all(self, sql: str, *params: Any) -> list[Any]:
+        async with self.lock, self.connection.cursor() as cursor:
+            await cursor.execute(sql, params)
+            return await cursor.fetchall()
 
 
 def count_stored(options: argparse.Namespace, report: Report) -> None:
@@ -804,6 +849,9 @@ def print_step(
         )
     cpu = ", ".join(f"{part} {100 * used / seconds:.0f}%" for part, used in report.cpu.items())
     print(f"  CPU (% of one core): {cpu}")
+    if report.peak_cpu:
+        peak = ", ".join(f"{part} {100 * share:.0f}%" for part, share in report.peak_cpu.items())
+        print(f"  CPU while all {report.raters} were in session: {peak}")
     columns = ("n", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms")
     print(f"  {'endpoint':<10}" + "".join(f"{c:>9}" for c in columns))
     for endpoint in ENDPOINTS:
