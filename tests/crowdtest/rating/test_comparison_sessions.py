@@ -185,6 +185,9 @@ def test_dcr_dmos_orders_the_restorations(client: Client, django_user_model: typ
     client.force_login(django_user_model.objects.create_user(username="staff", is_staff=True))
     page = client.get(reverse("results:dashboard", args=[built.experiment.slug])).content.decode()
     assert 'id="pairs"' in page and "DMOS (P.808 Annex D)" in page
+    # The panels that read votes on single stimuli give way to a word on why.
+    assert 'id="judges-pairs"' in page and 'id="reliability"' not in page
+    assert "Valid votes per stimulus" not in page and 'id="mos-explore"' not in page
     # The dashboard counts the judgements of pairs, which are this test's votes.
     judged = Vote.objects.filter(experiment=built.experiment, phase="rating")
     judged = judged.filter(comparison__isnull=False)

@@ -74,8 +74,11 @@ def test_the_dashboard_shows_the_test(staff_client: Client, experiment: Experime
         "low_variance \u00d7 1",
         _url("plot_mos"),
         _url("plot_progress"),
+        'id="reliability"',
+        "Valid votes per stimulus",
     ):
         assert text in page, text
+    assert 'id="judges-pairs"' not in page  # an ACR test's results are per stimulus
     assert "Downloads need the permission" in page
     assert _url("export_zip") not in page
 
