@@ -5,6 +5,8 @@ and a rater whose digits are wrong is stopped with a clear message."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -108,12 +110,20 @@ def test_a_rater_takes_a_whole_session(
     assert page.text_content("#completion-code") == assignment.completion_code
 
 
+@contextmanager
+def phone_page(chromium: Browser, width: int, height: int) -> Iterator[Page]:
+    """A touch screen of `width` x `height` CSS pixels, closed afterwards."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def test_the_start_button_is_in_view_on_a_phone(
     chromium: Browser, live_server: LiveServer, experiment: Experiment
 ) -> None:
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
-    phone = context.new_page()
-    try:
+    with phone_page(chromium, 390, 844) as phone:
         url = f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-phone')}"
         phone.goto(url)
         phone.wait_for_selector("#stage-consent:visible")
@@ -121,16 +131,12 @@ def test_the_start_button_is_in_view_on_a_phone(
         assert box is not None and box["y"] + box["height"] <= 844, box
         phone.tap("#consent-button")
         phone.wait_for_selector("#setup-volume:visible")
-    finally:
-        context.close()
 
 
 def test_a_clips_answers_come_into_view_on_a_small_phone_when_they_can_be_given(
     chromium: Browser, live_server: LiveServer, experiment: Experiment
 ) -> None:
-    context = chromium.new_context(viewport={"width": 360, "height": 560}, has_touch=True)
-    phone = context.new_page()
-    try:
+    with phone_page(chromium, 360, 560) as phone:
         open_test(phone, live_server, experiment, "p-small-phone")
         listen_to_digits(phone)
         phone.fill("#digits-input", digits_of(Assignment.objects.get()))
@@ -149,8 +155,6 @@ def test_a_clips_answers_come_into_view_on_a_small_phone_when_they_can_be_given(
             "document.querySelector(\".score[data-score='1']\").getBoundingClientRect()"
             ".bottom <= window.innerHeight"
         )
-    finally:
-        context.close()
 
 
 def test_focus_follows_each_step_and_the_page_has_an_icon(
