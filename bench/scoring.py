@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1, help="alternating timed runs")
     parser.add_argument(
         "--engines",
-        default="torch-fp32,torch-int8,onnx-fp32,onnx-int8",
+        default="torch-fp32,torch-int8,torch-bf16,onnx-fp32,onnx-int8",
         help="CPU engines scored side by side with the one-file fp32 path ('' skips; "
         "add torch-compile to try it: minutes of compilation)",
     )

@@ -8,6 +8,11 @@ in how that pass is computed:
 - `torch-fp32`: the model as trained, eager PyTorch (the reference);
 - `torch-int8`: PyTorch dynamic quantisation of every `nn.Linear` (weights int8, the
   activations quantised per batch at run time);
+- `torch-bf16`: w2vMOS with its weights in bfloat16 and the output layer in fp32; the
+  convolutions of its CNN front end are computed as one matrix product over their sliding
+  windows (`_MatmulConv`), which CPUs with bf16 matrix units (Intel AMX) run several
+  times as fast as fp32, where their bf16 convolution gains little. CPUs without native
+  bf16 run it slower than fp32, so it is only chosen where it measures faster;
 - `torch-compile`: `torch.compile` of the fp32 model (dynamic shapes: clips differ in
   length);
 - `onnx-fp32`: the model exported to ONNX and run by ONNX Runtime;
@@ -16,7 +21,7 @@ in how that pass is computed:
   avoids the saturation of u8s8 products on CPUs without VNNI, such as AVX2-only ones);
   the convolutions stay fp32 (ONNX Runtime's ConvInteger is slower than its fp32 Conv).
 
-The int8 engines are approximations: `engine_agreement` measures them against
+The int8 and bf16 engines are approximations: `engine_agreement` measures them against
 `torch-fp32` on real clips and `choose_engine` keeps one only when the mean absolute MOS
 difference is within `MAX_MEAN_ABS_DIFF`. Which engine is fastest depends on the CPU
 (vector width, VNNI, cores), so it is measured on the machine and the choice cached
@@ -47,10 +52,10 @@ from modeling.w2vmos.errors import W2VMOSError
 from modeling.w2vmos.quality_model import QualityModel
 
 REFERENCE = "torch-fp32"
-ENGINES = ("torch-fp32", "torch-int8", "torch-compile", "onnx-fp32", "onnx-int8")
+ENGINES = ("torch-fp32", "torch-int8", "torch-bf16", "torch-compile", "onnx-fp32", "onnx-int8")
 # What a worker tries at start; torch-compile is left to the benchmark (minutes of
 # compilation on a small CPU, recompiled for new clip lengths).
-CANDIDATES = ("torch-fp32", "torch-int8", "onnx-fp32", "onnx-int8")
+CANDIDATES = ("torch-fp32", "torch-int8", "torch-bf16", "onnx-fp32", "onnx-int8")
 MAX_MEAN_ABS_DIFF = 0.02  # MOS; an approximate engine further from fp32 is refused
 
 ClipScorer = Callable[[NDArray[np.float32]], float]
@@ -80,19 +85,125 @@ def _ones_mask(values: torch.Tensor) -> torch.Tensor:
 
 class _OneClip(nn.Module):
     """forward(values (1, T, ...)) -> MOS (1,): the mask of an unpadded clip is implied.
-    w2vMOS is given none (all frames real, the plain GroupNorm path, a smaller graph)."""
+    w2vMOS is given none (all frames real, the plain GroupNorm path, a smaller graph).
+    The clip is cast to `dtype`, the dtype of the model's weights."""
 
-    def __init__(self, model: QualityModel) -> None:
+    def __init__(self, model: QualityModel, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.model = model
+        self.dtype = dtype
         from modeling.w2vmos.model import W2VMOS
 
         self.maskless = isinstance(model, W2VMOS)
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
         mask = None if self.maskless else _ones_mask(values)
-        out: torch.Tensor = self.model(values, mask)
+        out: torch.Tensor = self.model(values.to(self.dtype), mask)
         return out
+
+
+class _MatmulConv(nn.Module):
+    """A Conv1d without padding, dilation or groups, computed by matrix products on
+    time-major frames: (B, T, C) -> (B, T', C'), the same sums in another order.
+
+    With many input channels, one product per kernel tap: tap j multiplies every
+    `stride`-th frame from j by that tap's weights (a strided view, no copy) and the
+    taps' products are summed in place. With few input channels (the first layer, on the
+    waveform), one product over the sliding windows, copied out (they are small)."""
+
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        if conv.padding != (0,) or conv.dilation != (1,) or conv.groups != 1:
+            raise W2VMOSError("only unpadded, undilated, ungrouped convolutions are rewritten")
+        self.kernel, self.stride = conv.kernel_size[0], conv.stride[0]
+        self.by_taps = conv.in_channels >= 64
+        with torch.no_grad():
+            if self.by_taps:  # (out, in, k) -> (k, in, out): tap j's (in, out) matrix
+                weight = conv.weight.permute(2, 1, 0)
+            else:  # (out, in, k) -> (in * k, out): a window's values in (in, k) order
+                weight = conv.weight.reshape(conv.out_channels, -1).t()
+            self.weight = nn.Parameter(weight.contiguous(), requires_grad=False)
+            bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+            self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        steps = (frames.shape[1] - self.kernel) // self.stride + 1
+        if not self.by_taps:
+            windows = frames.unfold(1, self.kernel, self.stride).flatten(2)  # (B, T', C * k)
+            out = torch.addmm(self.bias, windows.flatten(0, 1), self.weight)
+            return out.view(frames.shape[0], steps, -1)
+        span = self.stride * (steps - 1) + 1
+        outputs = []
+        for clip in frames.contiguous():  # (T, C)
+            out = torch.addmm(self.bias, clip[0 : span : self.stride], self.weight[0])
+            for tap in range(1, self.kernel):
+                out.addmm_(clip[tap : tap + span : self.stride], self.weight[tap])
+            outputs.append(out)
+        return outputs[0][None] if len(outputs) == 1 else torch.stack(outputs)
+
+
+class _MatmulConvLayer(nn.Module):
+    """One layer of wav2vec 2.0's CNN front end (conv, its norm if any, activation) kept
+    time-major throughout, so no layer transposes its output for the next: forward takes
+    and returns (B, C, T) views of (B, T, C) memory, as `W2VMOS._cnn_features` passes them."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        conv, activation = layer.get_submodule("conv"), layer.get_submodule("activation")
+        if not isinstance(conv, nn.Conv1d):
+            raise W2VMOSError("a front-end layer without a Conv1d can't be rewritten")
+        self.conv = _MatmulConv(conv)
+        self.norm: nn.Module | None = getattr(layer, "layer_norm", None)
+        self.activation = activation
+        if isinstance(self.norm, nn.GroupNorm) and self.norm.num_groups != self.norm.num_channels:
+            raise W2VMOSError("only a GroupNorm of one group per channel is rewritten")
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        out = self.conv(hidden.transpose(1, 2))  # (B, T', C')
+        if isinstance(self.norm, nn.GroupNorm):  # one channel's statistics over time, fp32
+            # E[x^2] - E[x]^2: two plain sums over time, where var_mean's running update is
+            # many times slower on (T, C) memory.
+            wide = out.float()
+            mean = wide.mean(1, keepdim=True)
+            var = ((wide * wide).mean(1, keepdim=True) - mean * mean).clamp(min=0.0)
+            scale = self.norm.weight.float() * torch.rsqrt(var + self.norm.eps)
+            shift = self.norm.bias.float() - mean * scale
+            out = torch.addcmul(shift.to(out.dtype), out, scale.to(out.dtype))
+        elif self.norm is not None:  # LayerNorm over the channels of each frame
+            out = self.norm(out)
+        result: torch.Tensor = self.activation(out).transpose(1, 2)
+        return result
+
+
+def _bf16_model(model: QualityModel) -> tuple[QualityModel, bool]:
+    """A bf16 copy of w2vMOS for `torch-bf16`, and whether its waveform is normalised
+    first (in fp32, before the cast: a mean and variance over 160,000 samples)."""
+    import copy
+
+    from modeling.w2vmos.model import W2VMOS
+
+    if not isinstance(model, W2VMOS):
+        raise W2VMOSError("the torch-bf16 engine runs w2vMOS models only")
+    copied = copy.deepcopy(model)
+    layers = copied.backbone.feature_extractor.conv_layers
+    for i, layer in enumerate(layers):
+        layers[i] = _MatmulConvLayer(layer)
+    normalize, copied.normalize_waveform = copied.normalize_waveform, False
+    copied.backbone.bfloat16()  # the head stays fp32: MOS keeps its precision
+    return copied, normalize
+
+
+class _Bf16Clip(_OneClip):
+    def __init__(self, model: QualityModel) -> None:
+        copied, self.normalize = _bf16_model(model)
+        super().__init__(copied, torch.bfloat16)
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        if self.normalize:
+            from modeling.w2vmos.model import normalized_waveform
+
+            values = normalized_waveform(values, None)
+        return super().forward(values)
 
 
 def _torch_scorer(module: Callable[[torch.Tensor], torch.Tensor]) -> ClipScorer:
@@ -220,6 +331,8 @@ def build_engine(
             copy.deepcopy(model), linears, dtype=torch.qint8
         )
         return Engine(name, _torch_scorer(_OneClip(quantized)))
+    if name == "torch-bf16":
+        return Engine(name, _torch_scorer(_Bf16Clip(model)))
     if name == "torch-compile":
         compiled = torch.compile(_OneClip(model), dynamic=True)
         return Engine(name, _torch_scorer(compiled))

@@ -89,7 +89,7 @@ class W2VMOS(QualityModel):
         backbone = self.backbone
         lengths = None if attention_mask is None else attention_mask.sum(-1)
         if self.normalize_waveform:
-            input_values = _normalize(input_values, attention_mask)
+            input_values = normalized_waveform(input_values, attention_mask)
         features = self._cnn_features(input_values, lengths)
         if attention_mask is None:
             frame_mask = torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
@@ -127,7 +127,7 @@ class W2VMOS(QualityModel):
         return list(self.head.parameters())
 
 
-def _normalize(values: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+def normalized_waveform(values: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
     """Zero mean, unit variance per clip over its real samples (HF's `do_normalize`)."""
     weight = torch.ones_like(values) if attention_mask is None else attention_mask.to(values.dtype)
     count = weight.sum(-1, keepdim=True).clamp(min=1.0)

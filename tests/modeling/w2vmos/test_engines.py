@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from modeling.baselines.nets import ConvMaxPool
 from modeling.w2vmos.config import ModelConfig
 from modeling.w2vmos.engines import (
     MAX_MEAN_ABS_DIFF,
+    _MatmulConv,
+    _MatmulConvLayer,
     agreement,
     build_engine,
     choose_engine,
@@ -25,7 +28,7 @@ from modeling.w2vmos.errors import W2VMOSError
 from modeling.w2vmos.model import W2VMOS, build_model
 from modeling.w2vmos.score import score_files_cpu, score_one_at_a_time
 
-from .conftest import TINY_GROUP, ClipFactory, music
+from .conftest import TINY_GROUP, TINY_LAYER, ClipFactory, music
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,9 @@ def test_agreement_by_hand() -> None:
     assert agreement([3.0], [3.01]).pcc is None  # one clip: no correlation
 
 
-@pytest.mark.parametrize("name", ["torch-fp32", "torch-int8", "onnx-fp32", "onnx-int8"])
+@pytest.mark.parametrize(
+    "name", ["torch-fp32", "torch-int8", "torch-bf16", "onnx-fp32", "onnx-int8"]
+)
 def test_every_engine_scores_like_the_fp32_model(model: W2VMOS, name: str, tmp_path: Path) -> None:
     engine = build_engine(model, name, workdir=tmp_path)
     samples = clips(3)
@@ -64,6 +69,64 @@ def test_every_engine_scores_like_the_fp32_model(model: W2VMOS, name: str, tmp_p
         assert list(tmp_path.glob("*.onnx"))  # exported once, reused by the next build
 
 
+@pytest.mark.parametrize(
+    ("channels", "kernel", "stride", "bias"),
+    [(1, 10, 5, False), (6, 3, 2, True), (64, 3, 2, False), (64, 2, 2, True)],
+)
+def test_a_convolution_as_matrix_products_gives_the_same_sums(
+    channels: int, kernel: int, stride: int, bias: bool
+) -> None:
+    torch.manual_seed(kernel)
+    conv = torch.nn.Conv1d(channels, 8, kernel, stride=stride, bias=bias)
+    hidden = torch.randn(2, channels, 101)
+    with torch.no_grad():
+        expected = conv(hidden)
+        got = _MatmulConv(conv)(hidden.transpose(1, 2)).transpose(1, 2)  # time-major
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(W2VMOSError, match="unpadded"):
+        _MatmulConv(torch.nn.Conv1d(6, 8, 3, padding=1))
+
+
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_a_front_end_layer_rewritten_time_major_gives_the_same_frames(norm: str) -> None:
+    """wav2vec2-base's CNN (a GroupNorm per channel in the first layer) and large-lv60's
+    (a LayerNorm in every layer): the rewritten layers chained give the same frames."""
+    torch.manual_seed(5)
+    config = TINY_GROUP if norm == "group" else TINY_LAYER
+    built = build_model(ModelConfig(tiny_config=config)).eval()
+    layers = built.backbone.feature_extractor.conv_layers
+    for layer in layers:
+        layer_norm = getattr(layer, "layer_norm", None)
+        if isinstance(layer_norm, (torch.nn.GroupNorm, torch.nn.LayerNorm)):
+            with torch.no_grad():  # norms that are not the identity
+                layer_norm.weight.uniform_(0.5, 1.5)
+                layer_norm.bias.uniform_(-0.5, 0.5)
+    waveform = torch.from_numpy(clips(1)[0])[None, None]
+    with torch.no_grad():
+        expected, got = waveform, waveform
+        for layer in layers:
+            expected, got = layer(expected), _MatmulConvLayer(layer)(got)
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_bf16_keeps_the_output_layer_and_the_normalisation_in_fp32(model: W2VMOS) -> None:
+    normalizing = build_model(ModelConfig(tiny_config=TINY_GROUP, normalize_waveform=True))
+    normalizing.load_state_dict(model.state_dict())
+    normalizing.eval()
+    engine = build_engine(normalizing, "torch-bf16")
+    loud = (clips(1)[0] * 40.0 + 5.0).astype(
+        np.float32
+    )  # far from zero mean, unit variance: normalised first
+    with torch.no_grad():
+        expected = normalizing(torch.from_numpy(loud)[None]).item()
+    assert engine.score(loud) == pytest.approx(expected, abs=MAX_MEAN_ABS_DIFF)
+    # A MOS near 3 in bf16 would be rounded to steps of 1/64; the fp32 head keeps it finer.
+    assert engine.score(loud) * 64 != round(engine.score(loud) * 64)
+    with pytest.raises(W2VMOSError, match="w2vMOS models only"):
+        build_engine(ConvMaxPool(), "torch-bf16")
+
+
 def test_unknown_engine_is_refused(model: W2VMOS) -> None:
     with pytest.raises(W2VMOSError, match="unknown inference engine 'tensorrt'"):
         build_engine(model, "tensorrt")
@@ -73,7 +136,13 @@ def test_the_choice_is_measured_once_and_cached(model: W2VMOS, tmp_path: Path) -
     cache = tmp_path / "choices.json"
     choice = choose_engine(model, clips(2), cache=cache, workdir=tmp_path)
     assert choice.engine in choice.seconds_per_clip
-    assert set(choice.seconds_per_clip) == {"torch-fp32", "torch-int8", "onnx-fp32", "onnx-int8"}
+    assert set(choice.seconds_per_clip) == {
+        "torch-fp32",
+        "torch-int8",
+        "torch-bf16",
+        "onnx-fp32",
+        "onnx-int8",
+    }
     assert choice.agreement["torch-fp32"]["mean_abs"] == 0.0
     mean_abs = choice.agreement[choice.engine]["mean_abs"]
     assert mean_abs is not None and mean_abs <= MAX_MEAN_ABS_DIFF

@@ -30,7 +30,8 @@ class Command(BaseCommand):
             "--engine",
             default="auto",
             help="on a CPU: auto (the fastest engine that agrees with fp32, measured once "
-            "per machine), torch-fp32, torch-int8, onnx-fp32, onnx-int8; batched: the GPU path",
+            "per machine), torch-fp32, torch-int8, torch-bf16, onnx-fp32, onnx-int8; batched: the "
+            "GPU path",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
