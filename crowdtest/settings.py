@@ -114,8 +114,13 @@ if DATABASE_URL:
     # request's first query (CONN_HEALTH_CHECKS).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
     _pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "8"))
-    if DATABASES["default"]["ENGINE"].endswith("postgresql") and _pool_size > 0:
-        DATABASES["default"]["ENGINE"] = "crowdtest.postgresql"  # the pool's own checks
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # crowdtest/postgresql/: the pool's own checks, and the rater's hot statements
+        # prepared once per connection (only their cursors bind on the server; Django's
+        # bind on the client and never prepare).
+        DATABASES["default"]["ENGINE"] = "crowdtest.postgresql"
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
+    if DATABASES["default"]["ENGINE"] == "crowdtest.postgresql" and _pool_size > 0:
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, _pool_size),

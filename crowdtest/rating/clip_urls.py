@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-from django.db import connection
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -51,7 +50,7 @@ def clip_signature_valid(
 
 def clip_for_key(key: str) -> Clip | None:
     """The clip behind a key, or None for a key nobody was given."""
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(statements.clip_item(), [key])
         row = cursor.fetchone()
     if row is not None:

@@ -62,7 +62,7 @@ def current_assignment(*, identity: RaterIdentity, lock: bool = False) -> Assign
 
 def _assignment_where(extra: str, params: list[Any], lock: bool) -> Assignment | None:
     lock = lock and connection.features.has_select_for_update_of
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(statements.current_assignment(extra, lock), params)
         row = cursor.fetchone()
     if row is None:
@@ -97,7 +97,7 @@ def step_items(*, assignment: Assignment, clip: str) -> list[StepItem]:
     """The clips of the assignment's current step, in order, and the clip `clip` if it is
     of another step, each with its vote's score: what a play or a rating needs to judge
     whose turn it is, in one precompiled statement read as plain rows."""
-    with connection.cursor() as cursor:
+    with statements.cursor() as cursor:
         cursor.execute(statements.step_items(), [assignment.pk, assignment.stage, clip])
         rows = cursor.fetchall()
     fields = statements.STEP_FIELDS

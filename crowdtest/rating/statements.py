@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
 from crowdtest.corpus.models import Stimulus
@@ -29,6 +30,13 @@ def _column(model: type[Model], name: str) -> str:
 
 
 Converter = Callable[[Any, Any, Any], Any]
+
+
+def cursor() -> CursorWrapper:
+    """A cursor for the statements of this module: one that prepares them where the
+    database backend offers it (crowdtest.postgresql), Django's otherwise."""
+    prepared: Callable[[], CursorWrapper] | None = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
 
 
 @functools.cache

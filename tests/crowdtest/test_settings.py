@@ -78,7 +78,9 @@ def test_postgresql_connections_come_from_a_checked_pool() -> None:
         f"{db}['CONN_HEALTH_CHECKS']",
         env,
     )
-    assert found == "django.db.backends.postgresql False 60 True"
+    assert found == "crowdtest.postgresql False 60 True"
+    # the rater's hot statements are prepared once per connection, pool or not
+    assert settings_value(f"{db}['OPTIONS']['prepare_threshold']", env) == "0"
 
 
 def test_a_sqlite_url_queues_concurrent_writers(tmp_path: Path) -> None:

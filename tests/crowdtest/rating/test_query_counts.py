@@ -4,6 +4,7 @@ adds one must change the pin here, on purpose. The counts do not grow with the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from crowdtest.rating import statements
 from crowdtest.rating.models import AssignmentItem
+from tests.conftest import require_service
 
 from .designs import RaterClient, make_design, to_rating
 
@@ -91,3 +94,24 @@ def test_rater_requests_cost_a_fixed_number_of_queries(client: Client) -> None:
     small, large = costs(client, per_cluster=1), costs(client, per_cluster=3)
     assert small == large, f"queries grow with the session: {small} vs {large}"
     assert small == PINNED
+
+
+def test_the_hot_statements_are_prepared_on_postgresql(client: Client) -> None:
+    """On PostgreSQL each connection plans the rater's hot statements once: they are in
+    the session's prepared statements after a rater's calls, and nothing of Django's is
+    (its cursors bind on the client). The counts above see them all the same."""
+    require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL")
+    costs(client, per_cluster=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        # psycopg sends $1, $2...; the statements are written with %s
+        prepared = {re.sub(r"\$\d+", "%s", row[0]) for row in cursor.fetchall()}
+    ours = {
+        statements.current_assignment(extra, lock)
+        for extra in ("", statements.ACTIVE, statements.BY_PLATFORM_ID)
+        for lock in (False, True)
+    }
+    ours |= {statements.step_items(), statements.clip_item()}
+    assert prepared <= ours, prepared - ours
+    assert {statements.step_items(), statements.clip_item()} <= prepared
+    assert prepared & {statements.current_assignment("", lock) for lock in (False, True)}
