@@ -65,9 +65,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 open=False,  # opened at the first connection, in the process that uses it
                 configure=self._configure_connection,  # type: ignore[attr-defined]
                 check=checks.check,
-                reset=checks.returned,
                 **({} if options is True else options),
             )
             # Threads racing here agree on the first pool stored.
             pools.setdefault(self.alias, made)
         return pools[self.alias]
+
+    def _close(self) -> None:
+        """Give the connection back, noting when (the pool's `check` reads it). Not the
+        pool's `reset` callback: with one, the pool hands every connection given back to
+        its worker thread, a thread switch per request before the next can have it."""
+        if self.connection is not None and self.pool is not None:
+            checks.returned(self.connection)
+        super()._close()  # type: ignore[misc]

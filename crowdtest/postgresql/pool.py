@@ -23,7 +23,7 @@ _lock = threading.Lock()
 
 
 def returned(connection: Any) -> None:
-    """The pool's `reset` callback: the connection is back in the pool, working."""
+    """The connection is going back to the pool, working (the backend's `_close`)."""
     with _lock:
         _returned[connection] = time.monotonic()
 

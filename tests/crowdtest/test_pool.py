@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from psycopg_pool import ConnectionPool
 
 from crowdtest.postgresql import pool as checks
@@ -19,25 +18,30 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pool() -> Iterator[ConnectionPool]:
-    """The backend's own pool, made from the test database's settings with one
-    connection (under the suite's DATABASE_URL the tests' connections come from it too)."""
+def backend() -> Iterator[DatabaseWrapper]:
+    """The backend with its own pool of one connection, made from the test database's
+    settings (under the suite's DATABASE_URL the tests' connections come from it too)."""
     require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL")
     settings = {**connection.settings_dict, "OPTIONS": {"pool": {"min_size": 1, "max_size": 1}}}
     wrapper = DatabaseWrapper(settings, alias="pool-test")
-    made = wrapper.pool
-    made.open(wait=True)
+    wrapper.pool.open(wait=True)
     try:
-        yield made
+        yield wrapper
     finally:
+        wrapper.close()
         wrapper.close_pool()
 
 
-def backend_of(pool: ConnectionPool) -> int:
-    with pool.connection() as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        return int(row[0])
+def backend_of(wrapper: DatabaseWrapper) -> int:
+    """The server process of the connection a request gets, given back after it."""
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            row = cursor.fetchone()
+    finally:
+        wrapper.close()
+    assert row is not None
+    return int(row[0])
 
 
 def kill(pid: int) -> None:
@@ -45,18 +49,27 @@ def kill(pid: int) -> None:
         cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
 
 
-def test_a_connection_back_moments_ago_is_not_checked_again(pool: ConnectionPool) -> None:
+def test_a_connection_back_moments_ago_is_not_checked_again(backend: DatabaseWrapper) -> None:
     """No round trip before each request: the check is skipped for a connection that was
     working a moment ago (here it was broken since, and the first query finds out)."""
-    kill(backend_of(pool))
-    with pool.connection() as conn, pytest.raises(psycopg.OperationalError):
-        conn.execute("SELECT 1")
+    kill(backend_of(backend))
+    with pytest.raises(OperationalError):
+        backend_of(backend)
 
 
 def test_a_connection_idle_for_long_is_checked_and_replaced_when_broken(
-    pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+    backend: DatabaseWrapper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gone = backend_of(pool)
+    gone = backend_of(backend)
     kill(gone)
     monkeypatch.setattr(checks, "IDLE_CHECK_S", 0.0)  # as if it had sat idle past the bound
-    assert backend_of(pool) != gone  # a working connection, the broken one dropped
+    assert backend_of(backend) != gone  # a working connection, the broken one dropped
+
+
+def test_a_connection_given_back_is_in_the_pool_at_once(backend: DatabaseWrapper) -> None:
+    """Given back by the request's own thread, not queued for the pool's worker thread
+    (a thread switch per request before the next could have it)."""
+    pool: ConnectionPool = backend.pool
+    for _ in range(20):
+        backend_of(backend)
+        assert pool.get_stats()["pool_available"] == 1
