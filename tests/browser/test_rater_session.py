@@ -127,6 +127,9 @@ def test_the_start_button_is_in_view_on_a_phone(
         url = f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-phone')}"
         phone.goto(url)
         phone.wait_for_selector("#stage-consent:visible")
+        # Keys a phone has not: the keyboard sentence is left out, the rest is there.
+        assert not phone.locator("#stage-consent .keyboard-only").is_visible()
+        assert phone.get_by_text("Every answer is saved as you give it").is_visible()
         box = phone.locator("#consent-button").bounding_box()
         assert box is not None and box["y"] + box["height"] <= 844, box
         phone.tap("#consent-button")
@@ -164,6 +167,7 @@ def test_focus_follows_each_step_and_the_page_has_an_icon(
     assert icon.ok and "svg" in icon.headers["content-type"]
     page.goto(f"{live_server.url}/take/{experiment.slug}/?t={link_token(experiment.pk, 'p-keys')}")
     page.wait_for_selector("#stage-consent:visible")
+    assert page.locator("#stage-consent .keyboard-only").is_visible()  # a mouse and keys
     page.click("#consent-button")
     page.wait_for_selector("#setup-volume:visible")
     focused = "() => document.activeElement && document.activeElement.textContent"
