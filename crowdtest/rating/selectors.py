@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -248,6 +249,28 @@ SECONDS_PER_CLIP = 5  # reading, choosing a score, the next clip loading
 SETUP_SECONDS = 120  # consent, volume, digits and the questions
 TIMED_SESSIONS_NEEDED = 5
 TIMED_SESSIONS_READ = 200
+# The consent page says how long a session takes, on every link opened (a crowd batch
+# opens ten a second), and the estimate counts every session's clips: tens of ms of
+# PostgreSQL on an experiment of thousands of sessions. It moves slowly, so each process
+# keeps it for MINUTES_RECENT_S; a new design or experiment setting drops it at once.
+MINUTES_RECENT_S = 60.0
+_minutes: dict[int, tuple[float, int]] = {}
+
+
+def session_minutes_recent(*, experiment: Experiment) -> int:
+    """`session_minutes`, computed at most MINUTES_RECENT_S seconds ago in this process."""
+    now = time.monotonic()
+    held = _minutes.get(experiment.pk)
+    if held is not None and now - held[0] < MINUTES_RECENT_S:
+        return held[1]
+    minutes = session_minutes(experiment=experiment)
+    _minutes[experiment.pk] = (now, minutes)
+    return minutes
+
+
+def session_minutes_forget(*, experiment_id: int) -> None:
+    """Drop this process's estimate for an experiment (its design or settings changed)."""
+    _minutes.pop(experiment_id, None)
 
 
 def session_minutes(*, experiment: Experiment) -> int:

@@ -30,7 +30,7 @@ from .clip_urls import clip_for_key, clip_signature_valid
 from .identity import MTURK_HOSTS, EntryError, entry_for, link_token, new_participant_id
 from .identity import rater_token as make_rater_token
 from .page import method_strings, page_strings, rating_scale
-from .selectors import session_minutes
+from .selectors import session_minutes_recent
 
 # MTurk shows the test in an iframe on its own site; nobody else may frame it.
 FRAME_ANCESTORS = "frame-ancestors 'self' " + " ".join(MTURK_HOSTS)
@@ -69,7 +69,7 @@ def _take(request: HttpRequest, experiment: Experiment, language: str) -> HttpRe
         "config": experiment.config,
         "language": language,
         "languages": [(code, names[code]) for code in experiment.config.language_codes],
-        "minutes": session_minutes(experiment=experiment),
+        "minutes": session_minutes_recent(experiment=experiment),
         "method": experiment.config.test_method,
         "scale": rating_scale(experiment.config.test_method),
         "method_intro": method_strings(experiment.config.test_method).get("rate_intro", ""),

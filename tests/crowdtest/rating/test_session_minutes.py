@@ -8,14 +8,22 @@ import math
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crowdtest.corpus.models import Experiment
+from crowdtest.design.models import Design
 from crowdtest.platforms import selectors as platform_selectors
 from crowdtest.rating.identity import link_token
 from crowdtest.rating.models import Assignment
-from crowdtest.rating.selectors import SECONDS_PER_CLIP, SETUP_SECONDS, session_minutes
+from crowdtest.rating.selectors import (
+    SECONDS_PER_CLIP,
+    SETUP_SECONDS,
+    session_minutes,
+    session_minutes_forget,
+)
 
 from .designs import RaterClient, make_design, take_session
 
@@ -48,4 +56,25 @@ def test_from_the_design_then_from_real_sessions(client: Client) -> None:
         )
     assert session_minutes(experiment=experiment) == 9  # median 8 min 30 s, rounded up
     assert platform_selectors.session_minutes(experiment) == 9
+    # The consent page's copy is a minute old at most (see the next test); dropped here.
+    session_minutes_forget(experiment_id=experiment.pk)
     assert "9 minutes" in consent_page(client, experiment)
+
+
+def test_the_consent_page_counts_the_sessions_clips_once_a_minute(client: Client) -> None:
+    """Every link opened shows the estimate; a crowd opens ten a second, and counting the
+    sessions' clips costs tens of ms on a large experiment: each process keeps it a
+    minute. A new design drops it at once."""
+    built = make_design(n_clusters=3, per_cluster=2, training=3, traps_per_session=1)
+    experiment = built.experiment
+
+    def counts_clips() -> bool:
+        with CaptureQueriesContext(connection) as queries:
+            page = consent_page(client, experiment)
+        assert "minutes" in page
+        return any("COUNT" in q["sql"] and "sessionitem" in q["sql"] for q in queries)
+
+    assert counts_clips()
+    assert not counts_clips()  # the estimate of a moment ago
+    Design.objects.get(experiment=experiment).save()  # a design built anew
+    assert counts_clips()
