@@ -11,6 +11,8 @@
   const tooltip = document.getElementById("comparison-tooltip");
   const palette = ["#1f4e9c", "#d9822b", "#2e8540", "#b0306a", "#6b4fbb", "#8a6d1f", "#17808a", "#c0392b"];
   const fixed = (v, d) => (v === null || v === undefined ? "–" : v.toFixed(d));
+  // An axis label is a point's name, cut short; the tooltip and the table give it whole.
+  const short = (name) => (name.length > 22 ? `${name.slice(0, 21)}…` : name);
 
   let points = [];
   let yTitle = "";
@@ -20,6 +22,7 @@
       group.versions.forEach((v) => {
         points.push({
           x: points.length + 1 + g, y: v.strength, low: v.low, high: v.high, colour: palette[g % palette.length],
+          tick: short(v.name),
           label: `${group.work} #${v.rank} ${v.name}: strength ${fixed(v.strength, 2)} ` +
             `(95% CI ${fixed(v.low, 2)} … ${fixed(v.high, 2)}), ${v.wins} wins of ${v.comparisons}` +
             (v.rank === 1 ? `; P(top is best) ${fixed(group.p_top_best, 2)}` : ""),
@@ -33,10 +36,12 @@
       .sort((a, b) => a.mean - b.mean)
       .map((p, i) => ({
         x: i + 1, y: p.mean, low: p.ci === null ? null : p.mean - p.ci, high: p.ci === null ? null : p.mean + p.ci,
-        colour: palette[0], label: `${p.name}: ${fixed(p.mean, 3)} (95% CI ± ${fixed(p.ci, 3)}, n = ${p.n})`,
+        colour: palette[0], tick: short(p.name),
+        label: `${p.name}: ${fixed(p.mean, 3)} (95% CI ± ${fixed(p.ci, 3)}, n = ${p.n})`,
       }));
   }
   if (!points.length) return;
+  const ticks = new Map(points.map((p) => [p.x, p.tick]));
   // DMOS and CMOS on their scale: a CI wider than the scale (few votes yet) is cut at its
   // ends rather than squashing every point into the middle of the chart.
   const scale = { dcr: [1, 5], ccr: [-3, 3] }[data.method];
@@ -61,7 +66,10 @@
       animation: false, responsive: true, maintainAspectRatio: false,
       interaction: { mode: "nearest", intersect: false, axis: "x" },
       scales: {
-        x: { type: "linear", min: 0, max: points[points.length - 1].x + 1, ticks: { display: false },
+        // A tick under every point, named; Chart.js skips some when they would overlap.
+        x: { type: "linear", min: 0, max: points[points.length - 1].x + 1,
+             afterBuildTicks: (axis) => { axis.ticks = points.map((p) => ({ value: p.x })); },
+             ticks: { autoSkip: true, maxRotation: 60, callback: (value) => ticks.get(value) || "" },
              title: { display: true, text: data.method === "pairwise" ? "Versions, best first within each work" : "Pairs, sorted" } },
         y: Object.assign({ title: { display: true, text: yTitle } }, yRange),
       },

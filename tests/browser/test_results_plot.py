@@ -1,17 +1,23 @@
-"""The Results tab's MOS plot, in Chromium: a point is coloured by its cluster, hovering
-it shows its track, MOS, CI, n and cluster, clicking it plays the stimulus, and the
-cluster filter keeps only that cluster's stimuli. Chart.js comes from our static files."""
+"""The Results tab's plots, in Chromium. The MOS plot: a point is coloured by its cluster,
+hovering it shows its track, MOS, CI, n and cluster, clicking it plays the stimulus, and
+the cluster filter keeps only that cluster's stimuli. A comparison test's plot names its
+pairs on its axis. Chart.js comes from our static files."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page
 from pytest_django.live_server_helper import LiveServer
 
+from crowdtest.results.comparisons import comparison_points
 from crowdtest.results.models import StimulusMOS
+from crowdtest.results.services.mos import results_refresh
+from tests.crowdtest.rating.comparison_designs import comparison_experiment, design_comparison
 from tests.crowdtest.rating.designs import make_design
+from tests.crowdtest.rating.test_comparison_sessions import crowd_take
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -71,3 +77,29 @@ def test_hover_click_and_filter_on_the_mos_plot(
     page.select_option("#mos-cluster", "")
     page.select_option("#mos-group", "Q1")
     assert page.text_content("#mos-count") == "4 of 12 stimuli"
+
+
+def test_the_comparison_plot_names_its_pairs_on_its_axis(
+    page: Page, live_server: LiveServer, staff_user: User, client: Client
+) -> None:
+    """A DCR test's plot: one point per pair, sorted by DMOS, each named under the axis
+    (cut short; the tooltip and the table give the whole name)."""
+    built = comparison_experiment("dcr", qualities=(4.5, 3.5, 2.0), votes=4, per_session=4)
+    design_comparison(built)
+    sessions = built.experiment.sessions.filter(kind="rating").count()
+    crowd_take(client, built, honest=sessions, random=0)
+    results_refresh(experiment=built.experiment)
+    plotted = comparison_points(experiment=built.experiment)["pairs"]
+    assert isinstance(plotted, list) and len(plotted) == 2
+    names = [p["name"] for p in sorted(plotted, key=lambda p: p["mean"])]
+    page.goto(f"{live_server.url}/login/?next=/experiments/{built.experiment.slug}/results/")
+    page.fill("#id_username", "experimenter")
+    page.fill("#id_password", "listen-carefully-42")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('comparison-chart')?.chart !== undefined")
+    labels = page.evaluate(
+        "() => document.getElementById('comparison-chart').chart.scales.x.ticks"
+        ".map(t => t.label).filter(l => l)"
+    )
+    assert names[0] == "work/v2.wav vs work/v0.wav"  # the worse version: the lower DMOS
+    assert labels == [name[:21] + "…" for name in names]
