@@ -9,10 +9,10 @@ in how that pass is computed:
 - `torch-int8`: PyTorch dynamic quantisation of every `nn.Linear` (weights int8, the
   activations quantised per batch at run time);
 - `torch-bf16`: w2vMOS with its weights in bfloat16 and the output layer in fp32; the
-  convolutions of its CNN front end are computed as one matrix product over their sliding
-  windows (`_MatmulConv`), which CPUs with bf16 matrix units (Intel AMX) run several
-  times as fast as fp32, where their bf16 convolution gains little. CPUs without native
-  bf16 run it slower than fp32, so it is only chosen where it measures faster;
+  convolutions of its CNN front end are computed as matrix products on time-major frames
+  (`_MatmulConvLayer`), which CPUs with bf16 matrix units (Intel AMX) run several times
+  as fast as fp32, where their bf16 convolution gains little. CPUs without native bf16
+  run it slower than fp32, so it is only chosen where it measures faster;
 - `torch-compile`: `torch.compile` of the fp32 model (dynamic shapes: clips differ in
   length);
 - `onnx-fp32`: the model exported to ONNX and run by ONNX Runtime;
