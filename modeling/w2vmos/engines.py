@@ -194,9 +194,12 @@ def _bf16_model(model: QualityModel) -> tuple[QualityModel, bool]:
 
 
 class _Bf16Clip(_OneClip):
+    """`_OneClip` of the bf16 copy, the waveform normalised first in fp32 if it asks."""
+
     def __init__(self, model: QualityModel) -> None:
-        copied, self.normalize = _bf16_model(model)
+        copied, normalize = _bf16_model(model)
         super().__init__(copied, torch.bfloat16)
+        self.normalize = normalize
 
     def forward(self, values: torch.Tensor) -> torch.Tensor:
         if self.normalize:
