@@ -68,9 +68,18 @@ class FramewiseCNN(nn.Module):
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             if i >= 2:
                 x = self.dropout(x)
-            x = F.relu(norm(conv(x)))
+            # Channels-last weights make every activation channels-last: batch norm and
+            # pooling then run along contiguous channels (about 4x faster on the CPU)
+            # and the convolutions take oneDNN's faster path.
+            assert isinstance(conv, nn.Conv2d) and not isinstance(conv.padding, str)
+            weight = conv.weight.to(memory_format=torch.channels_last)
+            x = norm(F.conv2d(x, weight, conv.bias, conv.stride, conv.padding))
             if i in (0, 1, 3):
+                # The maximum commutes with the ReLU, so pooling first rectifies two to
+                # four times fewer values, with the same outputs and gradients.
                 x = F.adaptive_max_pool2d(x, self.pools[(0, 1, 3).index(i)])
+            # In place: neither batch norm's nor pooling's backward needs its output.
+            x = F.relu(x, inplace=True)
         return x.flatten(1)
 
 

@@ -70,3 +70,40 @@ def test_a_few_steps_lower_the_loss(net: type[NISQA] | type[ConvMaxPool]) -> Non
         optimizer.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
+
+
+def _cnn_as_written_by_nisqa(cnn: FramewiseCNN, segments: torch.Tensor) -> torch.Tensor:
+    """NISQA's order: convolution, batch norm, ReLU, then pooling, nothing in place."""
+    x = segments[:, None]
+    for i, (conv, norm) in enumerate(zip(cnn.convs, cnn.norms)):
+        if i >= 2:
+            x = cnn.dropout(x)
+        x = torch.relu(norm(conv(x)))
+        if i in (0, 1, 3):
+            x = torch.nn.functional.adaptive_max_pool2d(x, cnn.pools[(0, 1, 3).index(i)])
+    return x.flatten(1)
+
+
+def _grad(parameter: torch.Tensor) -> torch.Tensor:
+    assert parameter.grad is not None
+    return parameter.grad.clone()
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_the_cnn_gives_nisqas_outputs_and_gradients(train: bool) -> None:
+    torch.manual_seed(3)
+    # In float64, so that the two summation orders agree to far below any real difference.
+    cnn = FramewiseCNN().double().train(train)
+    # Shifted so that many pooling windows hold only negative values after batch norm.
+    x = segments(1, 40, seed=4)[0].double() - 0.5
+    grads = []
+    for forward in (cnn.forward, lambda s: _cnn_as_written_by_nisqa(cnn, s)):
+        torch.manual_seed(5)  # the same dropout masks
+        cnn.zero_grad()
+        out = forward(x)
+        (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()  # type: ignore[no-untyped-call]
+        grads.append((out.detach(), [_grad(p) for p in cnn.parameters()]))
+    (ours, ours_grads), (theirs, their_grads) = grads
+    torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-12)
+    for a, b in zip(ours_grads, their_grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
