@@ -11,12 +11,16 @@ and reports seconds per epoch for a fold of `--train-clips` training and `--val-
 validation clips (Vinylset's 620 recordings: 413 and 103 per fold):
 ceil(train / batch) steps + val forward passes.
 
+Steps run inside `modeling.heap.retained_heap()`, as training does; `--default-heap`
+times them with the C library's default allocation instead.
+
     python -m bench baselines -- --steps 3
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import tempfile
 import time
@@ -27,6 +31,7 @@ import numpy as np
 import torch
 
 from bench.scoring import _machine, _write_clips
+from modeling import heap
 from modeling.baselines.nets import NISQA, ConvMaxPool, MelModel
 from modeling.baselines.store import MelFrontEnd
 from modeling.w2vmos.config import train_config_for
@@ -77,11 +82,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-clips", type=int, default=413)
     parser.add_argument("--val-clips", type=int, default=103)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--default-heap",
+        action="store_true",
+        help="time the steps without the retained heap that training uses",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(_machine(torch.device("cpu")), flush=True)
+    kept = not args.default_heap and heap.supported()
+    print(f"  heap: {'retained (as training)' if kept else 'C library default'}", flush=True)
 
     front_end = MelFrontEnd()
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,8 +111,9 @@ def main(argv: list[str] | None = None) -> None:
     for name, net in MODELS.items():
         model = net()
         batch = train_config_for(name).batch_size
-        step = _step_time(model, name, segments, args.steps)
-        forward = _forward_time(model, segments)
+        with heap.retained_heap() if kept else contextlib.nullcontext():
+            step = _step_time(model, name, segments, args.steps)
+            forward = _forward_time(model, segments)
         steps = math.ceil(args.train_clips / batch)
         epoch = steps * step + args.val_clips * forward
         print(

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modeling import provenance
+from modeling import heap, provenance
 from modeling.baselines import product as products
 from modeling.baselines.pretext import (
     ClusteringLayer,
@@ -336,6 +336,7 @@ def _cpu(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
+@heap.retained_heap()
 def pretrain_cnn(
     paths: Sequence[Path | str],
     *,

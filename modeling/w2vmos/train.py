@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
-from modeling import provenance
+from modeling import heap, provenance
 from modeling.w2vmos.config import (
     ModelConfig,
     TrainConfig,
@@ -200,6 +200,7 @@ def predict_loader(
     return indices, (np.concatenate(preds) if preds else np.zeros(0, dtype=np.float32))
 
 
+@heap.retained_heap()
 def train_model(
     *,
     train_paths: Sequence[Path | str],
