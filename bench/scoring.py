@@ -36,6 +36,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from modeling import heap
 from modeling.w2vmos.config import ModelConfig
 from modeling.w2vmos.engines import agreement, build_engine
 from modeling.w2vmos.model import W2VMOS, build_model
@@ -100,6 +101,7 @@ def _max_diff(a: list[ScoreResult], b: list[ScoreResult]) -> float:
     return max(abs(float(ma[r.index] or 0.0) - float(r.mos or 0.0)) for r in b)
 
 
+@heap.retained_heap()  # as train_model
 def _train_step_time(model: W2VMOS, device: torch.device, steps: int, seconds: float) -> float:
     precision = resolve_precision("auto", device)
     model.to(device).train()
@@ -289,5 +291,5 @@ def main(argv: list[str] | None = None) -> None:
             step = _train_step_time(model, dev, args.train_steps, args.seconds)
             print(
                 f"  training step, batch 4 x {args.seconds:g} s, {dev} "
-                f"({resolve_precision('auto', dev)}): {step:.2f} s/step"
+                f"({resolve_precision('auto', dev)}, heap kept as in training): {step:.2f} s/step"
             )
