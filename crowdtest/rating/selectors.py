@@ -183,10 +183,12 @@ def rater_state(*, experiment: Experiment, identity: RaterIdentity) -> dict[str,
 
 
 def _progress(assignment: Assignment) -> dict[str, int]:
-    rows = AssignmentItem.objects.filter(assignment=assignment).values_list("vote__id", flat=True)
-    voted = list(rows)
-    done = sum(1 for v in voted if v is not None)
-    total = len(voted) + 1 + (1 if assignment.needs_setup else 0)
+    # Counted in one row, with no ordering: the items' default order joins the assignment.
+    counts = AssignmentItem.objects.filter(assignment=assignment).aggregate(
+        items=Count("id"), voted=Count("vote")
+    )
+    done = counts["voted"]
+    total = counts["items"] + 1 + (1 if assignment.needs_setup else 0)
     if assignment.math_given is not None:
         done += 1
     if assignment.needs_setup and assignment.digits_correct:

@@ -410,3 +410,16 @@ def test_the_page_says_how_long_it_was_hidden_while_a_clip_played(client: Client
         assert error_of(response) == (400, "invalid"), bad
     assert rc.post("rate", {"clip": clip, "score": 4, "hidden_s": 3.25}).status_code == 200
     assert Vote.objects.get(item__clip_key=clip).hidden_s == 3.25
+
+
+def test_progress_counts_the_setup_the_questions_and_every_rated_clip(rc: RaterClient) -> None:
+    state = to_rating(rc)
+    assignment = assignment_of(rc)
+    setup = 1 if assignment.needs_setup else 0
+    rated = Vote.objects.filter(assignment=assignment).count()
+    total = assignment.items.count() + 1 + setup
+    assert state["progress"] == {"done": rated + 1 + setup, "total": total}
+    clip = state["clips"][0]["clip"]
+    rc.post("play", {"clip": clip})
+    assert rc.post("rate", {"clip": clip, "score": 3}).status_code == 200
+    assert rc.state()["progress"] == {"done": rated + 2 + setup, "total": total}
