@@ -154,6 +154,12 @@ def reset_database(server: str, name: str) -> None:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
+        row = connection.execute("SHOW autovacuum").fetchone()
+    autovacuum = row[0] if row else "unknown"
+    # Without autovacuum the dead versions of every updated row stay in the indexes, so
+    # each step runs on a more bloated database than the one before.
+    note = "" if autovacuum == "on" else " (PostgreSQL's default and production's is on)"
+    print(f"PostgreSQL: autovacuum {autovacuum}{note}", flush=True)
 
 
 def drop_database(server: str, name: str) -> None:
