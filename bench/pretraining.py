@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         help="time the steps without the retained heap that pre-training uses",
     )
     args = parser.parse_args(argv)
+    if args.sources < 1 or args.steps < 1:
+        parser.error("--sources and --steps must be at least 1")
     kept = not args.default_heap and heap.supported()
     with heap.retained_heap() if kept else contextlib.nullcontext():
         _measure(args, kept)
