@@ -4,13 +4,16 @@ the same run.
 
 A scratch database gets a small real experiment built with the product's own commands
 (synthetic tracks imported, prepared, clustered; real prompts, traps, digits and
-sessions) with 10 s stimuli, as raters hear them. Then, for each path and each step of
-the ramp, that many raters arrive (10 a second) and each does what the page does:
+sessions) with 10 s stimuli at the product's delivery bitrate, as raters hear them. Then,
+for each path and each step of the ramp, that many raters arrive (10 a second) and each
+does what the page does:
 open the participant link, state, consent, setup digits, questions, then per clip fetch
 the audio (a share of raters on a throttled link), `play`, wait for the clip to end,
 `rate` (waiting again on 409 too_early), and `finish`. A request that gets no answer is
-resent, as the page does. The digits are read from the database (a stand-in for ears);
-the math question is solved from its text.
+resent, as the page does (so is one whose answer is cut off half-way). The digits are
+read from the database (a stand-in for ears); the math question is solved from its text.
+On a PostgreSQL server with autovacuum off, the scratch database gets VACUUM (ANALYZE)
+before each step, as autovacuum would have kept it (`--no-vacuum`: not).
 
 Paths:
   old   gunicorn sync workers (3) running WSGI; the app streams clip bytes itself.
@@ -46,7 +49,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -63,7 +66,8 @@ MATH = re.compile(r"What is (\d+) (plus|minus) (\d+)\?")
 PUBLIC = "http://bench.invalid"
 GOAL_P99_S = 0.250
 ENDPOINTS = ("page", "state", "consent", "setup", "questions", "clip", "play", "rate", "finish")
-RETRYABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+# No answer, or an answer cut off half-way (a worker killed mid-response): the page resends.
+RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults", type=int, default=500, help="raters in the faults step")
     parser.add_argument("--clip-seconds", type=float, default=10.0, help="stimulus length (10 s)")
     parser.add_argument(
+        "--bitrate-kbps",
+        type=int,
+        default=0,
+        help="the clips' delivery bitrate (default: the product's, 320 kbit/s AAC)",
+    )
+    parser.add_argument(
         "--arrival-rate",
         type=float,
         default=10.0,
@@ -102,25 +112,40 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--database", default="crowdtest_bench_load", help="scratch database")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--no-vacuum",
+        action="store_true",
+        help="on a server with autovacuum off, do not VACUUM (ANALYZE) between steps either",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="app processes of the new path (one per core)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads per gthread worker (the conf's default)"
+    )
     options = parser.parse_args(argv)
     steps = [int(n) for n in options.steps.split(",") if n.strip()]
     paths = [PATHS[name] for name in options.paths.split(",") if name.strip()]
+    if options.workers:
+        paths = [replace(p, workers=options.workers) if p.proxy else p for p in paths]
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
         root = Path(folder)
         env = environment(options, root)
-        reset_database(options.server, options.database)
+        options.autovacuum = reset_database(options)
         try:
             total = sum(steps) * len(paths) + (options.faults if "new" in options.paths else 0)
             links = build_experiment(options, env, root, total)
             served: dict[str, int] = {}
             for path in paths if steps else []:
                 served[path.name] = ramp(options, env, root, path, steps, links)
-            if options.faults and PATHS["new"] in paths:
-                with serving(options, env, root, PATHS["new"]) as server:
+            new = next((p for p in paths if p.name == "new"), None)
+            if options.faults and new is not None:
+                vacuum(options)
+                with serving(options, env, root, new) as server:
                     batch = [links.pop() for _ in range(options.faults)]
                     report = run_step(options, server, batch, faults=True)
-                print_step(options, PATHS["new"], report, title="with faults")
+                print_step(options, new, report, title="with faults")
             if served:
                 print("\nlargest crowd served with rate p99 < 250 ms and nothing lost:")
             for name, raters in served.items():
@@ -150,16 +175,38 @@ def environment(options: argparse.Namespace, root: Path) -> dict[str, str]:
     return env
 
 
-def reset_database(server: str, name: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+def reset_database(options: argparse.Namespace) -> bool:
+    """A new scratch database; whether the server's autovacuum is on."""
+    with psycopg.connect(f"{options.server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{options.database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{options.database}"')
         row = connection.execute("SHOW autovacuum").fetchone()
     autovacuum = row[0] if row else "unknown"
-    # Without autovacuum the dead versions of every updated row stay in the indexes, so
-    # each step runs on a more bloated database than the one before.
-    note = "" if autovacuum == "on" else " (PostgreSQL's default and production's is on)"
-    print(f"PostgreSQL: autovacuum {autovacuum}{note}", flush=True)
+    # Without autovacuum the dead versions of every updated row stay in the indexes and the
+    # planner keeps the row counts of empty tables, so each step would run on a more
+    # bloated database than the one before, unlike a deployment's (PostgreSQL's default,
+    # and docker-compose.yml's, is on).
+    if autovacuum == "on":
+        print("PostgreSQL: autovacuum on", flush=True)
+    elif options.no_vacuum:
+        print(f"PostgreSQL: autovacuum {autovacuum}, and no VACUUM between steps", flush=True)
+    else:
+        print(
+            f"PostgreSQL: autovacuum {autovacuum} on this server (its default is on): the "
+            "scratch database gets VACUUM (ANALYZE) before each step instead",
+            flush=True,
+        )
+    return autovacuum == "on"
+
+
+def vacuum(options: argparse.Namespace) -> None:
+    """What autovacuum would have done by now, between steps (not timed)."""
+    if options.autovacuum or options.no_vacuum:
+        return
+    started = time.perf_counter()
+    with psycopg.connect(f"{options.server}/{options.database}", autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE)")
+    print(f"  (VACUUM (ANALYZE) took {time.perf_counter() - started:.1f} s)", flush=True)
 
 
 def drop_database(server: str, name: str) -> None:
@@ -195,7 +242,7 @@ def build_experiment(
         root / "tracks",
         n_tracks=options.tracks,
         seconds=options.clip_seconds + 1.0,
-        sample_rate=16000,
+        sample_rate=44100,  # as records are digitised: the delivery bitrate is used in full
         seed=11,
     )
     settings = {
@@ -204,8 +251,9 @@ def build_experiment(
         "stimuli_per_cluster": 2,
         "training_size": 2,
         "trap_sources": 4,
-        "delivery_bitrate_kbps": 64,
     }
+    if options.bitrate_kbps:
+        settings["delivery_bitrate_kbps"] = options.bitrate_kbps
     sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
     manage(env, "create_experiment", "bench", "--name", "Load benchmark", *sets)
     manage(env, "import_tracks", "bench", str(root / "tracks" / "manifest.csv"))
@@ -267,6 +315,7 @@ def serving(
         **env,
         "GUNICORN_WORKER_CLASS": path.worker_class,
         "GUNICORN_WORKERS": str(path.workers),
+        **({"GUNICORN_THREADS": str(options.threads)} if options.threads else {}),
         "GUNICORN_BIND": f"127.0.0.1:{app_port}",
         "GUNICORN_LOG_LEVEL": "warning",
         "CROWDTEST_ACCEL_REDIRECT": "/_protected/" if path.proxy else "",
@@ -433,6 +482,7 @@ class Report:
     dropped: int = 0
     killed: list[int] = field(default_factory=list)
     slow_downloads: list[float] = field(default_factory=list)
+    clip_bytes: list[int] = field(default_factory=list)
     sessions_done: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -442,6 +492,10 @@ class Report:
     peak_window: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     stored: int = 0
     stored_twice: int = 0
+    # When each `rate` was answered, and when the last rater arrived: a queue that forms
+    # while sessions start (consent allocates one) shows in the first part.
+    rated_at: list[tuple[float, float]] = field(default_factory=list)
+    arrivals_end: float = 0.0
 
     # Raters in session at once (from opening the link to the end of their session): the
     # most at any moment, and for how long all of the step's raters were in at once.
@@ -464,6 +518,8 @@ class Report:
 
     def record(self, endpoint: str, seconds: float, status: int) -> None:
         self.latencies[endpoint].append(seconds)
+        if endpoint == "rate":
+            self.rated_at.append((time.perf_counter(), seconds))
         if status >= 500 or (status >= 400 and status not in (409, 429)):
             self.errors[endpoint] += 1
 
@@ -558,7 +614,7 @@ class Rater:
                     if response.status != 200:
                         raise RuntimeError(f"clip: {response.status}")
                     if self.link_kbps is None:
-                        await response.read()
+                        self.report.clip_bytes.append(len(await response.read()))
                         return
                     rate = self.link_kbps * 1000 / 8
                     got = 0
@@ -568,6 +624,7 @@ class Rater:
                         if ahead > 0:
                             await asyncio.sleep(ahead)
                     self.report.slow_downloads.append(time.perf_counter() - started)
+                    self.report.clip_bytes.append(got)
                     return
             except RETRYABLE:
                 self.report.errors["clip"] += 1
@@ -748,6 +805,7 @@ async def crowd(
         print(f"  {len(links)} raters arrive over {arrival_s:g} s ...", flush=True)
         meter.start()
         started = time.perf_counter()
+        report.arrivals_end = started + arrival_s
         background = [asyncio.create_task(sampler())]
         if report.faults:
             background.append(asyncio.create_task(killer(arrival_s + 15)))
@@ -805,6 +863,7 @@ def ramp(
     served = 0
     with serving(options, env, root, path) as server:
         for raters in steps:
+            vacuum(options)
             batch = [links.pop() for _ in range(raters)]
             report = run_step(options, server, batch)
             print_step(options, path, report)
@@ -826,6 +885,8 @@ def print_step(
     seconds = report.seconds or 1.0
     requests_made = sum(len(v) for v in report.latencies.values())
     label = f"{path.name} path ({path.workers} {path.worker_class} workers"
+    if path.worker_class == "gthread" and options.threads:
+        label += f" of {options.threads} threads"
     label += ", nginx)" if path.proxy else ")"
     print(f"\n== {label}, {report.raters} raters{' ' + title if title else ''}")
     print(f"  sessions completed: {report.sessions_done} of {report.raters} in {seconds:.1f} s")
@@ -843,6 +904,12 @@ def print_step(
         f"{requests_made / seconds:.1f} requests/s; {report.resent} requests resent "
         "after no answer or a 5xx"
     )
+    if report.clip_bytes:
+        size_kb = percentile([float(n) for n in report.clip_bytes], 50) / 1000
+        print(
+            f"  audio: {len(report.clip_bytes)} clips, median {size_kb:.0f} KB, "
+            f"{sum(report.clip_bytes) / seconds / 1e6:.1f} MB/s"
+        )
     if report.slow_downloads:
         print(
             f"  slow links ({options.slow_kbps:g} kbit/s): {len(report.slow_downloads)} clips, "
@@ -868,6 +935,13 @@ def print_step(
             f"  {endpoint:<10}{len(values):>9}{report.errors.get(endpoint, 0):>9}"
             f"{1000 * percentile(values, 50):>9.1f}{1000 * percentile(values, 95):>9.1f}"
             f"{1000 * percentile(values, 99):>9.1f}{1000 * max(values):>9.1f}"
+        )
+    arriving = [s for t, s in report.rated_at if t <= report.arrivals_end]
+    after = [s for t, s in report.rated_at if t > report.arrivals_end]
+    if arriving and after:
+        print(
+            f"  rate p99 while raters arrive {1000 * percentile(arriving, 99):.1f} ms "
+            f"({len(arriving)}), after {1000 * percentile(after, 99):.1f} ms ({len(after)})"
         )
     if report.failures:
         print(f"  {len(report.failures)} raters failed, e.g. {report.failures[:3]}")
