@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         "--bitrate-kbps",
         type=int,
         default=0,
-        help="the clips' delivery bitrate (default: the product's, 320 kbit/s AAC)",
+        help="the clips' delivery bitrate (default: the product's own)",
     )
     parser.add_argument(
         "--arrival-rate",
@@ -124,8 +124,15 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=0, help="threads per gthread worker (the conf's default)"
     )
     options = parser.parse_args(argv)
-    steps = [int(n) for n in options.steps.split(",") if n.strip()]
-    paths = [PATHS[name] for name in options.paths.split(",") if name.strip()]
+    try:
+        steps = [int(n) for n in options.steps.split(",") if n.strip()]
+        paths = [PATHS[name.strip()] for name in options.paths.split(",") if name.strip()]
+    except (ValueError, KeyError) as exc:
+        parser.error(f"--steps takes whole numbers, --paths old, new or asgi ({exc})")
+    if any(n < 1 for n in steps):
+        parser.error("each step of --steps is at least 1 rater")
+    if min(options.workers, options.threads, options.bitrate_kbps, options.faults) < 0:
+        parser.error("--workers, --threads, --bitrate-kbps and --faults can't be negative")
     if options.workers:
         paths = [replace(p, workers=options.workers) if p.proxy else p for p in paths]
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
