@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from modeling.w2vmos.config import MODEL_NAMES, PRETRAINED_FROM, TABLE_NAMES
+from modeling.w2vmos.config import MODEL_NAMES, PRETRAINED_FROM, TABLE_NAMES, pretraining_phrase
 
 from .models import ModelRun
 from .services import DEFAULT_BACKBONE
@@ -68,8 +68,8 @@ class RunStartForm(forms.Form):
             method = PRETRAINED_FROM[data["model"]]
             self.add_error(
                 "pretrained",
-                f"{TABLE_NAMES[data['model']]} starts from a {method} pre-training: give its "
-                "output folder.",
+                f"{TABLE_NAMES[data['model']]} starts from {pretraining_phrase(method)}: give "
+                "its output folder.",
             )
         return data
 

@@ -132,8 +132,10 @@ def pra_pairs_png(folds: Sequence[FoldPlotData], title: str = "w2vMOS") -> bytes
     tau = float(np.mean([f.tau for f in tested if f.tau is not None]))
     axes.axvline(tau, color="#888", linestyle=":", linewidth=1, label=f"τ = {tau:.3f}")
     pra = 100 * float(s.mean())
+    # Two lines: a long model name on one line would run past the figure's edge.
     axes.set_title(
-        f"{title}: PRA {pra:.2f} % of {s.size} pairs, {len(tested)} test partitions pooled"
+        f"{title}\nPRA {pra:.2f} % of {s.size} pairs, {len(tested)} test partitions pooled",
+        fontsize="medium",
     )
     axes.set_xlabel("|ΔMOS| (ground truth)")
     axes.set_ylabel("slope Δ prediction / ΔMOS")

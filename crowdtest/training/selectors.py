@@ -101,6 +101,8 @@ class TableRow:
     run: ModelRun | None = None  # None: a row of the paper
     #: A run's row: the paper's figures for the same model, cell by cell (none: no row).
     paper_cells: list[str] = field(default_factory=list)
+    #: A run's row: what its figures rest on, and why they may mislead.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def reference(self) -> bool:
@@ -120,9 +122,47 @@ def paper_rows() -> list[TableRow]:
     ]
 
 
+#: Stimuli per test partition below which a run's figures are flagged (the paper's folds
+#: test on 103 each).
+SMALL_TEST = 30
+PAPER_TEST = 103
+
+
+def _finite(value: Any) -> float | None:
+    """A stored figure, None where it is missing or undefined (NaN is stored as null)."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def comparison_notes(run: ModelRun) -> list[str]:
+    """What a finished cross-validation's figures rest on (folds, test stimuli per fold),
+    and warnings where they mislead: test partitions too small to compare with the
+    paper's, or a metric undefined in some fold (its mean is then n/a)."""
+    n_test = _finite((run.summary.get("n") or {}).get("mean"))
+    if n_test is None:
+        return []
+    notes = [f"{run.k} folds, about {n_test:.0f} test stimuli each."]
+    if n_test < SMALL_TEST:
+        notes.append(
+            f"Too few to compare: PCC, SRCC and PRA on about {n_test:.0f} stimuli vary widely "
+            f"from fold to fold (the paper's folds test on {PAPER_TEST})."
+        )
+    undefined = [
+        name
+        for key, name in zip(TABLE_METRICS, ("RMSE", "PCC", "SRCC", "PRA"))
+        if key in run.summary and _finite((run.summary[key] or {}).get("mean")) is None
+    ]
+    if undefined:
+        notes.append(
+            f"{', '.join(undefined)} n/a: undefined in at least one fold (too few test "
+            "stimuli, or predictions the P.1401 mapping made constant); the run's page "
+            "gives each fold's."
+        )
+    return notes
+
+
 def comparison_rows(runs: Iterable[ModelRun]) -> list[TableRow]:
     """Finished cross-validations as rows of a Table 1/2-style comparison, each with the
-    paper's figures for the same model beside it."""
+    paper's figures for the same model beside it and the notes on what they rest on."""
     paper = dict(PAPER_ROWS)
     return [
         TableRow(
@@ -130,6 +170,7 @@ def comparison_rows(runs: Iterable[ModelRun]) -> list[TableRow]:
             mean_std_cells(run.summary),
             run,
             _paper_cells(paper[run.name]) if run.name in paper else [],
+            comparison_notes(run),
         )
         for run in runs
         if run.kind == ModelRun.Kind.CROSSVAL and run.summary

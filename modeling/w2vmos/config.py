@@ -40,6 +40,13 @@ PRETRAINED_FROM: dict[str, str] = {
     "convmaxpool_dcec_mtl": "dcec",
 }
 MODEL_NAMES: tuple[str, ...] = ("w2vmos", "nisqa", "nisqa_l1", "convmaxpool", *PRETRAINED_FROM)
+
+
+def pretraining_phrase(method: str) -> str:
+    """A pre-training method for messages: "an autoencoder pre-training"."""
+    return f"{'an' if method[:1] in tuple('aeiou') else 'a'} {method} pre-training"
+
+
 BASELINES: tuple[str, ...] = MODEL_NAMES[1:]
 #: Table 1's row name of each model.
 TABLE_NAMES = {
@@ -136,8 +143,9 @@ class ModelConfig(_JSONConfig):
             raise W2VMOSError(f"model must be one of {', '.join(MODEL_NAMES)}, not {self.name!r}")
         if self.name in PRETRAINED_FROM and not self.pretrained:
             raise W2VMOSError(
-                f"{TABLE_NAMES[self.name]} is fine-tuned from a {PRETRAINED_FROM[self.name]} "
-                "pre-training: give its product folder (`pretrained`)"
+                f"{TABLE_NAMES[self.name]} is fine-tuned from "
+                f"{pretraining_phrase(PRETRAINED_FROM[self.name])}: give its product folder "
+                "(`pretrained`)"
             )
         if self.name not in PRETRAINED_FROM and self.pretrained:
             raise W2VMOSError(

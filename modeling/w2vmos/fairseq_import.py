@@ -199,11 +199,15 @@ def _load(path: Path, trust_pickle: bool) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc)
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        # torch names the object both when it is unknown ("Unsupported global: GLOBAL
+        # x.y") and when its module is blocked ("unsupported GLOBAL posix.system whose
+        # module posix is blocked").
+        found = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)
         if found:
             raise W2VMOSError(
-                f"{path} holds {found.group(1)}, which a safe load refuses; if the file "
-                "comes from a source you trust, import it again trusting its pickled objects"
+                f"{path} holds {found.group(1)}, which a safe load refuses: unpickling it "
+                "could run code. If the file comes from a source you trust, import it again "
+                "trusting its pickled objects (import_checkpoint --trust-pickle)"
             ) from exc
         raise W2VMOSError(
             f"{path} can't be read as a PyTorch checkpoint (damaged, or another kind of "

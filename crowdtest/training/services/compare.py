@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from crowdtest.corpus.models import Experiment
-from modeling.w2vmos.config import MODEL_NAMES, PRETRAINED_FROM
+from modeling.w2vmos.config import MODEL_NAMES, PRETRAINED_FROM, pretraining_phrase
 
 from ..errors import TrainingError
 from ..models import ModelRun
@@ -51,13 +51,23 @@ def runs_compare(
         )
     if not models:
         raise TrainingError("Name at least one model to compare.")
-    if len(set(models)) != len(models):
-        raise TrainingError("A model is named twice.")
+    twice = sorted({m for m in models if models.count(m) > 1})
+    if twice:
+        raise TrainingError(f"Each model once: {', '.join(twice)} is named twice.")
+    unused = sorted(
+        method for method in products if method not in {PRETRAINED_FROM.get(m) for m in models}
+    )
+    if unused:
+        raise TrainingError(
+            f"No model asked for starts from the {' or '.join(unused)} product given: "
+            f"add {', '.join(m for m in PRETRAINED_FROM if PRETRAINED_FROM[m] in unused)} to "
+            "the models, or leave the product out."
+        )
     missing = [m for m in models if m in PRETRAINED_FROM and PRETRAINED_FROM[m] not in products]
     if missing:
         raise TrainingError(
             "; ".join(
-                f"{m} needs the product of a {PRETRAINED_FROM[m]} pre-training "
+                f"{m} needs the product of {pretraining_phrase(PRETRAINED_FROM[m])} "
                 f"(--{PRETRAINED_FROM[m]} OUT_DIR of pretrain_cnn {PRETRAINED_FROM[m]})"
                 for m in missing
             )
@@ -80,5 +90,6 @@ def runs_compare(
                     )
                 )
             except TrainingError as exc:
-                raise TrainingError(f"{name}: {exc} Nothing was queued.") from exc
+                reason = str(exc) if str(exc).endswith(".") else f"{exc}."
+                raise TrainingError(f"{name}: {reason} Nothing was queued.") from exc
     return runs

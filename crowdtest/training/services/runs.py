@@ -50,6 +50,7 @@ from modeling.w2vmos.config import (
     ModelConfig,
     TrainConfig,
     check_pairing,
+    pretraining_phrase,
     train_config_for,
 )
 from modeling.w2vmos.errors import W2VMOSError
@@ -256,8 +257,8 @@ def pretrained_model_config(model: str, pretrained: str | None) -> ModelConfig:
         return ModelConfig(name=model)  # type: ignore[arg-type]
     if not source:
         raise TrainingError(
-            f"{TABLE_NAMES[model]} is fine-tuned from a {PRETRAINED_FROM[model]} pre-training: "
-            f"give its output folder (pretrain_cnn {PRETRAINED_FROM[model]} ... OUT_DIR)."
+            f"{TABLE_NAMES[model]} is fine-tuned from {pretraining_phrase(PRETRAINED_FROM[model])}"
+            f": give its output folder (pretrain_cnn {PRETRAINED_FROM[model]} ... OUT_DIR)."
         )
     try:
         product = product_for(model, source)

@@ -242,8 +242,16 @@ def scoring_run_here(
     created_by: Any = None,
 ) -> ScoringRun:
     """Score a folder or manifest in this process into `out_path`, recorded as a
-    ScoringRun (`predict_quality`)."""
+    ScoringRun (`predict_quality`). The output and the source are checked first: an
+    output that is a folder, or a source with no audio, is refused before any scoring."""
+    if out_path.is_dir():
+        raise TrainingError(
+            f"{out_path} is a folder: give the CSV file to write, e.g. {out_path / 'scores.csv'}."
+        )
+    model_fold = scoring_fold_index(run)  # refuses a run with no model to score with
     sources = archive_sources(source=source)
+    if not sources:
+        raise TrainingError(f"{source} holds no audio files to score.")
     scoring = ScoringRun.objects.create(
         run=run,
         source=str(Path(source).expanduser().resolve()),
@@ -253,7 +261,7 @@ def scoring_run_here(
         n_files=len(sources),
         code_version=code_version(),
         created_by=created_by,
-        model_fold=scoring_fold_index(run),
+        model_fold=model_fold,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".part")

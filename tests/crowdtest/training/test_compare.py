@@ -92,13 +92,18 @@ def test_every_model_runs_over_the_same_folds(
     for run in runs:
         assert f"{run.name} (run {run.pk})" in text
     assert "ConvMaxPool DCEC MTL (paper, Vinylset)" in text and "85.32 ± 2.49" in text
+    # 12 stimuli over 3 folds test on 2 each: every run says so, here and on the tab.
+    assert f"ConvMaxPool (run {runs[0].pk}): 3 folds, about 2 test stimuli each." in text
+    assert text.count("Too few to compare") == len(runs)
 
     # The Models tab: each run beside the paper's figures for its model, and its PRA plot.
     page = staff_client.get(reverse("training:run_list", args=[experiment.slug]))
     assert page.status_code == 200
-    assert "0.32 ± 0.009 · 0.36 ± 0.058 · 0.30 ± 0.097 · 77.19 ± 4.33" in page.text
-    assert "0.31 ± 0.011 · 0.39 ± 0.064 · 0.34 ± 0.080 · 85.32 ± 2.49" in page.text
-    assert "0.34 ± 0.007 · 0.19 ± 0.068 · 0.11 ± 0.067 · 66.13 ± 8.32" in page.text
+    cells = page.text.replace('<span class="nowrap">', "").replace("</span>", "")
+    assert "0.32 ± 0.009 · 0.36 ± 0.058 · 0.30 ± 0.097 · 77.19 ± 4.33" in cells
+    assert "0.31 ± 0.011 · 0.39 ± 0.064 · 0.34 ± 0.080 · 85.32 ± 2.49" in cells
+    assert "0.34 ± 0.007 · 0.19 ± 0.068 · 0.11 ± 0.067 · 66.13 ± 8.32" in cells
+    assert page.text.count("Too few to compare: PCC, SRCC and PRA on about 2 stimuli") == len(runs)
     for run in runs:
         plot = reverse("training:run_plot", args=[experiment.slug, run.pk, "pra"])
         assert plot in page.text
@@ -123,6 +128,13 @@ def test_a_refusal_queues_none_of_the_models(dcec_product: Path) -> None:
             str(dcec_product),
             "--device",
             "cpu",
+        )
+    # A model named twice, and a product no model asked for starts from, are named.
+    with pytest.raises(CommandError, match="nisqa is named twice"):
+        call_command("compare_models", experiment.slug, "--models", "nisqa,convmaxpool,nisqa")
+    with pytest.raises(CommandError, match=r"starts from the dcec product.*convmaxpool_dcec"):
+        call_command(
+            "compare_models", experiment.slug, "--models", "nisqa", "--dcec", str(dcec_product)
         )
     assert _nothing_queued(experiment)
 

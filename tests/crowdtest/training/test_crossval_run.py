@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.http import StreamingHttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -178,6 +178,14 @@ def test_predict_quality_scores_a_folder_and_reports_the_corrupt_file(
     best = min(run.folds.all(), key=lambda f: f.best_val_loss or 0.0)
     assert scoring.model_fold == best.index  # the fold chosen on validation loss
     scoring.delete()
+
+    # An output that is a folder, or a folder with no audio, is refused before any scoring.
+    with pytest.raises(CommandError, match=r"is a folder: give the CSV file to write"):
+        call_command("predict_quality", str(run.pk), str(archive), str(tmp_path))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CommandError, match=r"empty holds no audio files to score"):
+        call_command("predict_quality", str(run.pk), str(tmp_path / "empty"), str(out))
+    assert not ScoringRun.objects.filter(run=run).exists()
 
 
 def test_scoring_from_the_page_writes_a_downloadable_csv(

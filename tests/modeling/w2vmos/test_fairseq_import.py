@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,25 @@ def test_pickled_code_is_not_run(tmp_path: Path) -> None:
     with pytest.raises(W2VMOSError, match=r"pathlib.*PosixPath.*source you trust"):
         read_checkpoint(tmp_path / "c.pt")
     assert read_checkpoint(tmp_path / "c.pt", trust_pickle=True).settings == {"_name": "wav2vec2"}
+
+
+class _RunsCode:
+    """Unpickling it would make a folder: the sign that pickled code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.mkdir, (str(self.marker),)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_by_name(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    torch.save({"model": fairseq_state(SETTINGS), "x": _RunsCode(marker)}, tmp_path / "c.pt")
+    # torch blocks the os module outright; the message still names what was refused.
+    with pytest.raises(W2VMOSError, match=r"holds posix\.mkdir.*could run code.*--trust-pickle"):
+        read_checkpoint(tmp_path / "c.pt")
+    assert not marker.exists()
 
 
 def test_conv_layer_expressions() -> None:

@@ -83,5 +83,9 @@ class Command(ExperimentCommand):
                 self.stdout.write(self.style.WARNING(f"Run {run.pk} {run.status}. {run.error}"))
         width = max(len(row.name) for row in selectors.paper_rows()) + 12
         self.stdout.write(f"{'':{width}}" + "".join(f"{m:>18}" for m in METRICS))
-        for row in selectors.comparison_rows(finished) + selectors.paper_rows():
+        rows = selectors.comparison_rows(finished)
+        for row in rows + selectors.paper_rows():
             self.stdout.write(f"{row.name:{width}}" + "".join(f"{c:>18}" for c in row.cells))
+        for row in rows:
+            for note in row.notes:
+                self.stdout.write(f"{row.name}: {note}")

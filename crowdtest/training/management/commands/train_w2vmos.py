@@ -173,6 +173,8 @@ class Command(ExperimentCommand):
                 for name, cell in zip(("RMSE", "PCC", "SRCC", "PRA %"), table_row.cells)
             )
             self.stdout.write(f"{table_row.name}: {cells}")
+            for note in table_row.notes:
+                self.stdout.write(f"  {note}")
         if run.kind == ModelRun.Kind.FINAL:
             self.stdout.write(
                 f"Score an archive with: python manage.py predict_quality {run.pk} FOLDER out.csv"
