@@ -4,7 +4,7 @@ service takes keyword-only arguments and raises `TrainingError`."""
 
 from ..errors import TrainingError
 from .cnn_pretraining import cnn_pretrain_run, cnn_pretrain_start
-from .compare import COMPARABLE, comparison_models, runs_compare
+from .compare import COMPARABLE, RANDOM_LABELS, comparison_models, runs_compare
 from .imports import checkpoint_import
 from .pretraining import pretrain_run, pretrain_start
 from .runs import (
@@ -31,6 +31,7 @@ from .sharding import scoring_assemble, scoring_plan, shard_score
 __all__ = [
     "COMPARABLE",
     "DEFAULT_BACKBONE",
+    "RANDOM_LABELS",
     "ScoreSource",
     "TrainingError",
     "archive_score",

@@ -139,6 +139,31 @@ def test_a_refusal_queues_none_of_the_models(dcec_product: Path) -> None:
     assert _nothing_queued(experiment)
 
 
+def test_by_default_w2vmos_is_left_out_when_its_backbone_cannot_be_read() -> None:
+    # Tests run offline: the default backbone, a hub id, can't be fetched.
+    experiment = labelled_experiment(6, slug="compare-offline")
+    err = io.StringIO()
+    call_command(
+        "compare_models",
+        experiment.slug,
+        "--max-epochs",
+        "1",
+        "--folds",
+        "2",
+        "--device",
+        "cpu",
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert "w2vMOS left out: The backbone 'facebook/wav2vec2-base' can't be read" in err.getvalue()
+    runs = ModelRun.objects.filter(experiment=experiment).order_by("pk")
+    assert [r.name for r in runs] == ["NISQA (default)", "NISQA (L1 loss)", "ConvMaxPool"]
+    # Given, a backbone that can't be read is refused, and nothing more is queued.
+    with pytest.raises(CommandError, match=r"w2vmos: The backbone /nowhere is not a.*Nothing"):
+        call_command("compare_models", experiment.slug, "--backbone", "/nowhere")
+    assert runs.count() == 3
+
+
 def test_by_default_every_model_that_can_run() -> None:
     assert comparison_models(pretrained={}) == [
         "w2vmos",

@@ -11,7 +11,9 @@ from crowdtest.training.models import ModelRun
 from crowdtest.training.services import (
     COMPARABLE,
     DEFAULT_BACKBONE,
+    RANDOM_LABELS,
     TrainingError,
+    backbone_resolve,
     comparison_models,
     runs_compare,
 )
@@ -46,14 +48,29 @@ class Command(ExperimentCommand):
             "--no-wait", action="store_true", help="queue the tasks and return (workers only)"
         )
 
+    def default_models(self, pretrained: dict[str, str], backbone: str | None) -> list[str]:
+        """Every model that can run: w2vMOS and its control only when their backbone can
+        be read (a machine that can't fetch the default backbone leaves them out, and says
+        so; a backbone given and unreadable is refused)."""
+        models = comparison_models(pretrained=pretrained)
+        if backbone:  # asked for: a backbone that can't be read is refused, not left out
+            return models
+        try:
+            backbone_resolve(DEFAULT_BACKBONE)
+        except TrainingError as exc:
+            self.stderr.write(
+                self.style.WARNING(f"w2vMOS left out: {exc} Give --backbone to include it.")
+            )
+            models = [m for m in models if m not in ("w2vmos", RANDOM_LABELS)]
+        return models
+
     def handle(self, *args: Any, **opts: Any) -> None:
         experiment = self.experiment(opts["slug"])
         pretrained = {m: opts[m] for m in ("autoencoder", "degradation", "dcec") if opts[m]}
-        models = (
-            [m.strip() for m in opts["models"].split(",") if m.strip()]
-            if opts["models"]
-            else comparison_models(pretrained=pretrained)
-        )
+        if opts["models"]:
+            models = [m.strip() for m in opts["models"].split(",") if m.strip()]
+        else:
+            models = self.default_models(pretrained, opts["backbone"])
         try:
             runs = runs_compare(
                 experiment=experiment,
