@@ -43,7 +43,12 @@ class RunStartForm(forms.Form):
         "and DCEC MTL: dcec)",
     )
     folds = forms.IntegerField(min_value=2, max_value=10, initial=3)
-    max_epochs = forms.IntegerField(min_value=1, max_value=10_000, initial=200)
+    max_epochs = forms.IntegerField(
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        help_text="Empty: the model's own (NISQA 500, every other 200)",
+    )
     patience = forms.IntegerField(
         min_value=1, max_value=1000, initial=20, help_text="Epochs without improvement"
     )

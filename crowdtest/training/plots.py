@@ -39,7 +39,9 @@ def _empty(figure: Figure, text: str) -> bytes:
 
 
 def fold_metrics_png(folds: Sequence[FoldPlotData]) -> bytes:
-    """One panel per metric: a bar per fold and the mean over folds (dashed)."""
+    """One panel per metric: a bar per fold and the mean over folds (dashed). A fold whose
+    metric is undefined gets "n/a" instead of a bar, and the mean is then drawn only as
+    the table gives it: not at all, since the table's mean is n/a too."""
     figure = _figure(9, 2.8)
     scored = [f for f in folds if f.metrics]
     if not scored:
@@ -50,8 +52,19 @@ def fold_metrics_png(folds: Sequence[FoldPlotData]) -> bytes:
         )
         x = np.arange(len(scored))
         axes.bar(x, values, color="#2251cc", width=0.6)
-        if np.isfinite(values).any():
-            axes.axhline(np.nanmean(values), color="#888", linestyle="--", linewidth=1)
+        if np.isfinite(values).all():
+            axes.axhline(values.mean(), color="#888", linestyle="--", linewidth=1)
+        for n in np.flatnonzero(~np.isfinite(values)):
+            axes.text(
+                n,
+                0.05,
+                "n/a",
+                ha="center",
+                va="bottom",
+                color="#b3261e",
+                fontsize="small",
+                transform=axes.get_xaxis_transform(),
+            )
         axes.set_xticks(x, [f"fold {f.index + 1}" for f in scored], fontsize="small")
         axes.set_title(label, fontsize="medium")
         finite = values[np.isfinite(values)]

@@ -51,6 +51,8 @@ def product_folder(path: Path | str) -> Path:
 
 def read_product(path: Path | str) -> Product:
     folder = product_folder(path)
+    if not Path(path).expanduser().is_dir():
+        raise W2VMOSError(f"{path}: no such folder; give the output folder of pretrain_cnn")
     try:
         meta = json.loads((folder / META_FILE).read_text())
     except OSError:

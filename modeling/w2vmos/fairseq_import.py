@@ -190,6 +190,8 @@ def _sha256(path: Path) -> str:
 
 
 def _load(path: Path, trust_pickle: bool) -> Any:
+    if path.is_dir():
+        raise W2VMOSError(f"{path} is a folder: give the checkpoint file (e.g. checkpoint_best.pt)")
     if not path.is_file():
         raise W2VMOSError(f"{path}: no such file")
     try:

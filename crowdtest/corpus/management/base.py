@@ -23,11 +23,11 @@ class ExperimentCommand(BaseCommand):
             known = ", ".join(Experiment.objects.values_list("slug", flat=True)[:20]) or "none"
             raise CommandError(f"No experiment '{slug}' (known: {known}).") from None
 
-    def follow(self, job_id: int) -> Job:
+    def follow(self, job_id: int, label: str | None = None) -> Job:
         """Show a job's progress until it ends; fail the command if the job failed."""
         from crowdtest.jobs.console import follow_job
 
-        job = follow_job(job_id, stream=sys.stderr)
+        job = follow_job(job_id, stream=sys.stderr, label=label)
         if job.status == job.Status.FAILED:
             raise CommandError(f"Job {job.pk} failed: {job.error}")
         return job

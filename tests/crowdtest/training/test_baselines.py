@@ -23,6 +23,7 @@ from crowdtest.jobs.models import Job
 from crowdtest.training.forms import RunStartForm
 from crowdtest.training.models import ModelRun
 from crowdtest.training.services import TrainingError, run_start
+from modeling.w2vmos.config import train_config_for
 
 from .conftest import labelled_experiment, write_wavs
 
@@ -172,3 +173,12 @@ def test_the_start_form_drops_the_prefilled_backbone_for_a_baseline() -> None:
     assert chosen.is_valid() and chosen.cleaned_data["backbone"] == "/models/mine"
     w2vmos = RunStartForm({**data, "model": "w2vmos", "backbone": ""})
     assert not w2vmos.is_valid() and "backbone" in w2vmos.errors
+
+
+def test_an_empty_epoch_limit_on_the_start_form_is_the_models_own() -> None:
+    data = {"kind": "crossval", "folds": 3, "max_epochs": "", "patience": 20, "seed": 0}
+    form = RunStartForm({**data, "device": "cpu", "model": "nisqa"})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["max_epochs"] is None
+    assert train_config_for("nisqa", max_epochs=None).max_epochs == 500
+    assert train_config_for("convmaxpool", max_epochs=None).max_epochs == 200

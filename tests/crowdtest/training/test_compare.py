@@ -48,7 +48,10 @@ def _nothing_queued(experiment: Experiment) -> bool:
 
 
 def test_every_model_runs_over_the_same_folds(
-    dcec_product: Path, tiny_backbone: Path, staff_client: Client
+    dcec_product: Path,
+    tiny_backbone: Path,
+    staff_client: Client,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     experiment = labelled_experiment(12, slug="compare")
     out = io.StringIO()
@@ -88,9 +91,10 @@ def test_every_model_runs_over_the_same_folds(
         ]
 
     assert test_sets(runs[0]) == test_sets(runs[1]) == test_sets(runs[2]) == test_sets(runs[3])
-    text = out.getvalue()
+    text, bars = out.getvalue(), capsys.readouterr().err
     for run in runs:
         assert f"{run.name} (run {run.pk})" in text
+        assert f"{run.name} (run {run.pk}): 100%" in bars  # each progress bar names its run
     assert "ConvMaxPool DCEC MTL (paper, Vinylset)" in text and "85.32 ± 2.49" in text
     # 12 stimuli over 3 folds test on 2 each: every run says so, here and on the tab.
     assert f"ConvMaxPool (run {runs[0].pk}): 3 folds, about 2 test stimuli each." in text

@@ -187,6 +187,8 @@ def test_a_model_config_names_its_product(tmp_path: Path) -> None:
         ModelConfig(name="convmaxpool", pretrained=str(tmp_path))
     with pytest.raises(W2VMOSError, match="is not a finished CNN pre-training"):
         build_baseline("convmaxpool_ae", pretrained=str(tmp_path))
+    with pytest.raises(W2VMOSError, match="nowhere: no such folder"):
+        build_baseline("convmaxpool_ae", pretrained=str(tmp_path / "nowhere"))
 
 
 def test_one_file_is_refused(make_clip: ClipFactory, tmp_path: Path) -> None:

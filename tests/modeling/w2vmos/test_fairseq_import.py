@@ -271,6 +271,8 @@ def test_a_checkpoint_that_would_run_code_is_refused_by_name(tmp_path: Path) -> 
     with pytest.raises(W2VMOSError, match=r"holds posix\.mkdir.*could run code.*--trust-pickle"):
         read_checkpoint(tmp_path / "c.pt")
     assert not marker.exists()
+    with pytest.raises(W2VMOSError, match="is a folder: give the checkpoint file"):
+        read_checkpoint(tmp_path)
 
 
 def test_conv_layer_expressions() -> None:

@@ -93,7 +93,7 @@ class Command(ExperimentCommand):
             return
         for run in runs:
             assert run.job_id is not None
-            self.follow(run.job_id)
+            self.follow(run.job_id, label=f"{run.name} (run {run.pk})")
         finished = [selectors.run_for_page(slug=experiment.slug, run_id=r.pk) for r in runs]
         for run in finished:
             if run.status != ModelRun.Status.SUCCEEDED:
