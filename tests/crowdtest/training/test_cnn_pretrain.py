@@ -181,6 +181,13 @@ def test_the_command_and_the_form_refuse_a_missing_or_unfinished_product(
         reverse("training:run_list", args=[experiment.slug]), {**data, "pretrained": str(tmp_path)}
     )
     assert page.status_code == 200 and "is not a finished CNN pre-training" in page.text
+    # The refusal is summed up where the page comes back scrolled to: the form's top.
+    summary = page.text.split('action="#start-run"')[1].split('role="alert">')[1]
+    assert summary.split("</ul>")[0].count("is not a finished CNN pre-training") == 1
+    no_product = staff_client.post(reverse("training:run_list", args=[experiment.slug]), data)
+    assert '<a href="#id_pretrained">Pretrained</a>: ConvMaxPool DCEC MTL starts from a dcec' in (
+        no_product.text
+    )
     assert _nothing_queued(experiment)
 
 
