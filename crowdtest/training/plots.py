@@ -40,8 +40,8 @@ def _empty(figure: Figure, text: str) -> bytes:
 
 def fold_metrics_png(folds: Sequence[FoldPlotData]) -> bytes:
     """One panel per metric: a bar per fold and the mean over folds (dashed). A fold whose
-    metric is undefined gets "n/a" instead of a bar, and the mean is then drawn only as
-    the table gives it: not at all, since the table's mean is n/a too."""
+    metric is undefined gets "n/a" instead of a bar, and that metric no mean line: the
+    table's mean is n/a too."""
     figure = _figure(9, 2.8)
     scored = [f for f in folds if f.metrics]
     if not scored:
